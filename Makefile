@@ -1,0 +1,55 @@
+# The two README commands, and a few more for developers.
+#   make run    install what is missing, build (release), run loom
+#   make test   install what is missing, build (debug, ASan+UBSan), run every test
+.PHONY: run test build build-debug fuzz fuzz-run format check-format install clean
+
+BUILD_DIR   ?= build
+DEBUG_DIR   ?= build-debug
+FUZZ_DIR    ?= build-fuzz
+PREFIX      ?= /usr/local
+FUZZ_SECONDS ?= 60
+
+run: build
+	./$(BUILD_DIR)/loom --version
+	./$(BUILD_DIR)/loom --help
+
+build:
+	@tools/deps.sh build
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOOM_TESTS=OFF >/dev/null
+	cmake --build $(BUILD_DIR)
+
+build-debug:
+	@tools/deps.sh test
+	cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON >/dev/null
+	cmake --build $(DEBUG_DIR)
+
+test: build-debug
+	cd $(DEBUG_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j2
+
+# libFuzzer harnesses (clang): builds every fuzz/*.c; `make fuzz-run
+# FUZZ_SECONDS=600` runs each for that long on its corpus.
+fuzz:
+	@tools/deps.sh fuzz
+	CC=clang cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(FUZZ_DIR)
+
+fuzz-run: fuzz
+	@for h in $(FUZZ_DIR)/fuzz_*; do \
+		name=$${h##*/fuzz_}; mkdir -p fuzz/out/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS) s)"; \
+		$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/out/$$name fuzz/corpus/$$name || exit 1; \
+	done
+
+format:
+	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format -i
+
+check-format:
+	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format --dry-run -Werror
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD_DIR) $(DEBUG_DIR) $(FUZZ_DIR) build-clang

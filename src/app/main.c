@@ -1,0 +1,32 @@
+/* loom: the command-line program. Subcommands are added as they land. */
+#include <stdio.h>
+#include <string.h>
+
+#include "loom/loom.h"
+
+static const char usage[] =
+    "usage: loom [--version | --help] <command> [args]\n"
+    "\n"
+    "loom is an HTTP/2 implementation: libloom (framing, HPACK, streams,\n"
+    "flow control, priorities, push; no I/O) and this program built on it.\n"
+    "\n"
+    "options:\n"
+    "  --version   print the program and library versions\n"
+    "  --help      print this text\n"
+    "\n"
+    "commands: none yet in this release; `loom serve`, `loom get`,\n"
+    "`loom bench` and `loom hpack` arrive with the issues that build them.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("loom %s (libloom %s)\n", LOOM_VERSION_STRING, loom_version());
+        return 0;
+    }
+    fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Installs the Debian 12 packages loom needs that are not installed yet.
+#   tools/deps.sh build   what `make run` needs (compile and run loom)
+#   tools/deps.sh test    that, plus what `make test` needs (test peers, tools)
+#   tools/deps.sh fuzz    that, plus what `make fuzz` needs
+# Only absent packages are installed; nothing is upgraded.
+set -eu
+
+# package            why
+BUILD="
+gcc                  C11 compiler (release build)
+make                 the top-level Makefile
+cmake                the build system
+ninja-build          the build backend
+pkg-config           finds cmocka, libnghttp2 and OpenSSL
+"
+TEST="
+clang                the build must be -Werror clean under clang too
+clang-format         the formatting check (.clang-format)
+libcmocka-dev        unit, conformance and interop test harness
+python3              runs the independent reference peers
+python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test)
+"
+FUZZ="
+clang                libFuzzer (-fsanitize=fuzzer)
+libclang-rt-14-dev   the sanitizer and libFuzzer runtimes for clang 14
+"
+
+mode=${1:-build}
+case "$mode" in
+build) list=$BUILD ;;
+test) list="$BUILD$TEST" ;;
+fuzz) list="$BUILD$TEST$FUZZ" ;;
+*) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $(printf '%s\n' "$list" | awk 'NF {print $1}' | sort -u); do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "deps: these Debian packages are missing and I am not root (and there is no sudo):$missing" >&2
+    echo "deps: install them as root with: apt-get install$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get install -y -q --no-install-recommends $missing; then
+    # The package lists may be missing or stale on a fresh machine.
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q --no-install-recommends $missing || {
+        echo "deps: could not install:$missing (see apt's message above)" >&2
+        exit 1
+    }
+fi

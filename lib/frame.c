@@ -93,13 +93,15 @@ static int unpad(loom_frame *f, const uint8_t **p, size_t *n, loom_frame_error *
 {
     f->pad_len = 0;
     if (!(f->hd.flags & LOOM_FLAG_PADDED)) return 0;
-    if (*n < 1) return CONN_ERR(LOOM_ERR_FRAME_SIZE, "padded frame without a Pad Length (RFC 9113 §6.1)");
+    if (*n < 1)
+        return CONN_ERR(LOOM_ERR_FRAME_SIZE, "padded frame without a Pad Length (RFC 9113 §6.1)");
     uint8_t pad = (*p)[0];
     (*p)++;
     (*n)--;
     /* RFC 9113 §6.1: padding as long as the payload or longer is a
      * connection error of type PROTOCOL_ERROR. */
-    if (pad > *n) return CONN_ERR(LOOM_ERR_PROTOCOL, "padding exceeds the frame payload (RFC 9113 §6.1)");
+    if (pad > *n)
+        return CONN_ERR(LOOM_ERR_PROTOCOL, "padding exceeds the frame payload (RFC 9113 §6.1)");
     f->pad_len = pad;
     *n -= pad;
     return 0;
@@ -117,7 +119,8 @@ static int check_setting(uint16_t id, uint32_t v, loom_frame_error *e)
 {
     switch (id) {
     case LOOM_SETTINGS_ENABLE_PUSH:
-        if (v > 1) return CONN_ERR(LOOM_ERR_PROTOCOL, "SETTINGS_ENABLE_PUSH not 0 or 1 (RFC 9113 §6.5.2)");
+        if (v > 1)
+            return CONN_ERR(LOOM_ERR_PROTOCOL, "SETTINGS_ENABLE_PUSH not 0 or 1 (RFC 9113 §6.5.2)");
         break;
     case LOOM_SETTINGS_INITIAL_WINDOW_SIZE:
         if (v > LOOM_MAX_WINDOW)
@@ -266,12 +269,10 @@ static int parse_payload(loom_frame *f, const uint8_t *p, size_t n, loom_frame_e
         if (sid != 0)
             return CONN_ERR(LOOM_ERR_PROTOCOL, "PRIORITY_UPDATE on a stream (RFC 9218 §7.1)");
         if (n < 4)
-            return CONN_ERR(LOOM_ERR_FRAME_SIZE,
-                            "PRIORITY_UPDATE shorter than 4 (RFC 9218 §7.1)");
+            return CONN_ERR(LOOM_ERR_FRAME_SIZE, "PRIORITY_UPDATE shorter than 4 (RFC 9218 §7.1)");
         f->u.priority_update.stream_id = get31(p);
         if (f->u.priority_update.stream_id == 0)
-            return CONN_ERR(LOOM_ERR_PROTOCOL,
-                            "PRIORITY_UPDATE for stream 0 (RFC 9218 §7.1)");
+            return CONN_ERR(LOOM_ERR_PROTOCOL, "PRIORITY_UPDATE for stream 0 (RFC 9218 §7.1)");
         f->u.priority_update.value = p + 4;
         f->u.priority_update.len = n - 4;
         return 0;
@@ -391,7 +392,7 @@ int loom_frame_pack(const loom_frame *f, uint8_t *out, size_t cap)
     if (n > LOOM_MAX_FRAME_SIZE_MAX) return LOOM_ERR_INVALID;
     if (cap < LOOM_FRAME_HEADER_LEN + n || LOOM_FRAME_HEADER_LEN + n > (size_t)INT32_MAX)
         return LOOM_ERR_BUFFER;
-    const loom_priority_spec *pri = f->hd.type == LOOM_FRAME_PRIORITY ? &f->u.priority
+    const loom_priority_spec *pri = f->hd.type == LOOM_FRAME_PRIORITY  ? &f->u.priority
                                     : f->hd.type == LOOM_FRAME_HEADERS ? &f->u.headers.pri
                                                                        : NULL;
     if (pri && (f->hd.type == LOOM_FRAME_PRIORITY || (f->hd.flags & LOOM_FLAG_PRIORITY)) &&
@@ -475,7 +476,8 @@ static int reserve(loom_frame_reader *r, size_t need)
 {
     if (need <= r->cap) return 0;
     size_t cap = r->cap ? r->cap : 256;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     /* never more than the largest frame allowed */
     size_t lim = LOOM_FRAME_HEADER_LEN + (size_t)r->max_frame_size;
     if (cap > lim && need <= lim) cap = lim;
@@ -500,8 +502,7 @@ int loom_frame_reader_next(loom_frame_reader *r, const uint8_t *in, size_t len, 
                            loom_frame *f, loom_frame_error *e)
 {
     *used = 0;
-    if (r->dead)
-        return fail(e, r->dead, LOOM_SCOPE_CONNECTION, 0, "the connection already failed");
+    if (r->dead) return fail(e, r->dead, LOOM_SCOPE_CONNECTION, 0, "the connection already failed");
 
     if (r->have == 0) {
         /* Fast path: a whole frame in the caller's buffer is parsed in place. */
@@ -511,8 +512,7 @@ int loom_frame_reader_next(loom_frame_reader *r, const uint8_t *in, size_t len, 
             return 1;
         }
         if (rc < 0) {
-            if (e->scope == LOOM_SCOPE_STREAM)
-                *used = LOOM_FRAME_HEADER_LEN + (size_t)f->hd.length;
+            if (e->scope == LOOM_SCOPE_STREAM) *used = LOOM_FRAME_HEADER_LEN + (size_t)f->hd.length;
             return rc;
         }
         /* Partial frame: gather it. */

@@ -127,7 +127,7 @@ typedef struct {
             size_t len;
         } continuation;
         struct {
-            uint32_t stream_id; /* the prioritized stream */
+            uint32_t stream_id;   /* the prioritized stream */
             const uint8_t *value; /* an RFC 9218 Priority Field Value */
             size_t len;
         } priority_update;
@@ -151,7 +151,7 @@ typedef enum {
 } loom_scope;
 
 typedef struct {
-    int err;            /* a loom_err; loom_err_h2_code(err) is the wire code */
+    int err; /* a loom_err; loom_err_h2_code(err) is the wire code */
     loom_scope scope;
     uint32_t stream_id; /* the stream of a stream error */
     const char *reason; /* static text naming the rule, with its RFC section */

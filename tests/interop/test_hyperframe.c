@@ -51,8 +51,8 @@ static uint8_t *hex(const char *s, size_t *n)
 
 static int type_of(const char *name, const fields *fs)
 {
-    static const char *names[] = {"DATA",   "HEADERS",       "PRIORITY",    "RST_STREAM",
-                                  "SETTINGS", "PUSH_PROMISE", "PING",        "GOAWAY",
+    static const char *names[] = {"DATA",          "HEADERS",      "PRIORITY", "RST_STREAM",
+                                  "SETTINGS",      "PUSH_PROMISE", "PING",     "GOAWAY",
                                   "WINDOW_UPDATE", "CONTINUATION"};
     for (int i = 0; i < 10; i++)
         if (!strcmp(name, names[i])) return i;
@@ -93,9 +93,8 @@ static void check_line(char *line)
         f.u.headers.block = b1 = hex(get(&fs, "block"), &n1);
         f.u.headers.len = n1;
         if (f.hd.flags & LOOM_FLAG_PRIORITY)
-            f.u.headers.pri = (loom_priority_spec){(uint32_t)num(&fs, "dep"),
-                                                   (uint16_t)num(&fs, "weight"),
-                                                   (uint8_t)num(&fs, "excl")};
+            f.u.headers.pri = (loom_priority_spec){
+                (uint32_t)num(&fs, "dep"), (uint16_t)num(&fs, "weight"), (uint8_t)num(&fs, "excl")};
         break;
     case LOOM_FRAME_PRIORITY:
         f.u.priority = (loom_priority_spec){(uint32_t)num(&fs, "dep"), (uint16_t)num(&fs, "weight"),
@@ -236,13 +235,15 @@ static void test_against_hyperframe(void **state)
                  seed);
         FILE *p = popen(cmd, "r");
         assert_non_null(p);
-        while (fgets(line, MAX_LINE, p)) check_line(line);
+        while (fgets(line, MAX_LINE, p))
+            check_line(line);
         assert_int_equal(pclose(p), 0); /* hyperframe ran and finished cleanly */
     }
     free(line);
     print_message("  %d frames agree with hyperframe\n", checked_lines);
     /* every type was exercised, several times */
-    for (int t = 0; t <= LOOM_FRAME_CONTINUATION; t++) assert_true(checked_types[t] >= 100);
+    for (int t = 0; t <= LOOM_FRAME_CONTINUATION; t++)
+        assert_true(checked_types[t] >= 100);
     assert_true(checked_types[LOOM_FRAME_PRIORITY_UPDATE] >= 100);
     assert_true(checked_types[LOOM_FRAME_ORIGIN] >= 100);
 }

@@ -14,9 +14,12 @@
 static const uint8_t block[] = {0x82, 0x86, 0x84, 0x41, 0x0f, 'w', 'w', 'w', '.', 'e',
                                 'x',  'a',  'm',  'p',  'l',  'e', '.', 'c', 'o', 'm'};
 static const loom_setting settings[] = {
-    {LOOM_SETTINGS_HEADER_TABLE_SIZE, 8192}, {LOOM_SETTINGS_ENABLE_PUSH, 0},
-    {LOOM_SETTINGS_MAX_CONCURRENT_STREAMS, 100}, {LOOM_SETTINGS_INITIAL_WINDOW_SIZE, 0x7fffffff},
-    {LOOM_SETTINGS_MAX_FRAME_SIZE, 16777215}, {LOOM_SETTINGS_MAX_HEADER_LIST_SIZE, 65536},
+    {LOOM_SETTINGS_HEADER_TABLE_SIZE, 8192},
+    {LOOM_SETTINGS_ENABLE_PUSH, 0},
+    {LOOM_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+    {LOOM_SETTINGS_INITIAL_WINDOW_SIZE, 0x7fffffff},
+    {LOOM_SETTINGS_MAX_FRAME_SIZE, 16777215},
+    {LOOM_SETTINGS_MAX_HEADER_LIST_SIZE, 65536},
     {0xf0f0, 12345}, /* unknown: parsed, carried, ignored by receivers */
 };
 
@@ -63,11 +66,10 @@ static loom_frame example(int i)
         f.u.settings.list = settings;
         f.u.settings.count = sizeof(settings) / sizeof(settings[0]);
         break;
-    case 7:
-        f.hd = (loom_frame_hd){0, LOOM_FRAME_SETTINGS, LOOM_FLAG_ACK, 0};
-        break;
+    case 7: f.hd = (loom_frame_hd){0, LOOM_FRAME_SETTINGS, LOOM_FLAG_ACK, 0}; break;
     case 8:
-        f.hd = (loom_frame_hd){0, LOOM_FRAME_PUSH_PROMISE, LOOM_FLAG_END_HEADERS | LOOM_FLAG_PADDED, 1};
+        f.hd = (loom_frame_hd){0, LOOM_FRAME_PUSH_PROMISE, LOOM_FLAG_END_HEADERS | LOOM_FLAG_PADDED,
+                               1};
         f.pad_len = 2;
         f.u.push_promise.promised_id = 2;
         f.u.push_promise.block = block;
@@ -105,7 +107,8 @@ static loom_frame example(int i)
         break;
     case 15:
         f.hd = (loom_frame_hd){0, LOOM_FRAME_ORIGIN, 0, 0};
-        f.u.origin.entries = (const uint8_t *)"\x00\x13https://example.com\x00\x17https://www.example.org";
+        f.u.origin.entries =
+            (const uint8_t *)"\x00\x13https://example.com\x00\x17https://www.example.org";
         f.u.origin.len = 2 + 19 + 2 + 23;
         break;
     case 16:
@@ -113,9 +116,7 @@ static loom_frame example(int i)
         f.u.raw.payload = (const uint8_t *)"opaque extension";
         f.u.raw.len = 16;
         break;
-    case 17:
-        f.hd = (loom_frame_hd){0, LOOM_FRAME_DATA, 0, 0x7fffffff};
-        break;
+    case 17: f.hd = (loom_frame_hd){0, LOOM_FRAME_DATA, 0, 0x7fffffff}; break;
     }
     return f;
 }
@@ -136,7 +137,9 @@ static void assert_same_frame(const loom_frame *w, const loom_frame *r)
     assert_int_equal(loom_frame_payload_len(w), r->hd.length);
     if (w->hd.flags & LOOM_FLAG_PADDED) assert_int_equal(w->pad_len, r->pad_len);
     switch (w->hd.type) {
-    case LOOM_FRAME_DATA: assert_bytes(w->u.data.data, w->u.data.len, r->u.data.data, r->u.data.len); break;
+    case LOOM_FRAME_DATA:
+        assert_bytes(w->u.data.data, w->u.data.len, r->u.data.data, r->u.data.len);
+        break;
     case LOOM_FRAME_HEADERS:
         assert_bytes(w->u.headers.block, w->u.headers.len, r->u.headers.block, r->u.headers.len);
         if (w->hd.flags & LOOM_FLAG_PRIORITY) {
@@ -150,7 +153,9 @@ static void assert_same_frame(const loom_frame *w, const loom_frame *r)
         assert_int_equal(w->u.priority.weight, r->u.priority.weight);
         assert_int_equal(w->u.priority.exclusive, r->u.priority.exclusive);
         break;
-    case LOOM_FRAME_RST_STREAM: assert_int_equal(w->u.rst_stream.error_code, r->u.rst_stream.error_code); break;
+    case LOOM_FRAME_RST_STREAM:
+        assert_int_equal(w->u.rst_stream.error_code, r->u.rst_stream.error_code);
+        break;
     case LOOM_FRAME_SETTINGS:
         assert_int_equal(w->u.settings.count, r->u.settings.count);
         for (size_t i = 0; i < w->u.settings.count; i++) {
@@ -168,7 +173,8 @@ static void assert_same_frame(const loom_frame *w, const loom_frame *r)
     case LOOM_FRAME_GOAWAY:
         assert_int_equal(w->u.goaway.last_stream_id, r->u.goaway.last_stream_id);
         assert_int_equal(w->u.goaway.error_code, r->u.goaway.error_code);
-        assert_bytes(w->u.goaway.debug, w->u.goaway.debug_len, r->u.goaway.debug, r->u.goaway.debug_len);
+        assert_bytes(w->u.goaway.debug, w->u.goaway.debug_len, r->u.goaway.debug,
+                     r->u.goaway.debug_len);
         break;
     case LOOM_FRAME_WINDOW_UPDATE:
         assert_int_equal(w->u.window_update.increment, r->u.window_update.increment);
@@ -179,8 +185,8 @@ static void assert_same_frame(const loom_frame *w, const loom_frame *r)
         break;
     case LOOM_FRAME_PRIORITY_UPDATE:
         assert_int_equal(w->u.priority_update.stream_id, r->u.priority_update.stream_id);
-        assert_bytes(w->u.priority_update.value, w->u.priority_update.len, r->u.priority_update.value,
-                     r->u.priority_update.len);
+        assert_bytes(w->u.priority_update.value, w->u.priority_update.len,
+                     r->u.priority_update.value, r->u.priority_update.len);
         break;
     case LOOM_FRAME_ORIGIN:
         assert_bytes(w->u.origin.entries, w->u.origin.len, r->u.origin.entries, r->u.origin.len);
@@ -232,7 +238,8 @@ static void test_padding_is_zero_and_counted(void **state)
     uint8_t *buf = pack(&w, &n);
     assert_int_equal(n, 9 + 1 + 6 + 7);
     assert_int_equal(buf[9], 7);
-    for (size_t i = n - 7; i < n; i++) assert_int_equal(buf[i], 0);
+    for (size_t i = n - 7; i < n; i++)
+        assert_int_equal(buf[i], 0);
     free(buf);
     /* padding on a type that has no PADDED flag cannot be written */
     loom_frame p = example(9);
@@ -458,7 +465,8 @@ static void test_reader_bounds_oversized_frame(void **state)
     assert_int_equal(e.scope, LOOM_SCOPE_CONNECTION);
     assert_true(r.cap <= 256);
     /* dead afterwards */
-    assert_int_equal(loom_frame_reader_next(&r, hd, sizeof(hd), &used, &f, &e), LOOM_ERR_FRAME_SIZE);
+    assert_int_equal(loom_frame_reader_next(&r, hd, sizeof(hd), &used, &f, &e),
+                     LOOM_ERR_FRAME_SIZE);
     assert_int_equal(used, 0);
     loom_frame_reader_free(&r);
 
@@ -477,8 +485,8 @@ static void test_reader_stream_error_continues(void **state)
 {
     (void)state;
     /* WINDOW_UPDATE 0 on stream 3 (stream error), then a PING */
-    const uint8_t in[] = {0, 0, 4, 8, 0, 0, 0, 0, 3, 0, 0, 0, 0,
-                          0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    const uint8_t in[] = {0, 0, 4, 8, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0,
+                          8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
     for (size_t split = 0; split <= sizeof(in); split++) {
         loom_frame_reader r;
         loom_frame f;
@@ -525,7 +533,8 @@ static void test_strerror_and_codes(void **state)
     assert_string_equal(loom_h2_code_name(0x99), "UNKNOWN");
     assert_string_equal(loom_strerror(LOOM_ERR_COMPRESSION),
                         "header compression error (COMPRESSION_ERROR)");
-    for (int err = 0; err >= -113; err--) assert_non_null(loom_strerror(err));
+    for (int err = 0; err >= -113; err--)
+        assert_non_null(loom_strerror(err));
 }
 
 int main(void)

@@ -1,0 +1,164 @@
+/* loom HPACK: header compression for HTTP/2 (RFC 7541).
+ *
+ * Usable on its own: an encoder and a decoder, each holding one side of a
+ * connection's dynamic table. No I/O; allocation only through the loom_mem
+ * given at init (tables and one scratch buffer, never per field). */
+#ifndef LOOM_HPACK_H
+#define LOOM_HPACK_H
+
+#include "loom.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* RFC 7541 §4.2 / RFC 9113 §6.5.2 defaults */
+#define LOOM_HPACK_DEFAULT_TABLE_SIZE 4096u
+/* SETTINGS_MAX_HEADER_LIST_SIZE meaning: name + value + 32 per field. */
+#define LOOM_HPACK_DEFAULT_MAX_LIST_SIZE 65536u
+#define LOOM_HPACK_STATIC_ENTRIES        61u
+
+/* Field flags. */
+enum {
+    /* RFC 7541 §6.2.3: never indexed, by this hop or any later one. Reported
+     * by the decoder; honored (and so kept when forwarded) by the encoder. */
+    LOOM_HPACK_NEVER_INDEXED = 0x1,
+    /* Encoder: do not add this field to the dynamic table (it may still be
+     * sent as an index if it is already there). */
+    LOOM_HPACK_NO_INDEX = 0x2,
+};
+
+typedef struct {
+    const uint8_t *name;
+    size_t name_len;
+    const uint8_t *value;
+    size_t value_len;
+    uint8_t flags; /* LOOM_HPACK_* */
+} loom_hpack_field;
+
+/* How a field was represented on the wire (RFC 7541 §6). */
+typedef enum {
+    LOOM_HPACK_REP_INDEXED = 0,       /* §6.1 */
+    LOOM_HPACK_REP_INCREMENTAL = 1,   /* §6.2.1 literal with incremental indexing */
+    LOOM_HPACK_REP_WITHOUT_INDEX = 2, /* §6.2.2 */
+    LOOM_HPACK_REP_NEVER_INDEXED = 3, /* §6.2.3 */
+} loom_hpack_rep;
+
+/* ---- primitives (RFC 7541 §5) ---- */
+
+/* Decodes an N-bit prefix integer (§5.1). Returns octets used (> 0), 0 when
+ * the input ends inside the integer, or LOOM_ERR_COMPRESSION when the value
+ * does not fit in 32 bits. */
+int loom_hpack_int_decode(const uint8_t *in, size_t len, int prefix_bits, uint32_t *value);
+
+/* Encodes v with an N-bit prefix; the bits of out[0] above the prefix are
+ * taken from `first` (the representation's pattern). Returns octets written
+ * or LOOM_ERR_BUFFER. */
+int loom_hpack_int_encode(uint8_t *out, size_t cap, int prefix_bits, uint8_t first, uint32_t v);
+
+/* The Huffman-coded length of a string, in octets (§5.2, Appendix B). */
+size_t loom_huffman_encoded_len(const uint8_t *s, size_t len);
+
+/* Huffman-encodes s; returns octets written or LOOM_ERR_BUFFER. */
+int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap);
+
+/* Decodes a Huffman string. Returns octets written (which never exceed
+ * len * 8 / 5), LOOM_ERR_BUFFER, or LOOM_ERR_COMPRESSION for EOS in the
+ * string, padding longer than 7 bits or padding that is not all ones. */
+int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+
+/* ---- the static table (Appendix A) ---- */
+
+/* Entry i, 1..61 (1-based, as on the wire); NULL fields out of range. */
+int loom_hpack_static_get(uint32_t index, loom_hpack_field *f);
+
+/* The index of an exact name+value match (*exact = 1), else of the first
+ * entry with the name (*exact = 0); 0 if the name is not in the table. */
+uint32_t loom_hpack_static_find(const uint8_t *name, size_t name_len, const uint8_t *value,
+                                size_t value_len, int *exact);
+
+/* ---- decoder ---- */
+
+typedef struct loom_hpack_decoder loom_hpack_decoder;
+
+typedef struct {
+    int err;            /* LOOM_ERR_COMPRESSION, LOOM_ERR_LIMIT, LOOM_ERR_NOMEM */
+    size_t offset;      /* where in the block the error was found */
+    const char *reason; /* static text naming the rule, with its RFC section */
+} loom_hpack_error;
+
+/* Called once per decoded field. The field's pointers are valid until the
+ * callback returns. rep says how it was represented. Returning non-zero
+ * stops the decoding; that value is returned by loom_hpack_decode(). */
+typedef int (*loom_hpack_on_field)(void *user, const loom_hpack_field *f, loom_hpack_rep rep);
+
+/* max_table_size: the local SETTINGS_HEADER_TABLE_SIZE, the most a size
+ * update may ask for. max_list_size: the local SETTINGS_MAX_HEADER_LIST_SIZE
+ * (0 means LOOM_HPACK_DEFAULT_MAX_LIST_SIZE). */
+loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
+                                           const loom_mem *mem);
+void loom_hpack_decoder_free(loom_hpack_decoder *d);
+
+/* A new local SETTINGS_HEADER_TABLE_SIZE. A smaller value binds at once: the
+ * encoder owes us a size update at the start of its next block (RFC 7541
+ * §4.2), and one is then required. */
+int loom_hpack_decoder_set_max_table_size(loom_hpack_decoder *d, uint32_t max_table_size);
+void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32_t max_list_size);
+
+/* Decodes one complete header block (all of HEADERS + CONTINUATION).
+ * Returns 0, the callback's non-zero value, or a negative loom_err with *e
+ * set:
+ * - LOOM_ERR_COMPRESSION: the block is malformed. The decoder's table is
+ *   out of step with the peer's: the connection must end with
+ *   COMPRESSION_ERROR (RFC 9113 §4.3).
+ * - LOOM_ERR_LIMIT: the decoded header list is larger than max_list_size.
+ *   The fields past the limit are not reported and never expanded (a block
+ *   that references a large entry thousands of times costs no memory and no
+ *   copying: CVE-2016-6581), but the whole block is still processed so the
+ *   table stays in step: the connection can go on, and the stream is
+ *   refused (RFC 9113 §10.5.1).
+ * - LOOM_ERR_NOMEM. */
+int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+                      void *user, loom_hpack_error *e);
+
+/* The decoder's current dynamic table: size in octets (RFC 7541 §4.1),
+ * number of entries, and its size limit. */
+size_t loom_hpack_decoder_table_size(const loom_hpack_decoder *d);
+size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d);
+size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d);
+
+/* ---- encoder ---- */
+
+typedef struct loom_hpack_encoder loom_hpack_encoder;
+
+/* The encoder starts at the protocol default table size (4096). */
+loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem);
+void loom_hpack_encoder_free(loom_hpack_encoder *enc);
+
+/* The peer's SETTINGS_HEADER_TABLE_SIZE. The encoder uses
+ * min(peer_max, its own cap) and emits the size update(s) RFC 7541 §4.2
+ * requires at the start of the next block. */
+int loom_hpack_encoder_set_max_table_size(loom_hpack_encoder *enc, uint32_t peer_max);
+
+/* Caps the table the encoder uses (memory it may spend), whatever the peer
+ * allows. Default 4096. */
+int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap);
+
+/* An upper bound on the octets loom_hpack_encode() writes for these fields. */
+size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n);
+
+/* Encodes one header block. Names must already be lowercase for HTTP/2.
+ * Returns octets written; LOOM_ERR_BUFFER when cap is below
+ * loom_hpack_encode_bound() (checked first: the encoder is then unchanged);
+ * or LOOM_ERR_NOMEM. */
+int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                      uint8_t *out, size_t cap);
+
+size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc);
+size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,777 @@
+/* HPACK (RFC 7541): integers, the dynamic table, the decoder and the
+ * encoder. Huffman coding is in huffman.c, the static table in
+ * static_table.c. */
+#include "loom/hpack.h"
+
+#include <string.h>
+
+#include "mem.h"
+#include "static_table.h"
+
+#define ENTRY_OVERHEAD 32u /* RFC 7541 §4.1 */
+
+/* ---- integers (RFC 7541 §5.1) ---- */
+
+int loom_hpack_int_decode(const uint8_t *in, size_t len, int prefix_bits, uint32_t *value)
+{
+    if (len == 0) return 0;
+    uint32_t mask = (1u << prefix_bits) - 1;
+    uint32_t v = in[0] & mask;
+    if (v < mask) {
+        *value = v;
+        return 1;
+    }
+    uint64_t acc = v;
+    unsigned shift = 0;
+    for (size_t i = 1; i < len; i++) {
+        /* §5.1: encodings past the implementation's limits, in value or in
+         * length, are decoding errors. Ours: 32 bits, 5 continuation octets. */
+        if (shift > 28) return LOOM_ERR_COMPRESSION;
+        acc += (uint64_t)(in[i] & 0x7f) << shift;
+        if (acc > UINT32_MAX) return LOOM_ERR_COMPRESSION;
+        if (!(in[i] & 0x80)) {
+            *value = (uint32_t)acc;
+            return (int)i + 1;
+        }
+        shift += 7;
+    }
+    return 0;
+}
+
+int loom_hpack_int_encode(uint8_t *out, size_t cap, int prefix_bits, uint8_t first, uint32_t v)
+{
+    uint32_t mask = (1u << prefix_bits) - 1;
+    if (cap < 1) return LOOM_ERR_BUFFER;
+    first &= (uint8_t)~mask;
+    if (v < mask) {
+        out[0] = first | (uint8_t)v;
+        return 1;
+    }
+    out[0] = first | (uint8_t)mask;
+    v -= mask;
+    size_t o = 1;
+    while (v >= 128) {
+        if (o >= cap) return LOOM_ERR_BUFFER;
+        out[o++] = (uint8_t)(0x80 | (v & 0x7f));
+        v >>= 7;
+    }
+    if (o >= cap) return LOOM_ERR_BUFFER;
+    out[o++] = (uint8_t)v;
+    return (int)o;
+}
+
+/* ---- the dynamic table (RFC 7541 §2.3.2, §4) ----
+ *
+ * Names and values live in one byte ring, entries in a ring of descriptors
+ * indexed by their absolute insertion number modulo its capacity, so that
+ * neither insertion nor eviction moves or allocates anything. An entry may
+ * wrap around the end of the byte ring; readers that need contiguous bytes
+ * copy it out (rare: at most one entry wraps at a time). */
+
+typedef struct {
+    uint32_t off; /* of the name in the byte ring; the value follows */
+    uint32_t nlen, vlen;
+    uint32_t hname, hnv;         /* encoder: hashes of name, name+value */
+    uint64_t next_name, next_nv; /* encoder: older entry in the same bucket, +1 */
+} entry;
+
+typedef struct {
+    uint8_t *buf;
+    size_t bcap; /* bytes in buf */
+    size_t head; /* offset of the oldest entry's name */
+    size_t used; /* bytes in use */
+    entry *ents;
+    size_t ecap;       /* slots in ents */
+    uint64_t inserted; /* entries ever inserted; the newest has number inserted-1 */
+    size_t count;
+    size_t size; /* RFC 7541 §4.1 size */
+    size_t max;  /* current maximum size (§4.2) */
+} dyn_table;
+
+static const entry *table_get(const dyn_table *t, size_t i) /* i: 1 = newest */
+{
+    return &t->ents[(t->inserted - i) % t->ecap];
+}
+
+static void table_evict_one(dyn_table *t)
+{
+    const entry *e = &t->ents[(t->inserted - t->count) % t->ecap];
+    size_t n = (size_t)e->nlen + e->vlen;
+    t->head = (t->head + n) % t->bcap;
+    t->used -= n;
+    t->size -= n + ENTRY_OVERHEAD;
+    if (--t->count == 0) t->head = t->used = 0;
+}
+
+static void table_evict_to(dyn_table *t, size_t size)
+{
+    while (t->size > size)
+        table_evict_one(t);
+}
+
+/* Makes room for a table of `max` octets, moving the entries if the buffers
+ * grow. */
+static int table_reserve(dyn_table *t, size_t max, const loom_mem *mem)
+{
+    size_t ecap = max / ENTRY_OVERHEAD + 1;
+    if (max <= t->bcap && ecap <= t->ecap) return 0;
+    size_t bcap = max > t->bcap ? max : t->bcap;
+    if (ecap < t->ecap) ecap = t->ecap;
+    uint8_t *buf = loom_malloc(mem, bcap ? bcap : 1);
+    entry *ents = loom_malloc(mem, ecap * sizeof(entry));
+    if (!buf || !ents) {
+        loom_free(mem, buf);
+        loom_free(mem, ents);
+        return LOOM_ERR_NOMEM;
+    }
+    /* copy oldest first, laying the bytes out from 0 */
+    size_t off = 0;
+    for (size_t i = t->count; i >= 1; i--) {
+        uint64_t num = t->inserted - i;
+        entry e = t->ents[num % t->ecap];
+        size_t n = (size_t)e.nlen + e.vlen;
+        for (size_t k = 0; k < n; k++)
+            buf[off + k] = t->buf[(e.off + k) % t->bcap];
+        e.off = (uint32_t)off;
+        off += n;
+        ents[num % ecap] = e;
+    }
+    loom_free(mem, t->buf);
+    loom_free(mem, t->ents);
+    t->buf = buf;
+    t->bcap = bcap;
+    t->ents = ents;
+    t->ecap = ecap;
+    t->head = 0;
+    t->used = off;
+    return 0;
+}
+
+static void table_free(dyn_table *t, const loom_mem *mem)
+{
+    loom_free(mem, t->buf);
+    loom_free(mem, t->ents);
+    memset(t, 0, sizeof(*t));
+}
+
+static void ring_put(dyn_table *t, size_t at, const uint8_t *src, size_t n)
+{
+    size_t first = t->bcap - at < n ? t->bcap - at : n;
+    if (first) memcpy(t->buf + at, src, first);
+    if (n > first) memcpy(t->buf, src + first, n - first);
+}
+
+/* RFC 7541 §4.4: make room by evicting, then add; an entry larger than the
+ * table empties it and is not added. The caller has reserved t->max. Returns
+ * the new entry or NULL. name/value must not point into the table. */
+static entry *table_insert(dyn_table *t, const uint8_t *name, size_t nlen, const uint8_t *value,
+                           size_t vlen)
+{
+    size_t s = nlen + vlen + ENTRY_OVERHEAD;
+    if (s > t->max) {
+        table_evict_to(t, 0);
+        return NULL;
+    }
+    table_evict_to(t, t->max - s);
+    size_t at = (t->head + t->used) % t->bcap;
+    ring_put(t, at, name, nlen);
+    ring_put(t, (at + nlen) % t->bcap, value, vlen);
+    entry *e = &t->ents[t->inserted % t->ecap];
+    e->off = (uint32_t)at;
+    e->nlen = (uint32_t)nlen;
+    e->vlen = (uint32_t)vlen;
+    t->used += nlen + vlen;
+    t->size += s;
+    t->count++;
+    t->inserted++;
+    return e;
+}
+
+/* The bytes at ring offset off, n long: a pointer into the ring when they
+ * are contiguous, else copied to dst. */
+static const uint8_t *ring_read(const dyn_table *t, size_t off, size_t n, uint8_t *dst)
+{
+    if (off + n <= t->bcap) return t->buf + off;
+    size_t first = t->bcap - off;
+    memcpy(dst, t->buf + off, first);
+    memcpy(dst + first, t->buf, n - first);
+    return dst;
+}
+
+/* ---- decoder ---- */
+
+struct loom_hpack_decoder {
+    const loom_mem *mem;
+    dyn_table t;
+    uint32_t max_allowed; /* local SETTINGS_HEADER_TABLE_SIZE */
+    uint32_t max_list;
+    int need_update; /* the limit was lowered: the next block must say so */
+    uint8_t *scratch;
+    size_t scratch_cap;
+};
+
+loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
+                                           const loom_mem *mem)
+{
+    if (!mem) mem = loom_mem_default();
+    loom_hpack_decoder *d = loom_malloc(mem, sizeof(*d));
+    if (!d) return NULL;
+    memset(d, 0, sizeof(*d));
+    d->mem = mem;
+    /* RFC 7541 §4.2: the table starts at the protocol's default size
+     * (4096, RFC 9113 §6.5.2) until the encoder says otherwise; a smaller
+     * local limit must be announced by the peer's first size update. */
+    d->t.max = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    d->max_allowed = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    loom_hpack_decoder_set_max_table_size(d, max_table_size);
+    loom_hpack_decoder_set_max_list_size(d, max_list_size);
+    return d;
+}
+
+void loom_hpack_decoder_free(loom_hpack_decoder *d)
+{
+    if (!d) return;
+    table_free(&d->t, d->mem);
+    loom_free(d->mem, d->scratch);
+    loom_free(d->mem, d);
+}
+
+int loom_hpack_decoder_set_max_table_size(loom_hpack_decoder *d, uint32_t max_table_size)
+{
+    d->max_allowed = max_table_size;
+    if (max_table_size < d->t.max) d->need_update = 1;
+    return 0;
+}
+
+void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32_t max_list_size)
+{
+    d->max_list = max_list_size ? max_list_size : LOOM_HPACK_DEFAULT_MAX_LIST_SIZE;
+}
+
+size_t loom_hpack_decoder_table_size(const loom_hpack_decoder *d)
+{
+    return d->t.size;
+}
+
+size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d)
+{
+    return d->t.count;
+}
+
+size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
+{
+    return d->t.max;
+}
+
+static int scratch_reserve(loom_hpack_decoder *d, size_t need)
+{
+    if (need <= d->scratch_cap) return 0;
+    size_t cap = d->scratch_cap ? d->scratch_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = loom_realloc(d->mem, d->scratch, cap);
+    if (!p) return LOOM_ERR_NOMEM;
+    d->scratch = p;
+    d->scratch_cap = cap;
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *in;
+    size_t len, pos;
+    loom_hpack_error *e;
+} cursor;
+
+static int derr(cursor *c, int err, const char *why)
+{
+    c->e->err = err;
+    c->e->offset = c->pos;
+    c->e->reason = why;
+    return err;
+}
+
+static int read_int(cursor *c, int prefix, uint32_t *v)
+{
+    int n = loom_hpack_int_decode(c->in + c->pos, c->len - c->pos, prefix, v);
+    if (n == 0) return derr(c, LOOM_ERR_COMPRESSION, "truncated integer (RFC 7541 §5.1)");
+    if (n < 0) return derr(c, n, "integer exceeds 32 bits (RFC 7541 §5.1)");
+    c->pos += (size_t)n;
+    return 0;
+}
+
+/* A string literal's header and extent (RFC 7541 §5.2), not yet decoded. */
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+    int huff;
+} lit;
+
+static int read_lit(cursor *c, lit *s)
+{
+    if (c->pos >= c->len) return derr(c, LOOM_ERR_COMPRESSION, "truncated string (RFC 7541 §5.2)");
+    s->huff = c->in[c->pos] & 0x80;
+    int rc = read_int(c, 7, &s->len);
+    if (rc < 0) return rc;
+    if (s->len > c->len - c->pos)
+        return derr(c, LOOM_ERR_COMPRESSION, "string longer than the block (RFC 7541 §5.2)");
+    s->p = c->in + c->pos;
+    c->pos += s->len;
+    return 0;
+}
+
+/* Decodes a literal into scratch at *at, at most cap octets. Returns 0,
+ * 1 when the decoded string would exceed cap, or a negative error. */
+static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, size_t cap,
+                  const uint8_t **out, size_t *outlen)
+{
+    if (!s->huff) {
+        if (s->len > cap) return 1;
+        *out = s->p;
+        *outlen = s->len;
+        return 0;
+    }
+    /* Huffman output is at most 8/5 of the input (5-bit shortest code). */
+    size_t bound = (size_t)s->len * 8 / 5;
+    if (bound > cap) bound = cap;
+    if (scratch_reserve(d, *at + bound) < 0) return derr(c, LOOM_ERR_NOMEM, "out of memory");
+    int n = loom_huffman_decode(s->p, s->len, d->scratch + *at, bound);
+    if (n == LOOM_ERR_BUFFER) return 1;
+    if (n < 0)
+        return derr(c, LOOM_ERR_COMPRESSION,
+                    "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
+    *out = d->scratch + *at;
+    *outlen = (size_t)n;
+    *at += (size_t)n;
+    return 0;
+}
+
+/* Fixes up scratch pointers after a scratch_reserve() that may have moved
+ * the buffer. */
+static const uint8_t *rebase(const loom_hpack_decoder *d, const uint8_t *p, const uint8_t *old)
+{
+    return (old && p >= old && p < old + d->scratch_cap) ? d->scratch + (p - old) : p;
+}
+
+int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+                      void *user, loom_hpack_error *e)
+{
+    cursor c = {in, len, 0, e};
+    size_t list = 0;
+    int over = 0, fields = 0, rc;
+
+    while (c.pos < len) {
+        uint8_t b = in[c.pos];
+        size_t start = c.pos;
+        uint32_t idx;
+
+        if ((b & 0xe0) == 0x20) {
+            /* §6.3 dynamic table size update: only before the first field
+             * (§4.2), never above the local limit. */
+            if (fields)
+                return derr(&c, LOOM_ERR_COMPRESSION,
+                            "table size update after a field (RFC 7541 §4.2)");
+            if ((rc = read_int(&c, 5, &idx)) < 0) return rc;
+            if (idx > d->max_allowed) {
+                c.pos = start;
+                return derr(&c, LOOM_ERR_COMPRESSION,
+                            "table size update above SETTINGS_HEADER_TABLE_SIZE (RFC 7541 §6.3)");
+            }
+            d->t.max = idx;
+            table_evict_to(&d->t, idx);
+            d->need_update = 0;
+            continue;
+        }
+        if (d->need_update)
+            return derr(&c, LOOM_ERR_COMPRESSION,
+                        "missing table size update after a lowered limit (RFC 7541 §4.2)");
+        fields++;
+
+        loom_hpack_field f;
+        loom_hpack_rep rep;
+        f.flags = 0;
+
+        if (b & 0x80) {
+            /* §6.1 indexed field */
+            if ((rc = read_int(&c, 7, &idx)) < 0) return rc;
+            if (idx == 0) {
+                c.pos = start;
+                return derr(&c, LOOM_ERR_COMPRESSION, "index 0 (RFC 7541 §6.1)");
+            }
+            if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
+                f = loom_hpack_static[idx];
+            } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
+                const entry *en = table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
+                size_t cost = (size_t)en->nlen + en->vlen + ENTRY_OVERHEAD;
+                if (over || list + cost > d->max_list) {
+                    over = 1; /* never expanded: the bomb costs nothing */
+                    continue;
+                }
+                if (scratch_reserve(d, (size_t)en->nlen + en->vlen) < 0)
+                    return derr(&c, LOOM_ERR_NOMEM, "out of memory");
+                f.name = ring_read(&d->t, en->off, en->nlen, d->scratch);
+                f.name_len = en->nlen;
+                f.value = ring_read(&d->t, (en->off + en->nlen) % d->t.bcap, en->vlen,
+                                    d->scratch + en->nlen);
+                f.value_len = en->vlen;
+                f.flags = 0;
+            } else {
+                c.pos = start;
+                return derr(&c, LOOM_ERR_COMPRESSION,
+                            "index past the end of the table (RFC 7541 §2.3.3)");
+            }
+            rep = LOOM_HPACK_REP_INDEXED;
+        } else {
+            /* §6.2 literals: 01 incremental (6-bit index), 0000 without
+             * indexing, 0001 never indexed (4-bit index). */
+            int incremental = (b & 0x40) != 0;
+            rep = incremental       ? LOOM_HPACK_REP_INCREMENTAL
+                  : (b & 0x10) != 0 ? LOOM_HPACK_REP_NEVER_INDEXED
+                                    : LOOM_HPACK_REP_WITHOUT_INDEX;
+            if (rep == LOOM_HPACK_REP_NEVER_INDEXED) f.flags = LOOM_HPACK_NEVER_INDEXED;
+            if ((rc = read_int(&c, incremental ? 6 : 4, &idx)) < 0) return rc;
+
+            lit nl = {NULL, 0, 0}, vl;
+            const entry *nen = NULL;
+            if (idx == 0) {
+                if ((rc = read_lit(&c, &nl)) < 0) return rc;
+            } else if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
+                f.name = loom_hpack_static[idx].name;
+                f.name_len = loom_hpack_static[idx].name_len;
+            } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
+                nen = table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
+                f.name_len = nen->nlen;
+            } else {
+                c.pos = start;
+                return derr(&c, LOOM_ERR_COMPRESSION,
+                            "name index past the end of the table (RFC 7541 §2.3.3)");
+            }
+            if ((rc = read_lit(&c, &vl)) < 0) return rc;
+
+            /* How much may be expanded: what the list budget allows, or for
+             * an entry to be indexed what the table can hold, so the table
+             * stays in step even past the list limit. */
+            size_t budget = over || list + ENTRY_OVERHEAD > d->max_list
+                                ? 0
+                                : d->max_list - list - ENTRY_OVERHEAD;
+            if (incremental && d->t.max > budget) budget = d->t.max;
+            if (!incremental && budget == 0) {
+                over = 1;
+                continue;
+            }
+            size_t at = 0, vlen;
+            const uint8_t *old = d->scratch, *vp;
+            if (nen) {
+                if (nen->nlen > budget) goto too_big;
+                if (scratch_reserve(d, nen->nlen) < 0)
+                    return derr(&c, LOOM_ERR_NOMEM, "out of memory");
+                /* copied: the insertion below may evict this entry */
+                f.name = ring_read(&d->t, nen->off, nen->nlen, d->scratch);
+                if (f.name != d->scratch) memcpy(d->scratch, f.name, nen->nlen);
+                f.name = d->scratch;
+                at = nen->nlen;
+                old = d->scratch;
+            } else if (idx == 0) {
+                rc = expand(d, &c, &nl, &at, budget, &f.name, &f.name_len);
+                if (rc < 0) return rc;
+                if (rc == 1) goto too_big;
+                old = d->scratch;
+            }
+            if (f.name_len > budget) goto too_big;
+            rc = expand(d, &c, &vl, &at, budget - f.name_len, &vp, &vlen);
+            if (rc < 0) return rc;
+            if (rc == 1) goto too_big;
+            f.name = rebase(d, f.name, old);
+            f.value = vp;
+            f.value_len = vlen;
+            if (incremental) {
+                if (table_reserve(&d->t, d->t.max, d->mem) < 0)
+                    return derr(&c, LOOM_ERR_NOMEM, "out of memory");
+            }
+            size_t cost = f.name_len + f.value_len + ENTRY_OVERHEAD;
+            if (!over && list + cost <= d->max_list) {
+                list += cost;
+                if (cb && (rc = cb(user, &f, rep)) != 0) return rc;
+            } else {
+                over = 1;
+            }
+            if (incremental) table_insert(&d->t, f.name, f.name_len, f.value, f.value_len);
+            continue;
+        too_big:
+            /* Larger than both the list budget and the table: not
+             * reported, and (§4.4) an entry larger than the table empties
+             * it. */
+            over = 1;
+            if (incremental) table_evict_to(&d->t, 0);
+            continue;
+        }
+
+        size_t cost = f.name_len + f.value_len + ENTRY_OVERHEAD;
+        if (over || list + cost > d->max_list) {
+            over = 1;
+            continue;
+        }
+        list += cost;
+        if (cb && (rc = cb(user, &f, rep)) != 0) return rc;
+    }
+    if (d->need_update)
+        return derr(&c, LOOM_ERR_COMPRESSION,
+                    "missing table size update after a lowered limit (RFC 7541 §4.2)");
+    if (over) {
+        c.pos = len;
+        return derr(&c, LOOM_ERR_LIMIT,
+                    "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2)");
+    }
+    return 0;
+}
+
+/* ---- encoder ---- */
+
+struct loom_hpack_encoder {
+    const loom_mem *mem;
+    dyn_table t;
+    uint32_t cap;      /* our own limit on the table */
+    uint32_t peer_max; /* the peer's SETTINGS_HEADER_TABLE_SIZE */
+    int pending;       /* size updates owed at the next block (RFC 7541 §4.2) */
+    size_t pending_min;
+    uint64_t *bname, *bnv; /* hash buckets: newest entry number + 1, or 0 */
+    size_t nbuckets;       /* power of two */
+};
+
+static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u; /* FNV-1a */
+    return h;
+}
+
+/* (Re)builds the hash chains after the entry ring was laid out anew. */
+static int enc_reindex(loom_hpack_encoder *enc)
+{
+    size_t nb = 16;
+    while (nb < enc->t.ecap)
+        nb *= 2;
+    if (nb != enc->nbuckets) {
+        uint64_t *a = loom_malloc(enc->mem, nb * sizeof(uint64_t));
+        uint64_t *b = loom_malloc(enc->mem, nb * sizeof(uint64_t));
+        if (!a || !b) {
+            loom_free(enc->mem, a);
+            loom_free(enc->mem, b);
+            return LOOM_ERR_NOMEM;
+        }
+        loom_free(enc->mem, enc->bname);
+        loom_free(enc->mem, enc->bnv);
+        enc->bname = a;
+        enc->bnv = b;
+        enc->nbuckets = nb;
+    }
+    memset(enc->bname, 0, nb * sizeof(uint64_t));
+    memset(enc->bnv, 0, nb * sizeof(uint64_t));
+    for (size_t i = enc->t.count; i >= 1; i--) {
+        uint64_t num = enc->t.inserted - i;
+        entry *e = &enc->t.ents[num % enc->t.ecap];
+        e->next_name = enc->bname[e->hname & (nb - 1)];
+        enc->bname[e->hname & (nb - 1)] = num + 1;
+        e->next_nv = enc->bnv[e->hnv & (nb - 1)];
+        enc->bnv[e->hnv & (nb - 1)] = num + 1;
+    }
+    return 0;
+}
+
+static int enc_resize(loom_hpack_encoder *enc)
+{
+    size_t want = enc->cap < enc->peer_max ? enc->cap : enc->peer_max;
+    if (want == enc->t.max) return 0;
+    enc->pending = 1;
+    if (want < enc->pending_min) enc->pending_min = want;
+    table_evict_to(&enc->t, want);
+    enc->t.max = want;
+    size_t ecap = enc->t.ecap;
+    int rc = table_reserve(&enc->t, want, enc->mem);
+    if (rc < 0) return rc;
+    return enc->t.ecap != ecap || !enc->bname ? enc_reindex(enc) : 0;
+}
+
+loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem)
+{
+    if (!mem) mem = loom_mem_default();
+    loom_hpack_encoder *enc = loom_malloc(mem, sizeof(*enc));
+    if (!enc) return NULL;
+    memset(enc, 0, sizeof(*enc));
+    enc->mem = mem;
+    enc->cap = enc->peer_max = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    enc->t.max = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    enc->pending_min = SIZE_MAX;
+    if (table_reserve(&enc->t, enc->t.max, mem) < 0 || enc_reindex(enc) < 0) {
+        loom_hpack_encoder_free(enc);
+        return NULL;
+    }
+    return enc;
+}
+
+void loom_hpack_encoder_free(loom_hpack_encoder *enc)
+{
+    if (!enc) return;
+    table_free(&enc->t, enc->mem);
+    loom_free(enc->mem, enc->bname);
+    loom_free(enc->mem, enc->bnv);
+    loom_free(enc->mem, enc);
+}
+
+int loom_hpack_encoder_set_max_table_size(loom_hpack_encoder *enc, uint32_t peer_max)
+{
+    enc->peer_max = peer_max;
+    return enc_resize(enc);
+}
+
+int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap)
+{
+    enc->cap = cap;
+    return enc_resize(enc);
+}
+
+size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc)
+{
+    return enc->t.size;
+}
+
+size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc)
+{
+    return enc->t.count;
+}
+
+size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n)
+{
+    /* two size updates, then per field: representation + index (6),
+     * two string lengths (6 each) and the strings (Huffman only when
+     * shorter) */
+    size_t b = 12;
+    for (size_t i = 0; i < n; i++)
+        b += 18 + fields[i].name_len + fields[i].value_len;
+    return b;
+}
+
+/* Compares n bytes at ring offset off with p. */
+static int ring_eq(const dyn_table *t, size_t off, const uint8_t *p, size_t n)
+{
+    size_t first = t->bcap - off < n ? t->bcap - off : n;
+    if (first && memcmp(t->buf + off, p, first)) return 0;
+    return n == first || !memcmp(t->buf, p + first, n - first);
+}
+
+/* The newest live entry matching name (and value, if value_too). Returns
+ * its HPACK index or 0. */
+static uint32_t enc_find(const loom_hpack_encoder *enc, const loom_hpack_field *f, uint32_t h,
+                         int value_too)
+{
+    const dyn_table *t = &enc->t;
+    uint64_t oldest = t->inserted - t->count;
+    uint64_t num = (value_too ? enc->bnv : enc->bname)[h & (enc->nbuckets - 1)];
+    while (num && num - 1 >= oldest) {
+        const entry *e = &t->ents[(num - 1) % t->ecap];
+        if ((value_too ? e->hnv : e->hname) == h && e->nlen == f->name_len &&
+            (!value_too || e->vlen == f->value_len) && ring_eq(t, e->off, f->name, f->name_len) &&
+            (!value_too || ring_eq(t, (e->off + e->nlen) % t->bcap, f->value, f->value_len)))
+            return LOOM_HPACK_STATIC_ENTRIES + (uint32_t)(t->inserted - (num - 1));
+        num = value_too ? e->next_nv : e->next_name;
+    }
+    return 0;
+}
+
+static int name_is(const loom_hpack_field *f, const char *s, size_t n)
+{
+    return f->name_len == n && !memcmp(f->name, s, n);
+}
+#define NAME_IS(f, lit) name_is((f), (lit), sizeof(lit) - 1)
+
+/* RFC 7541 §7.1.3: credentials and short cookies (guessable one at a time
+ * through the table) are never indexed. */
+static int sensitive(const loom_hpack_field *f)
+{
+    if (f->flags & LOOM_HPACK_NEVER_INDEXED) return 1;
+    if (NAME_IS(f, "authorization") || NAME_IS(f, "proxy-authorization")) return 1;
+    return NAME_IS(f, "cookie") && f->value_len < 20;
+}
+
+/* Whether adding the field to the table is likely to pay: values that
+ * differ on almost every message would only push useful entries out. */
+static int worth_indexing(const loom_hpack_encoder *enc, const loom_hpack_field *f)
+{
+    if (f->flags & LOOM_HPACK_NO_INDEX) return 0;
+    if (f->name_len + f->value_len + ENTRY_OVERHEAD > enc->t.max * 3 / 4) return 0;
+    switch (f->name_len) {
+    case 3: return !NAME_IS(f, "age");
+    case 4: return !NAME_IS(f, "etag");
+    case 8: return !NAME_IS(f, "location");
+    case 13: return !NAME_IS(f, "if-none-match");
+    case 14: return !NAME_IS(f, "content-length");
+    case 17: return !NAME_IS(f, "if-modified-since");
+    default: return 1;
+    }
+}
+
+static size_t put_string(uint8_t *out, const uint8_t *s, size_t n)
+{
+    size_t h = loom_huffman_encoded_len(s, n);
+    int k;
+    if (h < n) {
+        k = loom_hpack_int_encode(out, 6, 7, 0x80, (uint32_t)h);
+        return (size_t)k + (size_t)loom_huffman_encode(s, n, out + k, h);
+    }
+    k = loom_hpack_int_encode(out, 6, 7, 0x00, (uint32_t)n);
+    if (n) memcpy(out + k, s, n);
+    return (size_t)k + n;
+}
+
+int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                      uint8_t *out, size_t cap)
+{
+    if (cap < loom_hpack_encode_bound(fields, n)) return LOOM_ERR_BUFFER;
+    size_t o = 0;
+    if (enc->pending) {
+        /* RFC 7541 §4.2: the smallest size since the last block, then the
+         * final one. */
+        if (enc->pending_min < enc->t.max)
+            o += (size_t)loom_hpack_int_encode(out + o, 6, 5, 0x20, (uint32_t)enc->pending_min);
+        o += (size_t)loom_hpack_int_encode(out + o, 6, 5, 0x20, (uint32_t)enc->t.max);
+        enc->pending = 0;
+        enc->pending_min = SIZE_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const loom_hpack_field *f = &fields[i];
+        int never = sensitive(f), exact;
+        uint32_t idx = loom_hpack_static_find(f->name, f->name_len, f->value, f->value_len, &exact);
+        uint32_t hname = hash_bytes(2166136261u, f->name, f->name_len);
+        uint32_t hnv =
+            hash_bytes(hash_bytes(hname, (const uint8_t *)"", 1), f->value, f->value_len);
+        if (!never) {
+            uint32_t dyn = exact ? 0 : enc_find(enc, f, hnv, 1);
+            if (exact || dyn) {
+                /* §6.1 indexed field */
+                o += (size_t)loom_hpack_int_encode(out + o, 6, 7, 0x80, exact ? idx : dyn);
+                continue;
+            }
+        }
+        if (!idx) idx = enc_find(enc, f, hname, 0);
+        int incremental = !never && worth_indexing(enc, f);
+        if (incremental) /* §6.2.1 */
+            o += (size_t)loom_hpack_int_encode(out + o, 6, 6, 0x40, idx);
+        else /* §6.2.3 never indexed, §6.2.2 without indexing */
+            o += (size_t)loom_hpack_int_encode(out + o, 6, 4, never ? 0x10 : 0x00, idx);
+        if (!idx) o += put_string(out + o, f->name, f->name_len);
+        o += put_string(out + o, f->value, f->value_len);
+        if (incremental) {
+            entry *e = table_insert(&enc->t, f->name, f->name_len, f->value, f->value_len);
+            if (e) {
+                size_t m = enc->nbuckets - 1;
+                uint64_t num = enc->t.inserted; /* newest number + 1 */
+                e->hname = hname;
+                e->hnv = hnv;
+                e->next_name = enc->bname[hname & m];
+                enc->bname[hname & m] = num;
+                e->next_nv = enc->bnv[hnv & m];
+                enc->bnv[hnv & m] = num;
+            }
+        }
+    }
+    return (int)o;
+}

@@ -7,7 +7,7 @@
 #ifndef LOOM_FRAME_H
 #define LOOM_FRAME_H
 
-#include "loom.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {

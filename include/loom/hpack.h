@@ -6,7 +6,7 @@
 #ifndef LOOM_HPACK_H
 #define LOOM_HPACK_H
 
-#include "loom.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {

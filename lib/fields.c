@@ -1,0 +1,212 @@
+/* HTTP message validation for HTTP/2 (RFC 9113 §8.2, §8.3), and the
+ * RFC 9218 Priority field. A message that breaks one of these rules is
+ * malformed: a stream error of type PROTOCOL_ERROR (§8.1.1). */
+#include "fields.h"
+
+#include <string.h>
+
+int loom_name_is(const loom_hpack_field *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->name_len == n && !memcmp(f->name, name, n);
+}
+
+static int eq(const uint8_t *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    return n == k && !memcmp(p, s, k);
+}
+
+#define BAD(msg)                                                                                   \
+    do {                                                                                           \
+        *why = (msg);                                                                              \
+        return LOOM_ERR_PROTOCOL;                                                                  \
+    } while (0)
+
+/* RFC 9113 §8.2.1: a name holds no uppercase, no controls, no space, no
+ * DEL or octets above it; a ':' only as a pseudo-header's first octet. */
+static int name_ok(const uint8_t *p, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c <= 0x20 || (c >= 'A' && c <= 'Z') || c >= 0x7f) return 0;
+        if (c == ':' && i > 0) return 0;
+    }
+    return 1;
+}
+
+/* RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing space or tab. */
+static int value_ok(const uint8_t *p, size_t n)
+{
+    if (n && (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t')) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == 0 || p[i] == '\r' || p[i] == '\n') return 0;
+    return 1;
+}
+
+/* content-length: digits only; repeated values must agree (RFC 9110 §8.6). */
+static int parse_length(const uint8_t *p, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 18) return 0;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (*out >= 0 && *out != v) return 0;
+    *out = v;
+    return 1;
+}
+
+int loom_priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental)
+{
+    /* A Structured Fields dictionary (RFC 8941 §3.2); only u and i matter. */
+    size_t i = 0;
+    int understood = 0;
+    uint8_t u = *urgency, inc = *incremental;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        size_t k = i;
+        while (i < n && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+                         v[i] == '_' || v[i] == '-' || v[i] == '.' || v[i] == '*'))
+            i++;
+        size_t klen = i - k;
+        if (klen == 0) return 0; /* not a dictionary: ignore the whole field */
+        if (i < n && v[i] == '=') {
+            i++;
+            size_t s = i;
+            while (i < n && v[i] != ',' && v[i] != ';')
+                i++;
+            if (klen == 1 && v[k] == 'u') {
+                if (i - s == 1 && v[s] >= '0' && v[s] <= '7') {
+                    u = (uint8_t)(v[s] - '0');
+                    understood = 1;
+                } /* §4.1: out of range is ignored */
+            } else if (klen == 1 && v[k] == 'i') {
+                if (i - s == 2 && v[s] == '?' && (v[s + 1] == '0' || v[s + 1] == '1')) {
+                    inc = v[s + 1] == '1';
+                    understood = 1;
+                }
+            }
+        } else if (klen == 1 && v[k] == 'i') {
+            inc = 1; /* a bare key is boolean true */
+            understood = 1;
+        }
+        while (i < n && v[i] != ',')
+            i++; /* parameters are ignored */
+        if (i < n) i++;
+    }
+    *urgency = u;
+    *incremental = inc;
+    return understood;
+}
+
+int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, int connect_protocol,
+                      loom_msg_info *info, const char **why)
+{
+    memset(info, 0, sizeof(*info));
+    info->content_length = -1;
+    info->urgency = 3; /* RFC 9218 §4.1 default */
+    int regular_seen = 0, have_status = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const loom_hpack_field *x = &f[i];
+        if (!name_ok(x->name, x->name_len))
+            BAD("field name with uppercase or invalid octets (RFC 9113 §8.2.1)");
+        if (!value_ok(x->value, x->value_len))
+            BAD("field value with NUL, CR, LF or edge whitespace (RFC 9113 §8.2.1)");
+
+        if (x->name[0] == ':') {
+            /* §8.3: pseudo-headers come first, are defined for the message
+             * kind, and appear once; never in trailers. */
+            if (kind == LOOM_MSG_TRAILERS) BAD("pseudo-header in trailers (RFC 9113 §8.1)");
+            if (regular_seen) BAD("pseudo-header after a regular field (RFC 9113 §8.3)");
+            const uint8_t **slot = NULL;
+            size_t *slot_len = NULL;
+            if (kind == LOOM_MSG_REQUEST) {
+                if (loom_name_is(x, ":method"))
+                    slot = &info->method, slot_len = &info->method_len;
+                else if (loom_name_is(x, ":scheme"))
+                    slot = &info->scheme, slot_len = &info->scheme_len;
+                else if (loom_name_is(x, ":authority"))
+                    slot = &info->authority, slot_len = &info->authority_len;
+                else if (loom_name_is(x, ":path"))
+                    slot = &info->path, slot_len = &info->path_len;
+                else if (connect_protocol && loom_name_is(x, ":protocol"))
+                    slot = &info->protocol, slot_len = &info->protocol_len;
+                else
+                    BAD("unknown or response pseudo-header in a request (RFC 9113 §8.3)");
+                if (*slot) BAD("repeated pseudo-header (RFC 9113 §8.3)");
+                *slot = x->value;
+                *slot_len = x->value_len;
+            } else {
+                if (!loom_name_is(x, ":status"))
+                    BAD("request or unknown pseudo-header in a response (RFC 9113 §8.3.2)");
+                if (have_status) BAD("repeated :status (RFC 9113 §8.3)");
+                if (x->value_len != 3 || x->value[0] < '1' || x->value[0] > '9' ||
+                    x->value[1] < '0' || x->value[1] > '9' || x->value[2] < '0' ||
+                    x->value[2] > '9')
+                    BAD(":status is not a three-digit code (RFC 9113 §8.3.2)");
+                have_status = 1;
+                info->status =
+                    (x->value[0] - '0') * 100 + (x->value[1] - '0') * 10 + (x->value[2] - '0');
+            }
+            continue;
+        }
+        regular_seen = 1;
+        /* §8.2.2: connection-specific fields are malformed in HTTP/2. */
+        switch (x->name_len) {
+        case 2:
+            if (loom_name_is(x, "te") && !eq(x->value, x->value_len, "trailers"))
+                BAD("TE other than \"trailers\" (RFC 9113 §8.2.2)");
+            break;
+        case 7:
+            if (loom_name_is(x, "upgrade"))
+                BAD("connection-specific field upgrade (RFC 9113 §8.2.2)");
+            break;
+        case 8:
+            if (loom_name_is(x, "priority") && kind == LOOM_MSG_REQUEST &&
+                loom_priority_parse(x->value, x->value_len, &info->urgency, &info->incremental))
+                info->has_priority = 1;
+            break;
+        case 10:
+            if (loom_name_is(x, "connection") || loom_name_is(x, "keep-alive"))
+                BAD("connection-specific field (RFC 9113 §8.2.2)");
+            break;
+        case 14:
+            if (loom_name_is(x, "content-length") &&
+                !parse_length(x->value, x->value_len, &info->content_length))
+                BAD("invalid or conflicting content-length (RFC 9113 §8.1.1)");
+            break;
+        case 16:
+            if (loom_name_is(x, "proxy-connection"))
+                BAD("connection-specific field proxy-connection (RFC 9113 §8.2.2)");
+            break;
+        case 17:
+            if (loom_name_is(x, "transfer-encoding"))
+                BAD("connection-specific field transfer-encoding (RFC 9113 §8.2.2)");
+            break;
+        default: break;
+        }
+    }
+
+    if (kind == LOOM_MSG_REQUEST) {
+        if (!info->method) BAD("request without :method (RFC 9113 §8.3.1)");
+        if (eq(info->method, info->method_len, "CONNECT") && !info->protocol) {
+            /* §8.5: CONNECT carries :authority only. */
+            if (info->scheme || info->path) BAD("CONNECT with :scheme or :path (RFC 9113 §8.5)");
+            if (!info->authority) BAD("CONNECT without :authority (RFC 9113 §8.5)");
+        } else {
+            if (info->protocol && !eq(info->method, info->method_len, "CONNECT"))
+                BAD(":protocol on a method other than CONNECT (RFC 8441 §4)");
+            if (!info->scheme || !info->path)
+                BAD("request without :scheme or :path (RFC 9113 §8.3.1)");
+            if (info->path_len == 0) BAD("empty :path (RFC 9113 §8.3.1)");
+        }
+    } else if (kind == LOOM_MSG_RESPONSE) {
+        if (!have_status) BAD("response without :status (RFC 9113 §8.3.2)");
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* Internal: HTTP message field validation (RFC 9113 §8.2, §8.3) and the
+ * RFC 9218 Priority field. */
+#ifndef LOOM_LIB_FIELDS_H
+#define LOOM_LIB_FIELDS_H
+
+#include "loom/hpack.h"
+
+typedef enum {
+    LOOM_MSG_REQUEST,  /* a request a server received, or a pushed request */
+    LOOM_MSG_RESPONSE, /* a response (final or 1xx) a client received */
+    LOOM_MSG_TRAILERS, /* trailing fields of either */
+} loom_msg_kind;
+
+typedef struct {
+    const uint8_t *method, *scheme, *authority, *path, *protocol;
+    size_t method_len, scheme_len, authority_len, path_len, protocol_len;
+    int status;             /* responses */
+    int64_t content_length; /* -1 when absent */
+    int has_priority;       /* a valid RFC 9218 priority field was present */
+    uint8_t urgency, incremental;
+} loom_msg_info;
+
+/* Checks a field section. Returns 0, or LOOM_ERR_PROTOCOL with *why set to
+ * the rule broken (the message is malformed: a stream error). */
+int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, int connect_protocol,
+                      loom_msg_info *info, const char **why);
+
+/* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
+ * parameter was understood; unknown members are ignored (§4). */
+int loom_priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);
+
+/* Case-sensitive equality of a field's name with a C string. */
+int loom_name_is(const loom_hpack_field *f, const char *name);
+
+#endif

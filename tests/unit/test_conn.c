@@ -1,0 +1,367 @@
+/* The connection engine, client engine against server engine in memory:
+ * requests and responses, multiplexing, flow control, push, GOAWAY,
+ * priorities, at every chunking of the byte stream. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "conn_pair.h"
+
+static side *cl, *sv;
+static uint8_t *big;
+static size_t big_len;
+static int answered[PAIR_MAX_STREAMS];
+
+static int setup_with(loom_config *ccfg, loom_config *scfg)
+{
+    cl = calloc(1, sizeof(side));
+    sv = calloc(1, sizeof(side));
+    cl->c = loom_conn_new(LOOM_CLIENT, ccfg, pair_on_event, cl);
+    sv->c = loom_conn_new(LOOM_SERVER, scfg, pair_on_event, sv);
+    return cl->c && sv->c ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(answered, 0, sizeof(answered));
+    return setup_with(NULL, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    side_free(cl);
+    side_free(sv);
+    free(cl);
+    free(sv);
+    return 0;
+}
+
+static int32_t get(const char *path)
+{
+    loom_hpack_field f[] = {
+        FIELD(":method", "GET"),
+        FIELD(":scheme", "https"),
+        FIELD(":authority", "example.com"),
+        {(const uint8_t *)":path", 5, (const uint8_t *)path, strlen(path), 0},
+    };
+    return loom_request(cl->c, f, 4, NULL);
+}
+
+/* Answers every complete request not answered yet with body_len octets
+ * derived from its stream id. */
+
+static void answer_all(size_t body_len)
+{
+    for (int i = 0; i < sv->nst; i++) {
+        rec_stream *r = &sv->st[i];
+        if (!r->headers || !r->end_stream || answered[i]) continue;
+        answered[i] = 1;
+        loom_hpack_field f[] = {FIELD(":status", "200"), FIELD("content-type", "text/plain")};
+        loom_body b = {.data = big, .len = body_len, .fd = -1};
+        assert_int_equal(loom_respond(sv->c, r->id, f, 2, body_len ? &b : NULL), 0);
+    }
+}
+
+static void test_handshake(void **state)
+{
+    (void)state;
+    pair_run(cl, sv, 0);
+    assert_int_equal(cl->settings, 1);
+    assert_int_equal(sv->settings, 1);
+    assert_int_equal(cl->settings_acks, 1);
+    assert_int_equal(sv->settings_acks, 1);
+    assert_int_equal(cl->errors + sv->errors, 0);
+    assert_int_equal(loom_conn_peer_setting(cl->c, LOOM_SETTINGS_MAX_CONCURRENT_STREAMS), 100);
+    assert_int_equal(loom_conn_peer_setting(sv->c, LOOM_SETTINGS_INITIAL_WINDOW_SIZE), 1u << 20);
+}
+
+static void test_get(void **state)
+{
+    (void)state;
+    int32_t sid = get("/index.html");
+    assert_int_equal(sid, 1);
+    pair_run(cl, sv, 0);
+    rec_stream *r = rec_get(sv, 1);
+    assert_int_equal(r->headers, 1);
+    assert_string_equal(r->method, "GET");
+    assert_string_equal(r->path, "/index.html");
+    assert_true(r->end_stream);
+    answer_all(5);
+    pair_run(cl, sv, 0);
+    r = rec_get(cl, 1);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, 5);
+    assert_memory_equal(r->body, big, 5);
+    assert_true(r->end_stream);
+    assert_int_equal(r->closed, 1);
+    assert_int_equal(r->close_code, 0);
+    assert_int_equal(rec_get(sv, 1)->closed, 1);
+    loom_conn_stats st;
+    loom_conn_get_stats(cl->c, &st);
+    assert_int_equal(st.open_streams, 0);
+}
+
+/* Many streams at once, split at random points: every body arrives whole. */
+static void test_many_streams_random_chunks(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        srand(round + 1);
+        int n = 0;
+        for (int i = 0; i < 100; i++) {
+            char p[32];
+            snprintf(p, sizeof(p), "/asset/%d", i);
+            int32_t sid = get(p);
+            if (sid < 0) break;
+            n++;
+        }
+        assert_int_equal(n, 100);
+        /* the 101st is over the server's MAX_CONCURRENT_STREAMS */
+        pair_run(cl, sv, 0);
+        assert_int_equal(get("/one-too-many") > 0 ? 1 : 0, 0);
+        answer_all(70000);
+        pair_run(cl, sv, 0);
+        int done = 0;
+        for (int i = 0; i < cl->nst; i++) {
+            rec_stream *r = &cl->st[i];
+            if (!r->closed) continue;
+            assert_int_equal(r->close_code, 0);
+            assert_int_equal(r->body_len, 70000);
+            assert_memory_equal(r->body, big, 70000);
+            done++;
+        }
+        assert_int_equal(done, 100 * (round + 1));
+        assert_int_equal(cl->errors + sv->errors, 0);
+    }
+}
+
+/* A body far larger than the windows: WINDOW_UPDATEs keep it going. */
+static void test_large_body_small_windows(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config c, s;
+    loom_config_default(&c, LOOM_CLIENT);
+    loom_config_default(&s, LOOM_SERVER);
+    c.initial_window_size = 65535;
+    c.connection_window = 65535;
+    assert_int_equal(setup_with(&c, &s), 0);
+    get("/big");
+    pair_run(cl, sv, 1000);
+    answer_all(big_len);
+    pair_run(cl, sv, 0);
+    rec_stream *r = rec_get(cl, 1);
+    assert_int_equal(r->body_len, big_len);
+    assert_memory_equal(r->body, big, big_len);
+    assert_int_equal(r->closed, 1);
+    assert_true(cl->frames_out[LOOM_FRAME_WINDOW_UPDATE] > 100);
+}
+
+static void test_push_accepted_and_refused(void **state)
+{
+    (void)state;
+    for (int refuse = 0; refuse < 2; refuse++) {
+        if (refuse) {
+            teardown(NULL);
+            setup(NULL);
+            memset(answered, 0, sizeof(answered));
+            cl->refuse_pushes = 1;
+        }
+        get("/");
+        pair_run(cl, sv, 0);
+        loom_hpack_field req[] = {FIELD(":method", "GET"), FIELD(":scheme", "https"),
+                                  FIELD(":authority", "example.com"), FIELD(":path", "/style.css")};
+        int32_t pid = loom_push(sv->c, 1, req, 4);
+        assert_int_equal(pid, 2);
+        /* another origin is refused (RFC 9113 §8.4: same authority only) */
+        loom_hpack_field other[] = {FIELD(":method", "GET"), FIELD(":scheme", "https"),
+                                    FIELD(":authority", "evil.example"), FIELD(":path", "/x")};
+        assert_int_equal(loom_push(sv->c, 1, other, 4), LOOM_ERR_INVALID);
+        loom_hpack_field post[] = {FIELD(":method", "POST"), FIELD(":scheme", "https"),
+                                   FIELD(":authority", "example.com"), FIELD(":path", "/x")};
+        assert_int_equal(loom_push(sv->c, 1, post, 4), LOOM_ERR_INVALID);
+        loom_hpack_field f[] = {FIELD(":status", "200")};
+        loom_body b = {.data = big, .len = 300000, .fd = -1};
+        assert_int_equal(loom_respond(sv->c, pid, f, 1, &b), 0);
+        answer_all(10);
+        pair_run_interleaved(cl, sv, 1000);
+        assert_int_equal(cl->promises, 1);
+        rec_stream *p = rec_get(cl, 2);
+        assert_int_equal(p->pushed_from, 1);
+        assert_string_equal(p->path, "/style.css");
+        assert_int_equal(rec_get(cl, 1)->body_len, 10);
+        if (!refuse) {
+            assert_int_equal(p->body_len, 300000);
+            assert_int_equal(p->close_code, 0);
+        } else {
+            /* the server stopped: far less than the body arrived */
+            assert_true(p->body_len < 300000);
+            assert_int_equal(p->close_code, LOOM_H2_CANCEL);
+            assert_int_equal(rec_get(sv, 2)->close_code, LOOM_H2_CANCEL);
+            assert_true(rec_get(sv, 2)->by_peer);
+        }
+        assert_int_equal(cl->errors + sv->errors, 0);
+    }
+}
+
+static void test_push_disabled(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config c;
+    loom_config_default(&c, LOOM_CLIENT);
+    c.enable_push = 0;
+    assert_int_equal(setup_with(&c, NULL), 0);
+    get("/");
+    pair_run(cl, sv, 0);
+    loom_hpack_field req[] = {FIELD(":method", "GET"), FIELD(":scheme", "https"),
+                              FIELD(":authority", "example.com"), FIELD(":path", "/a.js")};
+    assert_int_equal(loom_push(sv->c, 1, req, 4), LOOM_ERR_STATE);
+}
+
+static void test_upload_and_download(void **state)
+{
+    (void)state;
+    loom_hpack_field f[] = {FIELD(":method", "POST"), FIELD(":scheme", "https"),
+                            FIELD(":authority", "example.com"), FIELD(":path", "/up"),
+                            FIELD("content-length", "2000000")};
+    loom_body b = {.data = big, .len = 2000000, .fd = -1};
+    int32_t sid = loom_request(cl->c, f, 5, &b);
+    assert_int_equal(sid, 1);
+    /* the server answers before the upload is over, with its own body */
+    pair_run(cl, sv, 3000);
+    loom_hpack_field rf[] = {FIELD(":status", "200")};
+    loom_body rb = {.data = big, .len = 3000000, .fd = -1};
+    assert_int_equal(loom_respond(sv->c, 1, rf, 1, &rb), 0);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(sv, 1)->body_len, 2000000);
+    assert_memory_equal(rec_get(sv, 1)->body, big, 2000000);
+    assert_int_equal(rec_get(cl, 1)->body_len, 3000000);
+    assert_int_equal(rec_get(cl, 1)->closed, 1);
+    assert_int_equal(rec_get(sv, 1)->closed, 1);
+}
+
+static void test_goaway_graceful(void **state)
+{
+    (void)state;
+    get("/a");
+    get("/b");
+    pair_run(cl, sv, 0);
+    assert_int_equal(loom_goaway(sv->c, LOOM_H2_NO_ERROR, 1, "bye"), 0);
+    pair_run(cl, sv, 0);
+    /* two GOAWAYs: 2^31-1 first, then the real last stream id */
+    assert_int_equal(cl->goaways, 2);
+    assert_int_equal(cl->goaway_last, 3);
+    /* no new request after GOAWAY */
+    assert_true(get("/c") < 0);
+    /* in-flight streams finish */
+    answer_all(100);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, 1)->body_len, 100);
+    assert_int_equal(rec_get(cl, 3)->body_len, 100);
+    assert_true(loom_conn_done(sv->c));
+}
+
+static void test_goaway_retry_safe(void **state)
+{
+    (void)state;
+    get("/a");
+    pair_run(cl, sv, 0);
+    get("/b"); /* stream 3: the server will not have seen it */
+    assert_int_equal(loom_goaway(sv->c, LOOM_H2_NO_ERROR, 0, NULL), 0);
+    pair_move(sv, cl, 0);
+    rec_stream *r = rec_get(cl, 3);
+    assert_int_equal(r->closed, 1);
+    assert_true(r->retry_safe);
+    assert_false(rec_get(cl, 1)->closed);
+}
+
+static void test_priorities_order(void **state)
+{
+    (void)state;
+    /* a large low-urgency response does not hold back a small urgent one */
+    loom_hpack_field lo[] = {FIELD(":method", "GET"), FIELD(":scheme", "https"),
+                             FIELD(":authority", "a"), FIELD(":path", "/big"),
+                             FIELD("priority", "u=7")};
+    loom_hpack_field hi[] = {FIELD(":method", "GET"), FIELD(":scheme", "https"),
+                             FIELD(":authority", "a"), FIELD(":path", "/small"),
+                             FIELD("priority", "u=0")};
+    assert_int_equal(loom_request(cl->c, lo, 5, NULL), 1);
+    assert_int_equal(loom_request(cl->c, hi, 5, NULL), 3);
+    pair_run(cl, sv, 0);
+    loom_hpack_field f[] = {FIELD(":status", "200")};
+    loom_body b1 = {.data = big, .len = 900000, .fd = -1};
+    loom_body b2 = {.data = big, .len = 1000, .fd = -1};
+    assert_int_equal(loom_respond(sv->c, 1, f, 1, &b1), 0);
+    assert_int_equal(loom_respond(sv->c, 3, f, 1, &b2), 0);
+    pair_run(cl, sv, 0);
+    assert_true(rec_get(cl, 3)->order < rec_get(cl, 1)->order);
+}
+
+static void test_ping_rtt(void **state)
+{
+    (void)state;
+    assert_int_equal(loom_ping(cl->c), 0);
+    pair_run(cl, sv, 0);
+    assert_int_equal(cl->pings, 1);
+}
+
+static void test_trailers(void **state)
+{
+    (void)state;
+    get("/t");
+    pair_run(cl, sv, 0);
+    loom_hpack_field f[] = {FIELD(":status", "200")};
+    loom_hpack_field t[] = {FIELD("grpc-status", "0")};
+    loom_body b = {.data = big, .len = 10, .fd = -1, .trailers = t, .n_trailers = 1};
+    assert_int_equal(loom_respond(sv->c, 1, f, 1, &b), 0);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, 1)->trailers, 1);
+    assert_int_equal(rec_get(cl, 1)->body_len, 10);
+    assert_int_equal(rec_get(cl, 1)->closed, 1);
+}
+
+static void test_early_hints(void **state)
+{
+    (void)state;
+    get("/");
+    pair_run(cl, sv, 0);
+    loom_hpack_field h[] = {FIELD(":status", "103"), FIELD("link", "</s.css>; rel=preload")};
+    assert_int_equal(loom_respond(sv->c, 1, h, 2, NULL), 0);
+    answer_all(3);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, 1)->informational, 1);
+    assert_int_equal(rec_get(cl, 1)->status, 200);
+    assert_int_equal(rec_get(cl, 1)->body_len, 3);
+}
+
+int main(void)
+{
+    big_len = 10u << 20;
+    big = malloc(big_len);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (uint8_t)(i * 7 + (i >> 13));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_handshake, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_streams_random_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_body_small_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_accepted_and_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_disabled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_and_download, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_goaway_graceful, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_goaway_retry_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_priorities_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_rtt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trailers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_hints, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(big);
+    return rc;
+}

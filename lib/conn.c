@@ -1,6 +1,7 @@
 /* The connection engine, receiving side: the preface, frame dispatch, the
  * stream state machine of RFC 9113 §5.1 as the peer drives it, field blocks,
  * flow control of what we receive, and the defences of §10.5. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <string.h>
 #include <time.h>
 
@@ -284,9 +285,10 @@ static int on_data(loom_conn *c, const loom_frame *f)
     /* The connection window is always refilled as data arrives; a stream's
      * only as the application consumes it when windows are manual, so a
      * slow reader pushes back on its stream alone. Padding is consumed at
-     * once. */
+     * once. The callback may have closed the stream: look it up again. */
+    s = loom_stream_find(c, sid);
     loom_recv_credit(c, s, flow, c->cfg.manual_window ? flow - f->u.data.len : flow);
-    if (s->state == ST_CLOSED) loom_stream_close(c, s, CLOSED_NORMAL, 0, 0, 0);
+    if (s && s->state == ST_CLOSED) loom_stream_close(c, s, CLOSED_NORMAL, 0, 0, 0);
     return rc;
 }
 
@@ -303,7 +305,7 @@ static int collect_field(void *user, const loom_hpack_field *f, loom_hpack_rep r
         c->fields_cap = cap;
     }
     size_t need = c->fb.len + f->name_len + f->value_len;
-    if (need > c->fb.cap) {
+    if (need > c->fb.cap || !c->fb.p) {
         size_t cap = c->fb.cap ? c->fb.cap : 1024;
         while (cap < need)
             cap *= 2;
@@ -424,7 +426,9 @@ static int end_block(loom_conn *c)
     ev.u.headers.end_stream = end_stream;
     ev.u.headers.status = kind == LOOM_MSG_RESPONSE ? info.status : 0;
     rc = loom_emit(c, &ev);
-    if (s->state == ST_CLOSED) loom_stream_close(c, s, CLOSED_NORMAL, 0, 0, 0);
+    /* the callback may have reset or answered the stream: look it up again */
+    s = loom_stream_find(c, sid);
+    if (s && s->state == ST_CLOSED) loom_stream_close(c, s, CLOSED_NORMAL, 0, 0, 0);
     return rc;
 }
 
@@ -718,13 +722,18 @@ static int on_goaway(loom_conn *c, const loom_frame *f)
     ev.u.goaway.debug = f->u.goaway.debug;
     ev.u.goaway.debug_len = f->u.goaway.debug_len;
     int rc = loom_emit(c, &ev);
-    /* §6.8: our streams above last were not processed: safe to retry */
-    for (size_t b = 0; b < c->nbuckets; b++)
-        for (stream *s = c->buckets[b], *next; s; s = next) {
-            next = s->next_hash;
-            if (s->local && s->id > last)
-                loom_stream_close(c, s, CLOSED_NORMAL, LOOM_H2_REFUSED_STREAM, 1, 1);
-        }
+    /* §6.8: our streams above last were not processed: safe to retry. One
+     * at a time, since each close calls back into the application. */
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t b = 0; b < c->nbuckets && !again; b++)
+            for (stream *s = c->buckets[b]; s; s = s->next_hash)
+                if (s->local && s->id > last && s->state != ST_CLOSED) {
+                    loom_stream_close(c, s, CLOSED_NORMAL, LOOM_H2_REFUSED_STREAM, 1, 1);
+                    again = 1;
+                    break;
+                }
+    }
     return rc;
 }
 

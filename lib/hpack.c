@@ -265,7 +265,7 @@ size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
 
 static int scratch_reserve(loom_hpack_decoder *d, size_t need)
 {
-    if (need <= d->scratch_cap) return 0;
+    if (need <= d->scratch_cap && d->scratch) return 0;
     size_t cap = d->scratch_cap ? d->scratch_cap : 256;
     while (cap < need)
         cap *= 2;

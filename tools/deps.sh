@@ -12,7 +12,8 @@ gcc                  C11 compiler (release build)
 make                 the top-level Makefile
 cmake                the build system
 ninja-build          the build backend
-pkg-config           finds cmocka, libnghttp2 and OpenSSL
+pkg-config           finds cmocka, jansson, libnghttp2 and OpenSSL
+libjansson-dev       JSON for the loom hpack command (hpack-test-case stories), program only: libloom stays libc-only
 "
 TEST="
 clang                the build must be -Werror clean under clang too
@@ -20,6 +21,8 @@ clang-format         the formatting check (.clang-format)
 libcmocka-dev        unit, conformance and interop test harness
 python3              runs the independent reference peers
 python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test)
+libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
+python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output
 "
 FUZZ="
 clang                libFuzzer (-fsanitize=fuzzer)

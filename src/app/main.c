@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "loom/loom.h"
+#include "hpack_cli.h"
 
 static const char usage[] =
     "usage: loom [--version | --help] <command> [args]\n"
@@ -14,8 +15,14 @@ static const char usage[] =
     "  --version   print the program and library versions\n"
     "  --help      print this text\n"
     "\n"
-    "commands: none yet in this release; `loom serve`, `loom get`,\n"
-    "`loom bench` and `loom hpack` arrive with the issues that build them.\n";
+    "commands:\n"
+    "  hpack decode STORY.json                   decode an hpack-test-case story's\n"
+    "                                            header blocks, print the headers\n"
+    "  hpack encode [--table-size N] STORY.json  encode a story's header lists,\n"
+    "                                            print the blocks\n"
+    "\n"
+    "`loom serve`, `loom get` and `loom bench` arrive with the issues that build\n"
+    "them.\n";
 
 int main(int argc, char **argv)
 {
@@ -27,6 +34,7 @@ int main(int argc, char **argv)
         printf("loom %s (libloom %s)\n", LOOM_VERSION_STRING, loom_version());
         return 0;
     }
+    if (!strcmp(argv[1], "hpack")) return loom_hpack_cli(argc - 1, argv + 1);
     fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,1299 @@
+/* Unit tests for lib/hpack.c, lib/huffman.c and lib/static_table.c (RFC 7541):
+ * prefix integers, Huffman strings, the static table, the dynamic table's
+ * size accounting, the decoder's rejections, and the encoder's choices.
+ *
+ * Blocks fed to the decoder are built by hand (hpack_util.h's wb_* helpers,
+ * written from the RFC's pseudocode) or spelled out in hex, never by loom's
+ * own encoder, so a shared mistake cannot cancel itself out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "loom/hpack.h"
+#include "hpack_util.h"
+
+/* ------------------------------------------------------------------ */
+/* Prefix integers (RFC 7541 §5.1)                                    */
+/* ------------------------------------------------------------------ */
+
+static void test_int_rfc_examples(void **state)
+{
+    (void)state;
+    uint8_t b[16];
+    uint32_t v = 0;
+
+    /* C.1.1: 10 with a 5-bit prefix. The three bits above the prefix belong
+     * to the representation and come from `first`. */
+    assert_int_equal(loom_hpack_int_encode(b, sizeof(b), 5, 0xe0, 10), 1);
+    assert_int_equal(b[0], 0xea);
+    assert_int_equal(loom_hpack_int_decode(b, 1, 5, &v), 1);
+    assert_int_equal(v, 10);
+
+    /* C.1.2: 1337 with a 5-bit prefix: 31, then 1306 in 7-bit groups. */
+    assert_int_equal(loom_hpack_int_encode(b, sizeof(b), 5, 0x00, 1337), 3);
+    assert_int_equal(b[0], 0x1f);
+    assert_int_equal(b[1], 0x9a);
+    assert_int_equal(b[2], 0x0a);
+    v = 0;
+    assert_int_equal(loom_hpack_int_decode(b, 3, 5, &v), 3);
+    assert_int_equal(v, 1337);
+    /* the pattern bits do not leak into the value */
+    const uint8_t c12[] = {0xff, 0x9a, 0x0a};
+    assert_int_equal(loom_hpack_int_decode(c12, 3, 5, &v), 3);
+    assert_int_equal(v, 1337);
+
+    /* C.1.3: 42 starting at an octet boundary (8-bit prefix). */
+    assert_int_equal(loom_hpack_int_encode(b, sizeof(b), 8, 0x00, 42), 1);
+    assert_int_equal(b[0], 0x2a);
+    assert_int_equal(loom_hpack_int_decode(b, 1, 8, &v), 1);
+    assert_int_equal(v, 42);
+
+    /* Decoding stops at the integer's end: trailing octets are not used. */
+    const uint8_t trail[] = {0x1f, 0x9a, 0x0a, 0x55, 0x66};
+    assert_int_equal(loom_hpack_int_decode(trail, sizeof(trail), 5, &v), 3);
+    assert_int_equal(v, 1337);
+}
+
+/* The octets §5.1 needs for v with an N-bit prefix. */
+static int int_len(uint64_t v, int n)
+{
+    uint64_t max = (1u << n) - 1;
+    if (v < max) return 1;
+    int len = 2;
+    for (v -= max; v >= 128; v >>= 7)
+        len++;
+    return len;
+}
+
+static void test_int_round_trip_every_prefix(void **state)
+{
+    (void)state;
+    for (int n = 1; n <= 8; n++) {
+        uint32_t p = (1u << n) - 1;
+        const uint32_t values[] = {
+            0,        1,           p - 1,      p,        p + 1,    p + 127,
+            p + 128,  127,         128,        255,      256,      1337,
+            4096,     16383,       16384,      1u << 21, 1u << 28, (1u << 31) - 1,
+            1u << 31, 0xfffffffeu, 0xffffffffu};
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+            uint32_t val = values[i], got = 0;
+            uint8_t pattern = (uint8_t)(0xff << n); /* every bit above the prefix set */
+            uint8_t b[16];
+            int len = loom_hpack_int_encode(b, sizeof(b), n, pattern, val);
+            if (len != int_len(val, n))
+                fail_msg("encode %u with prefix %d: %d octets, want %d", val, n, len,
+                         int_len(val, n));
+            assert_int_equal(b[0] & ~(0xff >> (8 - n)) & 0xff, pattern);
+            int used = loom_hpack_int_decode(b, (size_t)len, n, &got);
+            if (used != len || got != val)
+                fail_msg("decode %u with prefix %d: used %d of %d, value %u", val, n, used, len,
+                         got);
+            /* every proper prefix of a multi-octet integer is "need more" */
+            for (int cut = 0; cut < len; cut++)
+                if (loom_hpack_int_decode(b, (size_t)cut, n, &got) != 0)
+                    fail_msg("%u/%d cut at %d: not reported as truncated", val, n, cut);
+            /* and one octet short of the room it needs is a buffer error */
+            assert_int_equal(loom_hpack_int_encode(b, (size_t)len - 1, n, pattern, val),
+                             LOOM_ERR_BUFFER);
+        }
+    }
+}
+
+static void test_int_max_and_overflow(void **state)
+{
+    (void)state;
+    uint8_t b[16];
+    uint32_t v = 0;
+
+    /* 2^32 - 1 with a 5-bit prefix: 31 + 0xffffffe0 -> 1f e0 ff ff ff 0f. */
+    const uint8_t max5[] = {0x1f, 0xe0, 0xff, 0xff, 0xff, 0x0f};
+    assert_int_equal(loom_hpack_int_encode(b, sizeof(b), 5, 0, 0xffffffffu), 6);
+    assert_memory_equal(b, max5, 6);
+    assert_int_equal(loom_hpack_int_decode(max5, 6, 5, &v), 6);
+    assert_int_equal(v, 0xffffffffu);
+
+    /* 2^32 does not fit in 32 bits: a compression error, not a wrap. */
+    const uint8_t over5[] = {0x1f, 0xe1, 0xff, 0xff, 0xff, 0x0f};
+    assert_int_equal(loom_hpack_int_decode(over5, 6, 5, &v), LOOM_ERR_COMPRESSION);
+    const uint8_t over8[] = {0xff, 0x81, 0xfe, 0xff, 0xff, 0x0f};
+    assert_int_equal(loom_hpack_int_decode(over8, 6, 8, &v), LOOM_ERR_COMPRESSION);
+    const uint8_t max8[] = {0xff, 0x80, 0xfe, 0xff, 0xff, 0x0f};
+    assert_int_equal(loom_hpack_int_decode(max8, 6, 8, &v), 6);
+    assert_int_equal(v, 0xffffffffu);
+    const uint8_t over1[] = {0x01, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    assert_int_equal(loom_hpack_int_decode(over1, 6, 1, &v), LOOM_ERR_COMPRESSION);
+    /* far larger: a fifth continuation octet carrying bits past 2^35 */
+    const uint8_t huge[] = {0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    assert_int_equal(loom_hpack_int_decode(huge, sizeof(huge), 5, &v), LOOM_ERR_COMPRESSION);
+    /* a shift past 64 bits must not be undefined behaviour (UBSan watches) */
+    const uint8_t shift[] = {0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                             0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    assert_int_equal(loom_hpack_int_decode(shift, sizeof(shift), 5, &v), LOOM_ERR_COMPRESSION);
+}
+
+static void test_int_truncated(void **state)
+{
+    (void)state;
+    uint32_t v;
+    const uint8_t t[] = {0x1f, 0x9a, 0x8a, 0x80};
+    assert_int_equal(loom_hpack_int_decode(t, 0, 5, &v), 0);
+    assert_int_equal(loom_hpack_int_decode(t, 1, 5, &v), 0); /* prefix full: more follows */
+    assert_int_equal(loom_hpack_int_decode(t, 2, 5, &v), 0);
+    assert_int_equal(loom_hpack_int_decode(t, 4, 5, &v), 0); /* every octet says "more" */
+
+    uint8_t b[4];
+    assert_int_equal(loom_hpack_int_encode(b, 0, 5, 0, 10), LOOM_ERR_BUFFER);
+    assert_int_equal(loom_hpack_int_encode(b, 2, 5, 0, 1337), LOOM_ERR_BUFFER);
+}
+
+/* ------------------------------------------------------------------ */
+/* Huffman strings (RFC 7541 §5.2, Appendix B)                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *text;
+    size_t len;
+    const char *hex;
+} huff_vec;
+
+/* The Huffman strings of Appendix C.4 and C.6, plus single symbols whose
+ * codes are read off Appendix B (0x00: 13 bits 1ff8; 0xff: 26 bits 3ffffee;
+ * 'a': 5 bits 00011; '0': 5 bits 00000). */
+static const huff_vec huff_vecs[] = {
+    {"www.example.com", 15, "f1e3c2e5f23a6ba0ab90f4ff"},
+    {"no-cache", 8, "a8eb10649cbf"},
+    {"custom-key", 10, "25a849e95ba97d7f"},
+    {"custom-value", 12, "25a849e95bb8e8b4bf"},
+    {"302", 3, "6402"},
+    {"307", 3, "640eff"},
+    {"private", 7, "aec3771a4b"},
+    {"gzip", 4, "9bd9ab"},
+    {"Mon, 21 Oct 2013 20:13:21 GMT", 29, "d07abe941054d444a8200595040b8166e082a62d1bff"},
+    {"https://www.example.com", 23, "9d29ad171863c78f0b97c8e9ae82ae43d3"},
+    {"foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1", 56,
+     "94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d500"
+     "7"},
+    {"\x00", 1, "ffc7"},
+    {"\xff", 1, "fffffbbf"},
+    {"\x00\x01\x02\xfe", 4, "ffc7fffd8fffffe2fffffe1f"},
+    {"a", 1, "1f"},
+    {"00000000", 8, "0000000000"},
+    {"", 0, ""},
+};
+
+static void test_huffman_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(huff_vecs) / sizeof(huff_vecs[0]); i++) {
+        const huff_vec *hv = &huff_vecs[i];
+        size_t wn;
+        uint8_t *want = hex_decode(hv->hex, &wn);
+        uint8_t out[128], back[128];
+        const uint8_t *s = (const uint8_t *)hv->text;
+        assert_int_equal(loom_huffman_encoded_len(s, hv->len), wn);
+        int n = loom_huffman_encode(s, hv->len, out, sizeof(out));
+        if (n != (int)wn || memcmp(out, want, wn))
+            fail_msg("vector %zu ('%s'): encoded %d octets, want %s", i, hv->text, n, hv->hex);
+        int m = loom_huffman_decode(want, wn, back, sizeof(back));
+        assert_int_equal(m, (int)hv->len);
+        assert_memory_equal(back, s, hv->len);
+        free(want);
+    }
+}
+
+static void test_huffman_all_256_bytes(void **state)
+{
+    (void)state;
+    uint8_t s[256], out[1200], back[1200];
+    for (int i = 0; i < 256; i++)
+        s[i] = (uint8_t)i;
+    /* The 256 code lengths of Appendix B add up to 4658 bits: 583 octets. */
+    assert_int_equal(loom_huffman_encoded_len(s, 256), 583);
+    int n = loom_huffman_encode(s, 256, out, sizeof(out));
+    assert_int_equal(n, 583);
+    assert_int_equal(loom_huffman_decode(out, (size_t)n, back, sizeof(back)), 256);
+    assert_memory_equal(back, s, 256);
+
+    /* each symbol alone, and each between two others (code boundaries
+     * anywhere in an octet) */
+    for (int i = 0; i < 256; i++) {
+        uint8_t one[3] = {'a', (uint8_t)i, (uint8_t)(255 - i)};
+        for (size_t len = 1; len <= 3; len++) {
+            const uint8_t *p = len == 1 ? one + 1 : one;
+            size_t plen = len == 1 ? 1 : len;
+            n = loom_huffman_encode(p, plen, out, sizeof(out));
+            assert_true(n > 0);
+            assert_int_equal((size_t)n, loom_huffman_encoded_len(p, plen));
+            assert_int_equal(loom_huffman_decode(out, (size_t)n, back, sizeof(back)), (int)plen);
+            assert_memory_equal(back, p, plen);
+        }
+    }
+}
+
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static void test_huffman_random_strings(void **state)
+{
+    (void)state;
+    static const char header_chars[] =
+        "abcdefghijklmnopqrstuvwxyz0123456789-_.:/;=,?&%+ ABCDEFGHIJKLMNOPQRSTUVWXYZ\"'()";
+    uint8_t s[512], out[2048], back[2560];
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = rnd() % 400;
+        int kind = iter % 3;
+        for (size_t i = 0; i < len; i++) {
+            uint32_t r = rnd();
+            s[i] = kind == 0   ? (uint8_t)r
+                   : kind == 1 ? (uint8_t)(32 + r % 95)
+                               : (uint8_t)header_chars[r % (sizeof(header_chars) - 1)];
+        }
+        size_t elen = loom_huffman_encoded_len(s, len);
+        int n = loom_huffman_encode(s, len, out, sizeof(out));
+        assert_int_equal(n, (int)elen);
+        if (elen > 0) assert_int_equal(loom_huffman_encode(s, len, out, elen - 1), LOOM_ERR_BUFFER);
+        /* The header promises decoding never writes more than len * 8 / 5
+         * octets (5 bits is the shortest code), so that much room is
+         * always enough. */
+        size_t room = (size_t)n * 8 / 5;
+        assert_true(room >= len);
+        int m = loom_huffman_decode(out, (size_t)n, back, room);
+        assert_int_equal(m, (int)len);
+        assert_memory_equal(back, s, len);
+        if (len > 0)
+            assert_int_equal(loom_huffman_decode(out, (size_t)n, back, len - 1), LOOM_ERR_BUFFER);
+    }
+    /* the shortest codes exactly fill the len * 8 / 5 room */
+    memset(s, '0', 40);
+    int n = loom_huffman_encode(s, 40, out, sizeof(out));
+    assert_int_equal(n, 25);
+    assert_int_equal(loom_huffman_decode(out, 25, back, 40), 40);
+}
+
+static void test_huffman_bad_input(void **state)
+{
+    (void)state;
+    uint8_t out[64];
+    /* 'a' (00011) padded with zeros instead of the EOS prefix: §5.2 */
+    const uint8_t zero_pad[] = {0x18};
+    assert_int_equal(loom_huffman_decode(zero_pad, 1, out, sizeof(out)), LOOM_ERR_COMPRESSION);
+    /* padding longer than 7 bits: 'a' then a whole octet of ones (§5.2) */
+    const uint8_t long_pad[] = {0x1f, 0xff};
+    assert_int_equal(loom_huffman_decode(long_pad, 2, out, sizeof(out)), LOOM_ERR_COMPRESSION);
+    const uint8_t only_pad[] = {0xff};
+    assert_int_equal(loom_huffman_decode(only_pad, 1, out, sizeof(out)), LOOM_ERR_COMPRESSION);
+    /* the EOS symbol (30 ones) followed by 'a' and 5 bits of padding: EOS
+     * inside the string, which §5.2 makes an error */
+    const uint8_t eos[] = {0xff, 0xff, 0xff, 0xfc, 0x7f};
+    assert_int_equal(loom_huffman_decode(eos, 5, out, sizeof(out)), LOOM_ERR_COMPRESSION);
+    /* the same with 'a' first */
+    const uint8_t a_eos[] = {0x1f, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(loom_huffman_decode(a_eos, 5, out, sizeof(out)), LOOM_ERR_COMPRESSION);
+    /* and the good one decodes */
+    const uint8_t good[] = {0x1f};
+    assert_int_equal(loom_huffman_decode(good, 1, out, sizeof(out)), 1);
+    assert_int_equal(out[0], 'a');
+}
+
+/* ------------------------------------------------------------------ */
+/* The static table (Appendix A)                                      */
+/* ------------------------------------------------------------------ */
+
+static const char *const appendix_a[62][2] = {
+    {NULL, NULL},
+    {":authority", ""},
+    {":method", "GET"},
+    {":method", "POST"},
+    {":path", "/"},
+    {":path", "/index.html"},
+    {":scheme", "http"},
+    {":scheme", "https"},
+    {":status", "200"},
+    {":status", "204"},
+    {":status", "206"},
+    {":status", "304"},
+    {":status", "400"},
+    {":status", "404"},
+    {":status", "500"},
+    {"accept-charset", ""},
+    {"accept-encoding", "gzip, deflate"},
+    {"accept-language", ""},
+    {"accept-ranges", ""},
+    {"accept", ""},
+    {"access-control-allow-origin", ""},
+    {"age", ""},
+    {"allow", ""},
+    {"authorization", ""},
+    {"cache-control", ""},
+    {"content-disposition", ""},
+    {"content-encoding", ""},
+    {"content-language", ""},
+    {"content-length", ""},
+    {"content-location", ""},
+    {"content-range", ""},
+    {"content-type", ""},
+    {"cookie", ""},
+    {"date", ""},
+    {"etag", ""},
+    {"expect", ""},
+    {"expires", ""},
+    {"from", ""},
+    {"host", ""},
+    {"if-match", ""},
+    {"if-modified-since", ""},
+    {"if-none-match", ""},
+    {"if-range", ""},
+    {"if-unmodified-since", ""},
+    {"last-modified", ""},
+    {"link", ""},
+    {"location", ""},
+    {"max-forwards", ""},
+    {"proxy-authenticate", ""},
+    {"proxy-authorization", ""},
+    {"range", ""},
+    {"referer", ""},
+    {"refresh", ""},
+    {"retry-after", ""},
+    {"server", ""},
+    {"set-cookie", ""},
+    {"strict-transport-security", ""},
+    {"transfer-encoding", ""},
+    {"user-agent", ""},
+    {"vary", ""},
+    {"via", ""},
+    {"www-authenticate", ""},
+};
+
+static uint32_t find(const char *name, const char *value, int *exact)
+{
+    *exact = -1;
+    return loom_hpack_static_find((const uint8_t *)name, strlen(name), (const uint8_t *)value,
+                                  strlen(value), exact);
+}
+
+static void test_static_table(void **state)
+{
+    (void)state;
+    assert_int_equal(LOOM_HPACK_STATIC_ENTRIES, 61);
+    for (uint32_t i = 1; i <= 61; i++) {
+        loom_hpack_field f;
+        memset(&f, 0xa5, sizeof(f));
+        assert_int_equal(loom_hpack_static_get(i, &f), 0);
+        const char *n = appendix_a[i][0], *v = appendix_a[i][1];
+        if (f.name_len != strlen(n) || memcmp(f.name, n, f.name_len) || f.value_len != strlen(v) ||
+            (f.value_len && memcmp(f.value, v, f.value_len)))
+            fail_msg("static entry %u is not '%s: %s'", i, n, v);
+        /* every entry is found by its exact name and value */
+        int exact;
+        assert_int_equal(find(n, v, &exact), i);
+        assert_int_equal(exact, 1);
+    }
+
+    int exact;
+    /* name only: the first entry with the name */
+    assert_int_equal(find(":method", "PUT", &exact), 2);
+    assert_int_equal(exact, 0);
+    assert_int_equal(find(":status", "999", &exact), 8);
+    assert_int_equal(exact, 0);
+    assert_int_equal(find(":path", "/x", &exact), 4);
+    assert_int_equal(exact, 0);
+    /* an exact match later than the name's first entry */
+    assert_int_equal(find(":status", "404", &exact), 13);
+    assert_int_equal(exact, 1);
+    assert_int_equal(find(":scheme", "https", &exact), 7);
+    assert_int_equal(exact, 1);
+    assert_int_equal(find("cookie", "a=b", &exact), 32);
+    assert_int_equal(exact, 0);
+    assert_int_equal(find("www-authenticate", "Basic", &exact), 61);
+    assert_int_equal(exact, 0);
+    /* not in the table: unknown, a prefix of a name, a different case */
+    assert_int_equal(find("x-unknown", "", &exact), 0);
+    assert_int_equal(find("accept-", "", &exact), 0);
+    assert_int_equal(find(":Method", "GET", &exact), 0);
+    assert_int_equal(find("", "", &exact), 0);
+}
+
+/* hpack.h: "NULL fields out of range". */
+static void test_static_table_out_of_range(void **state)
+{
+    (void)state;
+    const uint32_t bad[] = {0, 62, 0xffffffffu};
+    for (size_t i = 0; i < 3; i++) {
+        loom_hpack_field f;
+        memset(&f, 0xa5, sizeof(f));
+        assert_true(loom_hpack_static_get(bad[i], &f) < 0);
+        assert_null(f.name);
+        assert_null(f.value);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoder: the dynamic table (§2.3.2, §4)                            */
+/* ------------------------------------------------------------------ */
+
+static int decode(loom_hpack_decoder *d, const wbuf *w, hlist *l, loom_hpack_error *e)
+{
+    hlist_clear(l);
+    memset(e, 0, sizeof(*e));
+    return loom_hpack_decode(d, w->b, w->n, hlist_on_field, l, e);
+}
+
+static int decode_hex(loom_hpack_decoder *d, const char *hex, hlist *l, loom_hpack_error *e)
+{
+    size_t n;
+    uint8_t *b = hex_decode(hex, &n);
+    assert_non_null(b);
+    hlist_clear(l);
+    memset(e, 0, sizeof(*e));
+    int rc = loom_hpack_decode(d, b, n, hlist_on_field, l, e);
+    free(b);
+    return rc;
+}
+
+/* A value of n copies of c. */
+static char *filled(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = 0;
+    return s;
+}
+
+static void test_dynamic_table_accounting(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_non_null(d);
+    hlist l = {0};
+    loom_hpack_error e;
+    wbuf w = {0};
+    assert_int_equal(loom_hpack_decoder_table_size(d), 0);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 4096);
+
+    /* §4.1: an entry costs name + value + 32. "x-k" + 965 + 32 = 1000. */
+    char *v965 = filled('v', 965);
+    char name[8];
+    for (int k = 0; k < 4; k++) {
+        w.n = 0;
+        snprintf(name, sizeof(name), "x-%d", k);
+        wb_lit_inc(&w, name, v965, 965);
+        assert_int_equal(decode(d, &w, &l, &e), 0);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.v[0].rep, LOOM_HPACK_REP_INCREMENTAL);
+        assert_int_equal(loom_hpack_decoder_table_size(d), 1000u * (unsigned)(k + 1));
+        assert_int_equal(loom_hpack_decoder_table_len(d), (size_t)k + 1);
+    }
+    /* §4.4: the fifth does not fit; the oldest (x-0) is evicted. */
+    w.n = 0;
+    wb_lit_inc(&w, "x-4", v965, 965);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 4000);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 4);
+    /* §2.3.3: index 62 is the newest, 65 the oldest still there */
+    assert_int_equal(decode_hex(d, "bebfc0c1", &l, &e), 0);
+    assert_int_equal(l.n, 4);
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof(name), "x-%d", 4 - k);
+        if (!hfield_is(&l.v[k], name, v965)) fail_msg("index %d is not %s", 62 + k, name);
+        assert_int_equal(l.v[k].rep, LOOM_HPACK_REP_INDEXED);
+    }
+
+    /* An entry of exactly the table size fits, alone. */
+    char *v4058 = filled('w', 4096 - 6 - 32);
+    w.n = 0;
+    wb_lit_inc(&w, "x-full", v4058, strlen(v4058));
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 4096);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 1);
+
+    /* §4.4: one octet more and the table is emptied; the field is still
+     * reported, it is just not kept. */
+    char *v4059 = filled('w', 4096 - 6 - 32 + 1);
+    w.n = 0;
+    wb_lit_inc(&w, "x-over", v4059, strlen(v4059));
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(hfield_is(&l.v[0], "x-over", v4059));
+    assert_int_equal(loom_hpack_decoder_table_size(d), 0);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 0);
+
+    /* Size updates (§6.3) evict down to the new size. */
+    for (int k = 0; k < 4; k++) {
+        w.n = 0;
+        snprintf(name, sizeof(name), "x-%d", k);
+        wb_lit_inc(&w, name, v965, 965);
+        assert_int_equal(decode(d, &w, &l, &e), 0);
+    }
+    assert_int_equal(loom_hpack_decoder_table_size(d), 4000);
+    w.n = 0;
+    wb_int(&w, 5, 0x20, 2000);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 2000);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 2);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 2000);
+    /* the two newest stayed */
+    assert_int_equal(decode_hex(d, "bebf", &l, &e), 0);
+    assert_true(hfield_is(&l.v[0], "x-3", v965));
+    assert_true(hfield_is(&l.v[1], "x-2", v965));
+    /* a new entry now evicts against 2000, not 4096 */
+    w.n = 0;
+    wb_lit_inc(&w, "x-9", v965, 965);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 2000);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 2);
+    /* 0 empties it; back to 4096 (allowed: the local limit is 4096) */
+    assert_int_equal(decode_hex(d, "20", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 0);
+    assert_int_equal(decode_hex(d, "3fe11f82", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 4096);
+    assert_int_equal(l.n, 1);
+
+    free(v965);
+    free(v4058);
+    free(v4059);
+    free(w.b);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* §4.4: "A new entry can reference the name of an entry in the dynamic table
+ * that will be evicted when adding this new entry": the name must survive its
+ * own eviction (ASan would see a use after free). */
+static void test_dynamic_name_evicted_by_its_own_insert(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    wbuf w = {0};
+    wb_int(&w, 5, 0x20, 100);
+    char *v30 = filled('v', 30), *w30 = filled('w', 30);
+    wb_lit_inc(&w, "x-name", v30, 30); /* 6 + 30 + 32 = 68 */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 68);
+    w.n = 0;
+    wb_byte(&w, 0x40 | 62); /* name: dynamic index 62, the entry about to go */
+    wb_str(&w, w30, 30);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(hfield_is(&l.v[0], "x-name", w30));
+    assert_int_equal(loom_hpack_decoder_table_len(d), 1);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 68);
+    assert_int_equal(decode_hex(d, "be", &l, &e), 0);
+    assert_true(hfield_is(&l.v[0], "x-name", w30));
+    free(v30);
+    free(w30);
+    free(w.b);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+static void test_size_update_rules(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+
+    /* §4.2: several updates may open a block; the last one sets the size */
+    assert_int_equal(decode_hex(d, "203fe11f82", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 4096);
+    assert_int_equal(l.n, 1);
+    /* an update equal to the limit is fine, and a block of only updates */
+    assert_int_equal(decode_hex(d, "3fe11f", &l, &e), 0);
+    assert_int_equal(l.n, 0);
+
+    /* Lowering the local limit: the next block must open with an update no
+     * larger than it; after that, blocks need none. */
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 1024), 0);
+    assert_int_equal(decode_hex(d, "3fe10782", &l, &e), 0); /* update to 1024 */
+    assert_int_equal(loom_hpack_decoder_table_max(d), 1024);
+    assert_int_equal(decode_hex(d, "82", &l, &e), 0);
+    /* two updates, the first at most the limit: fine (§4.2) */
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 512), 0);
+    assert_int_equal(decode_hex(d, "203fe10382", &l, &e), 0); /* 0 then 512 */
+    assert_int_equal(loom_hpack_decoder_table_max(d), 512);
+
+    /* Raising it needs no update, and allows a larger one. */
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 8192), 0);
+    assert_int_equal(decode_hex(d, "82", &l, &e), 0);
+    assert_int_equal(decode_hex(d, "3fe13f82", &l, &e), 0); /* 8192 */
+    assert_int_equal(loom_hpack_decoder_table_max(d), 8192);
+
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* max_table_size at creation is the most a size update may ask for. */
+static void test_decoder_created_small(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(256, 0, NULL);
+    assert_int_equal(decode_hex(d, "3fe10182", &l, &e), 0); /* 256 */
+    assert_int_equal(loom_hpack_decoder_table_max(d), 256);
+    loom_hpack_decoder_free(d);
+    d = loom_hpack_decoder_new(256, 0, NULL);
+    assert_int_equal(decode_hex(d, "3fe20182", &l, &e), LOOM_ERR_COMPRESSION); /* 257 */
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoder: never indexed (§6.2.3), list size, callback                */
+/* ------------------------------------------------------------------ */
+
+static void test_never_indexed_reported(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    /* C.2.3 (new name), then authorization by static name index 23 (4-bit
+     * prefix: 0x1f, 23 - 15 = 8), then an indexed field, then a literal
+     * without indexing (§6.2.2) */
+    assert_int_equal(decode_hex(d,
+                                "100870617373776f726406736563726574"
+                                "1f0806736563726574"
+                                "82"
+                                "0003782d61026231",
+                                &l, &e),
+                     0);
+    assert_int_equal(l.n, 4);
+    assert_true(hfield_is(&l.v[0], "password", "secret"));
+    assert_int_equal(l.v[0].rep, LOOM_HPACK_REP_NEVER_INDEXED);
+    assert_true(l.v[0].flags & LOOM_HPACK_NEVER_INDEXED);
+    assert_true(hfield_is(&l.v[1], "authorization", "secret"));
+    assert_int_equal(l.v[1].rep, LOOM_HPACK_REP_NEVER_INDEXED);
+    assert_true(l.v[1].flags & LOOM_HPACK_NEVER_INDEXED);
+    assert_true(hfield_is(&l.v[2], ":method", "GET"));
+    assert_int_equal(l.v[2].rep, LOOM_HPACK_REP_INDEXED);
+    assert_false(l.v[2].flags & LOOM_HPACK_NEVER_INDEXED);
+    assert_true(hfield_is(&l.v[3], "x-a", "b1"));
+    assert_int_equal(l.v[3].rep, LOOM_HPACK_REP_WITHOUT_INDEX);
+    assert_false(l.v[3].flags & LOOM_HPACK_NEVER_INDEXED);
+    /* none of them went into the table */
+    assert_int_equal(loom_hpack_decoder_table_len(d), 0);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+static void test_list_size_limit(void **state)
+{
+    (void)state;
+    /* "ab: cd" counts 2 + 2 + 32 = 36 (RFC 9113 §6.5.2). Two fit in 72
+     * exactly; a third is over. */
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 72, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    const char *two = "0002616202636400026162026364";
+    assert_int_equal(decode_hex(d, two, &l, &e), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(decode_hex(d, "000261620263640002616202636400026162026364", &l, &e),
+                     LOOM_ERR_LIMIT);
+    assert_int_equal(e.err, LOOM_ERR_LIMIT);
+    assert_non_null(e.reason);
+    assert_int_equal(l.n, 2); /* the third is not reported */
+    /* the limit is per block: the next one starts from zero */
+    assert_int_equal(decode_hex(d, two, &l, &e), 0);
+    loom_hpack_decoder_set_max_list_size(d, 71);
+    assert_int_equal(decode_hex(d, two, &l, &e), LOOM_ERR_LIMIT);
+    loom_hpack_decoder_set_max_list_size(d, 0); /* back to the 64 KiB default */
+    assert_int_equal(decode_hex(d, two, &l, &e), 0);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+static void test_callback_stops(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    l.stop_at = 2;
+    loom_hpack_error e;
+    assert_int_equal(decode_hex(d, "828684", &l, &e), 7);
+    assert_int_equal(l.n, 2);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoder: malformed blocks (each must be a COMPRESSION_ERROR)        */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *what;
+    const char *hex;
+} bad_block;
+
+static const bad_block bad_blocks[] = {
+    /* §5.1: the index integer's continuation never ends */
+    {"truncated integer", "ff"},
+    {"truncated integer, several octets", "82ff8080"},
+    /* §5.1: 127 + (2^32 - 1) does not fit in 32 bits */
+    {"integer overflow", "ffffffffff0f"},
+    {"integer overflow in a string length", "40ffffffffff0f"},
+    /* §5.2: a string longer than what is left of the block */
+    {"truncated string (name)", "40056162"},
+    {"truncated string (value)", "4001610a6263"},
+    {"string length far past the block", "4001617fffffffff07"},
+    {"truncated Huffman string", "4085f1e3"},
+    /* §5.2: padding not the most significant bits of EOS ('a' + 000) */
+    {"Huffman padding not all ones", "4081180178"},
+    /* §5.2: 'a' + 11 bits of padding */
+    {"Huffman padding over 7 bits", "40821fff0178"},
+    {"Huffman string of padding only", "4081ff0178"},
+    /* §5.2: EOS, then 'a', then padding */
+    {"EOS inside a Huffman string", "4085fffffffc7f0178"},
+    {"EOS inside a Huffman value", "40016185fffffffc7f"},
+    /* §6.1: index 0 is not used */
+    {"indexed field with index 0", "80"},
+    {"index 0 after a good field", "8280"},
+    /* §2.3.3: past the end of the (empty) dynamic table */
+    {"index 62 with an empty dynamic table", "be"},
+    {"literal name index 62 with an empty dynamic table", "7e0178"},
+    {"index past the end after one entry", "4001610162bf"},
+    {"never-indexed name index past the end", "1f3f0178"},
+    /* §6.3: larger than the limit the decoder announced (4096) */
+    {"size update above the limit", "3fe21f"},
+    /* §4.2: updates only at the start of a block */
+    {"size update after the first field", "8220"},
+    {"size update after a literal", "4001610162"
+                                    "3fe11f"},
+};
+
+static void test_decoder_rejects(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    for (size_t i = 0; i < sizeof(bad_blocks) / sizeof(bad_blocks[0]); i++) {
+        loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+        loom_hpack_error e;
+        size_t n;
+        uint8_t *b = hex_decode(bad_blocks[i].hex, &n);
+        assert_non_null(b);
+        hlist_clear(&l);
+        memset(&e, 0, sizeof(e));
+        int rc = loom_hpack_decode(d, b, n, hlist_on_field, &l, &e);
+        if (rc != LOOM_ERR_COMPRESSION || e.err != LOOM_ERR_COMPRESSION || !e.reason ||
+            !*e.reason || e.offset > n)
+            fail_msg("%s (%s): rc %d, e.err %d, offset %zu, reason %s", bad_blocks[i].what,
+                     bad_blocks[i].hex, rc, e.err, e.offset, e.reason ? e.reason : "(null)");
+        free(b);
+        loom_hpack_decoder_free(d);
+    }
+    hlist_free(&l);
+}
+
+static void test_decoder_error_offsets(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(decode_hex(d, "8280", &l, &e), LOOM_ERR_COMPRESSION);
+    assert_int_equal(e.offset, 1);
+    loom_hpack_decoder_free(d);
+    d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(decode_hex(d, "828620", &l, &e), LOOM_ERR_COMPRESSION);
+    assert_int_equal(e.offset, 2);
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
+static void test_size_update_missing_after_lowering(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    /* §4.2: after the local limit drops, the peer owes an update */
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(decode_hex(d, "82", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 1024), 0);
+    assert_int_equal(decode_hex(d, "82", &l, &e), LOOM_ERR_COMPRESSION);
+    assert_int_equal(e.err, LOOM_ERR_COMPRESSION);
+    assert_non_null(e.reason);
+    loom_hpack_decoder_free(d);
+
+    /* an update is there, but above the new limit */
+    d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 1024), 0);
+    assert_int_equal(decode_hex(d, "3fe11f82", &l, &e), LOOM_ERR_COMPRESSION);
+    loom_hpack_decoder_free(d);
+
+    /* an empty block does not pay the debt either */
+    d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 0), 0);
+    assert_int_equal(decode_hex(d, "", &l, &e), LOOM_ERR_COMPRESSION);
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
+/* ------------------------------------------------------------------ */
+/* The HPACK bomb (CVE-2016-6581)                                     */
+/* ------------------------------------------------------------------ */
+
+static void test_hpack_bomb(void **state)
+{
+    (void)state;
+    counting c = {0};
+    loom_mem mem = counting_mem(&c);
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, &mem); /* list limit: 64 KiB */
+    assert_non_null(d);
+
+    /* one 4000-octet value, kept (6 + 4000 + 32 = 4038 octets), then
+     * referenced 10,000 times: ~40 MB if expanded; then one more small
+     * literal with incremental indexing, past the limit */
+    wbuf w = {0};
+    char *big = filled('a', 4000);
+    wb_lit_inc(&w, "x-bomb", big, 4000);
+    for (int i = 0; i < 10000; i++)
+        wb_byte(&w, 0xbe);
+    wb_lit_inc(&w, "x-after", "y", 1);
+
+    hlist l = {0};
+    loom_hpack_error e;
+    assert_int_equal(decode(d, &w, &l, &e), LOOM_ERR_LIMIT);
+    assert_int_equal(e.err, LOOM_ERR_LIMIT);
+    assert_non_null(e.reason);
+    /* what was reported stayed within 64 KiB: at most 16 fields of 4038 */
+    assert_true(l.n >= 1 && l.n <= 65536 / 4038);
+    for (size_t i = 0; i < l.n; i++)
+        assert_true(hfield_is(&l.v[i], "x-bomb", big));
+    print_message("  bomb: %zu fields reported, %zu bytes allocated in all (peak %zu)\n", l.n,
+                  c.total, c.peak);
+    assert_true(c.total < 200 * 1024);
+
+    /* The whole block was processed: both entries are in the table, so the
+     * decoder is still in step with the peer's encoder. */
+    assert_int_equal(loom_hpack_decoder_table_len(d), 2);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 4038 + 7 + 1 + 32);
+    w.n = 0;
+    wb_byte(&w, 0xbe);
+    wb_byte(&w, 0xbf);
+    wb_byte(&w, 0x82);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(l.n, 3);
+    assert_true(hfield_is(&l.v[0], "x-after", "y"));
+    assert_true(hfield_is(&l.v[1], "x-bomb", big));
+    assert_true(hfield_is(&l.v[2], ":method", "GET"));
+    assert_true(c.total < 200 * 1024);
+
+    loom_hpack_decoder_free(d);
+    assert_int_equal(c.live, 0); /* everything given back */
+    free(big);
+    free(w.b);
+    hlist_free(&l);
+}
+
+/* Every allocation failing in turn: NOMEM or success, never a crash or leak. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    wbuf w = {0};
+    char *v = filled('v', 300);
+    for (int k = 0; k < 20; k++) {
+        char name[16];
+        snprintf(name, sizeof(name), "x-%d", k);
+        wb_lit_inc(&w, name, v, 300);
+    }
+    loom_hpack_field f[3] = {
+        {(const uint8_t *)"x-a", 3, (const uint8_t *)v, 300, 0},
+        {(const uint8_t *)"x-b", 3, (const uint8_t *)v, 200, 0},
+        {(const uint8_t *)"cookie", 6, (const uint8_t *)v, 100, 0},
+    };
+    int decoded_ok = 0, encoded_ok = 0;
+    for (size_t fail = 1; fail <= 40; fail++) {
+        counting c = {0};
+        c.fail_at = fail;
+        loom_mem mem = counting_mem(&c);
+        loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, &mem);
+        if (d) {
+            hlist l = {0};
+            loom_hpack_error e;
+            int rc = decode(d, &w, &l, &e);
+            assert_true(rc == 0 || rc == LOOM_ERR_NOMEM);
+            if (rc == 0) {
+                assert_int_equal(l.n, 20);
+                decoded_ok++;
+            }
+            hlist_free(&l);
+            loom_hpack_decoder_free(d);
+        }
+        assert_int_equal(c.live, 0);
+
+        counting c2 = {0};
+        c2.fail_at = fail;
+        mem = counting_mem(&c2);
+        loom_hpack_encoder *enc = loom_hpack_encoder_new(&mem);
+        if (enc) {
+            uint8_t out[2048];
+            int rc = loom_hpack_encode(enc, f, 3, out, sizeof(out));
+            assert_true(rc > 0 || rc == LOOM_ERR_NOMEM);
+            if (rc > 0) encoded_ok++;
+            loom_hpack_encoder_free(enc);
+        }
+        assert_int_equal(c2.live, 0);
+    }
+    /* once the failure is past the last allocation, both work */
+    assert_true(decoded_ok > 0);
+    assert_true(encoded_ok > 0);
+    free(v);
+    free(w.b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoder                                                            */
+/* ------------------------------------------------------------------ */
+
+static loom_hpack_field fld(const char *name, const char *value, uint8_t flags)
+{
+    loom_hpack_field f = {(const uint8_t *)name, strlen(name), (const uint8_t *)value,
+                          strlen(value), flags};
+    return f;
+}
+
+/* Encodes into a buffer of exactly the bound (so the bound is also tested). */
+static int encode(loom_hpack_encoder *enc, const loom_hpack_field *f, size_t n, uint8_t **out)
+{
+    size_t bound = loom_hpack_encode_bound(f, n);
+    *out = malloc(bound + 1);
+    int rc = loom_hpack_encode(enc, f, n, *out, bound);
+    if (rc >= 0) assert_true((size_t)rc <= bound);
+    return rc;
+}
+
+static void test_encoder_never_indexed_kept(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    /* a field received never-indexed (C.2.3) ... */
+    assert_int_equal(decode_hex(d, "100870617373776f726406736563726574", &l, &e), 0);
+    assert_true(l.v[0].flags & LOOM_HPACK_NEVER_INDEXED);
+    loom_hpack_field f = {l.v[0].name, l.v[0].name_len, l.v[0].value, l.v[0].value_len,
+                          l.v[0].flags};
+    loom_hpack_field g = fld("authorization", "Bearer 123", LOOM_HPACK_NEVER_INDEXED);
+    /* ... is forwarded never-indexed, every time: §6.2.3 pattern 0001xxxx */
+    for (int round = 0; round < 2; round++) {
+        uint8_t *out;
+        int n = encode(enc, &f, 1, &out);
+        assert_true(n > 0);
+        if ((out[0] & 0xf0) != 0x10) fail_msg("round %d: first octet %02x", round, out[0]);
+        free(out);
+        n = encode(enc, &g, 1, &out);
+        assert_true(n > 0);
+        assert_int_equal(out[0] & 0xf0, 0x10);
+        /* a decoder sees it never-indexed too */
+        loom_hpack_decoder *d2 = loom_hpack_decoder_new(4096, 0, NULL);
+        hlist l2 = {0};
+        assert_int_equal(loom_hpack_decode(d2, out, (size_t)n, hlist_on_field, &l2, &e), 0);
+        assert_int_equal(l2.n, 1);
+        assert_true(hfield_is(&l2.v[0], "authorization", "Bearer 123"));
+        assert_int_equal(l2.v[0].rep, LOOM_HPACK_REP_NEVER_INDEXED);
+        assert_true(l2.v[0].flags & LOOM_HPACK_NEVER_INDEXED);
+        hlist_free(&l2);
+        loom_hpack_decoder_free(d2);
+        free(out);
+    }
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 0);
+
+    /* Even when the same name and value are already in the dynamic table,
+     * a never-indexed field is not sent as an index: an index would lose the
+     * flag for the next hop (§6.2.3). */
+    loom_hpack_field plain = fld("x-secret", "abc123", 0);
+    loom_hpack_field never = fld("x-secret", "abc123", LOOM_HPACK_NEVER_INDEXED);
+    uint8_t *out;
+    int n = encode(enc, &plain, 1, &out);
+    assert_true(n > 0);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 1);
+    n = encode(enc, &never, 1, &out);
+    assert_true(n > 1);
+    assert_int_equal(out[0] & 0xf0, 0x10);
+    free(out);
+
+    hlist_free(&l);
+    loom_hpack_encoder_free(enc);
+    loom_hpack_decoder_free(d);
+}
+
+static void test_encoder_no_index(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_field f = fld("x-once", "a value seen once", LOOM_HPACK_NO_INDEX);
+    uint8_t *out;
+    int n = encode(enc, &f, 1, &out);
+    assert_true(n > 0);
+    assert_int_equal(out[0] & 0xf0, 0x00); /* §6.2.2 */
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 0);
+    assert_int_equal(loom_hpack_encoder_table_size(enc), 0);
+    free(out);
+    loom_hpack_encoder_free(enc);
+}
+
+static void test_encoder_size_update(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_field m = fld(":method", "GET", 0);
+    uint8_t *out;
+
+    /* §4.2: the peer's limit went to 0 and back to 4096 between two blocks:
+     * the smallest value, then the final one. */
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 0), 0);
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 4096), 0);
+    int n = encode(enc, &m, 1, &out);
+    const uint8_t want[] = {0x20, 0x3f, 0xe1, 0x1f, 0x82};
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, want, 5);
+    free(out);
+    /* owed once only */
+    n = encode(enc, &m, 1, &out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], 0x82);
+    free(out);
+
+    /* to 0: an update to 0, and nothing is kept afterwards */
+    loom_hpack_field x = fld("x-a", "b", 0);
+    n = encode(enc, &x, 1, &out);
+    assert_true(n > 0);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 1);
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 0), 0);
+    n = encode(enc, &x, 1, &out);
+    assert_true(n > 1);
+    assert_int_equal(out[0], 0x20);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 0);
+    assert_int_equal(loom_hpack_encoder_table_size(enc), 0);
+    loom_hpack_encoder_free(enc);
+
+    /* our own cap below the protocol's 4096 is announced too: 100 -> 3f 45 */
+    enc = loom_hpack_encoder_new(NULL);
+    assert_int_equal(loom_hpack_encoder_set_table_cap(enc, 100), 0);
+    n = encode(enc, &m, 1, &out);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0], 0x3f);
+    assert_int_equal(out[1], 0x45);
+    assert_int_equal(out[2], 0x82);
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    assert_int_equal(loom_hpack_decode(d, out, (size_t)n, hlist_on_field, &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 100);
+    free(out);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+    loom_hpack_encoder_free(enc);
+}
+
+static void test_encoder_repeated_cookie(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_field f[3] = {fld(":method", "GET", 0), fld(":path", "/", 0),
+                             fld("cookie", "session=0123456789abcdef0123456789abcdef", 0)};
+    uint8_t *out;
+    int n = encode(enc, f, 3, &out);
+    assert_true(n > 3);
+    free(out);
+    /* the cookie is now in the dynamic table: one octet (§6.1) */
+    n = encode(enc, &f[2], 1, &out);
+    assert_int_equal(n, 1);
+    assert_true(out[0] & 0x80);
+    free(out);
+    /* and the whole repeated request costs one octet a field */
+    n = encode(enc, f, 3, &out);
+    assert_int_equal(n, 3);
+    free(out);
+    loom_hpack_encoder_free(enc);
+}
+
+static void test_encoder_buffer_too_small(void **state)
+{
+    (void)state;
+    char *long_value = filled('z', 10000);
+    loom_hpack_field f[4] = {fld(":method", "GET", 0), fld("x-long", long_value, 0),
+                             fld("x-secret", "s", LOOM_HPACK_NEVER_INDEXED),
+                             fld("x-binary", "\x01\x02\xff", 0)};
+    loom_hpack_encoder *a = loom_hpack_encoder_new(NULL), *b = loom_hpack_encoder_new(NULL);
+    /* a pending size update must fit in the bound as well */
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(a, 0), 0);
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(a, 4096), 0);
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(b, 0), 0);
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(b, 4096), 0);
+    size_t bound = loom_hpack_encode_bound(f, 4);
+    uint8_t *buf = malloc(bound);
+    for (size_t cap = 0; cap < bound; cap += cap < 16 ? 1 : bound / 7 + 1)
+        assert_int_equal(loom_hpack_encode(a, f, 4, buf, cap), LOOM_ERR_BUFFER);
+    assert_int_equal(loom_hpack_encode(a, f, 4, buf, bound - 1), LOOM_ERR_BUFFER);
+    /* the failures changed nothing: a now writes what a fresh b writes,
+     * size update included */
+    assert_int_equal(loom_hpack_encoder_table_len(a), 0);
+    int n = loom_hpack_encode(a, f, 4, buf, bound);
+    assert_true(n > 0 && (size_t)n <= bound);
+    uint8_t *ref = malloc(bound);
+    int m = loom_hpack_encode(b, f, 4, ref, bound);
+    assert_int_equal(n, m);
+    assert_memory_equal(buf, ref, (size_t)n);
+    assert_int_equal(buf[0], 0x20);
+
+    /* zero fields: the bound still covers a pending update */
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(a, 100), 0);
+    size_t b0 = loom_hpack_encode_bound(NULL, 0);
+    uint8_t *small = malloc(b0 + 1);
+    n = loom_hpack_encode(a, NULL, 0, small, b0);
+    assert_int_equal(n, 2);
+    assert_int_equal(small[0], 0x3f);
+    assert_int_equal(small[1], 0x45);
+    free(small);
+
+    free(buf);
+    free(ref);
+    free(long_value);
+    loom_hpack_encoder_free(a);
+    loom_hpack_encoder_free(b);
+}
+
+/* Random header lists through loom's encoder and decoder, with flags and
+ * table size changes: the fields come back, and both tables agree on their
+ * size and length after every block. */
+static void test_encoder_decoder_in_step(void **state)
+{
+    (void)state;
+    static const char *const names[] = {":method", ":path",        ":authority",
+                                        "cookie",  "user-agent",   "accept",
+                                        "x-a",     "x-b",          "x-long-name-for-a-custom-field",
+                                        "date",    "content-type", "etag",
+                                        ":status"};
+    static const char *const values[] = {"GET",
+                                         "/",
+                                         "/index.html",
+                                         "example.com",
+                                         "text/html",
+                                         "",
+                                         "a",
+                                         "200",
+                                         "gzip, deflate",
+                                         "Mon, 21 Oct 2013 20:13:21 GMT",
+                                         "a somewhat longer value that is repeated now and then"};
+    static const uint32_t sizes[] = {0, 1, 64, 100, 256, 1024, 4096};
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    char rnd_values[16][64];
+    size_t fields_checked = 0;
+    for (int block = 0; block < 3000; block++) {
+        if (block % 37 == 36) {
+            uint32_t s = sizes[rnd() % 7];
+            assert_int_equal(loom_hpack_decoder_set_max_table_size(d, s), 0);
+            assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, s), 0);
+        }
+        loom_hpack_field f[16];
+        size_t n = rnd() % 16;
+        for (size_t i = 0; i < n; i++) {
+            const char *name = names[rnd() % (sizeof(names) / sizeof(names[0]))];
+            size_t vlen;
+            const char *value;
+            if (rnd() % 4 == 0) {
+                vlen = rnd() % 64;
+                for (size_t k = 0; k < vlen; k++)
+                    rnd_values[i][k] = (char)rnd();
+                value = rnd_values[i];
+            } else {
+                value = values[rnd() % (sizeof(values) / sizeof(values[0]))];
+                vlen = strlen(value);
+            }
+            uint32_t r = rnd() % 16;
+            uint8_t flags = r == 0 ? LOOM_HPACK_NEVER_INDEXED : r == 1 ? LOOM_HPACK_NO_INDEX : 0;
+            f[i] = (loom_hpack_field){(const uint8_t *)name, strlen(name), (const uint8_t *)value,
+                                      vlen, flags};
+        }
+        uint8_t *out;
+        int len = encode(enc, f, n, &out);
+        assert_true(len >= 0);
+        hlist_clear(&l);
+        int rc = loom_hpack_decode(d, out, (size_t)len, hlist_on_field, &l, &e);
+        if (rc != 0) fail_msg("block %d: decode %d (%s)", block, rc, e.reason);
+        assert_int_equal(l.n, n);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(l.v[i].name_len, f[i].name_len);
+            assert_memory_equal(l.v[i].name, f[i].name, f[i].name_len);
+            assert_int_equal(l.v[i].value_len, f[i].value_len);
+            if (f[i].value_len) assert_memory_equal(l.v[i].value, f[i].value, f[i].value_len);
+            /* never-indexed is kept; the encoder may also protect
+             * credentials and cookies on its own (RFC 7541 §7.1.3) */
+            if (f[i].flags & LOOM_HPACK_NEVER_INDEXED)
+                assert_true(l.v[i].flags & LOOM_HPACK_NEVER_INDEXED);
+            else if (l.v[i].flags & LOOM_HPACK_NEVER_INDEXED)
+                assert_true(!strcmp((const char *)l.v[i].name, "cookie") ||
+                            !strcmp((const char *)l.v[i].name, "authorization"));
+            fields_checked++;
+        }
+        assert_int_equal(loom_hpack_encoder_table_size(enc), loom_hpack_decoder_table_size(d));
+        assert_int_equal(loom_hpack_encoder_table_len(enc), loom_hpack_decoder_table_len(d));
+        free(out);
+    }
+    print_message("  %zu random fields through encoder and decoder\n", fields_checked);
+    hlist_free(&l);
+    loom_hpack_decoder_free(d);
+    loom_hpack_encoder_free(enc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_int_rfc_examples),
+        cmocka_unit_test(test_int_round_trip_every_prefix),
+        cmocka_unit_test(test_int_max_and_overflow),
+        cmocka_unit_test(test_int_truncated),
+        cmocka_unit_test(test_huffman_vectors),
+        cmocka_unit_test(test_huffman_all_256_bytes),
+        cmocka_unit_test(test_huffman_random_strings),
+        cmocka_unit_test(test_huffman_bad_input),
+        cmocka_unit_test(test_static_table),
+        cmocka_unit_test(test_static_table_out_of_range),
+        cmocka_unit_test(test_dynamic_table_accounting),
+        cmocka_unit_test(test_dynamic_name_evicted_by_its_own_insert),
+        cmocka_unit_test(test_size_update_rules),
+        cmocka_unit_test(test_decoder_created_small),
+        cmocka_unit_test(test_never_indexed_reported),
+        cmocka_unit_test(test_list_size_limit),
+        cmocka_unit_test(test_callback_stops),
+        cmocka_unit_test(test_decoder_rejects),
+        cmocka_unit_test(test_decoder_error_offsets),
+        cmocka_unit_test(test_size_update_missing_after_lowering),
+        cmocka_unit_test(test_hpack_bomb),
+        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_encoder_never_indexed_kept),
+        cmocka_unit_test(test_encoder_no_index),
+        cmocka_unit_test(test_encoder_size_update),
+        cmocka_unit_test(test_encoder_repeated_cookie),
+        cmocka_unit_test(test_encoder_buffer_too_small),
+        cmocka_unit_test(test_encoder_decoder_in_step),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -227,7 +227,10 @@ uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count
 
 int loom_hpack_static_get(uint32_t index, loom_hpack_field *f)
 {
-    if (index == 0 || index > LOOM_HPACK_STATIC_ENTRIES) return LOOM_ERR_INVALID;
+    if (index == 0 || index > LOOM_HPACK_STATIC_ENTRIES) {
+        memset(f, 0, sizeof(*f));
+        return LOOM_ERR_INVALID;
+    }
     *f = loom_hpack_static[index];
     return 0;
 }

@@ -92,8 +92,10 @@ typedef struct {
  * stops the decoding; that value is returned by loom_hpack_decode(). */
 typedef int (*loom_hpack_on_field)(void *user, const loom_hpack_field *f, loom_hpack_rep rep);
 
-/* max_table_size: the local SETTINGS_HEADER_TABLE_SIZE, the most a size
- * update may ask for. max_list_size: the local SETTINGS_MAX_HEADER_LIST_SIZE
+/* max_table_size: the table size both ends start from, and the most a size
+ * update may ask for (in HTTP/2: 4096, the initial SETTINGS_HEADER_TABLE_SIZE;
+ * change it with loom_hpack_decoder_set_max_table_size() as the local
+ * setting changes). max_list_size: the local SETTINGS_MAX_HEADER_LIST_SIZE
  * (0 means LOOM_HPACK_DEFAULT_MAX_LIST_SIZE). */
 loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
                                            const loom_mem *mem);

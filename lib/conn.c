@@ -83,7 +83,12 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event o
     c->next_push_id = 2;
     c->preface_got = role == LOOM_SERVER ? 0 : PREFACE_LEN;
     loom_frame_reader_init(&c->reader, c->cfg.max_frame_size, mem);
-    c->dec = loom_hpack_decoder_new(c->cfg.header_table_size, c->cfg.max_header_list_size, mem);
+    /* RFC 9113 §6.5.2: both ends start at 4096. A larger local size binds
+     * as soon as our SETTINGS is sent; a smaller one once acknowledged. */
+    c->dec =
+        loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE, c->cfg.max_header_list_size, mem);
+    if (c->dec && c->cfg.header_table_size > LOOM_HPACK_DEFAULT_TABLE_SIZE)
+        loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
     c->enc = loom_hpack_encoder_new(mem);
     if (!c->dec || !c->enc) {
         loom_conn_free(c);
@@ -405,6 +410,7 @@ static int end_block(loom_conn *c)
         if (kind == LOOM_MSG_RESPONSE && (s->head || info.status == 204 || info.status == 304))
             s->content_length = -1; /* no body follows whatever it says */
         if (kind == LOOM_MSG_REQUEST) {
+            if (info.has_priority) c->prio_field = 1;
             s->urgency = info.urgency;
             s->incremental = info.incremental;
             if (info.authority) s->authority_hash = hash64(info.authority, info.authority_len);
@@ -513,6 +519,10 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
         if (!s) return conn_error(c, LOOM_ERR_NOMEM, "out of memory");
         s->counted = 1;
         c->open_remote++;
+        if (f->hd.flags & LOOM_FLAG_PRIORITY) {
+            c->prio7540 = 1;
+            loom_prio_set(c, s, &f->u.headers.pri);
+        }
         return begin_block(c, f, blk, n, sid, 0, 0);
     }
     switch (s->state) {
@@ -618,6 +628,8 @@ static int on_settings(loom_conn *c, const loom_frame *f)
     if (f->hd.flags & LOOM_FLAG_ACK) {
         if (!c->settings_unacked) return 0; /* not ours to count: ignored */
         c->settings_unacked = 0;
+        if (c->cfg.header_table_size < LOOM_HPACK_DEFAULT_TABLE_SIZE)
+            loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
         loom_event ev = {.type = LOOM_EV_SETTINGS_ACK};
         return loom_emit(c, &ev);
     }
@@ -789,8 +801,16 @@ static int on_frame(loom_conn *c, const loom_frame *f)
     switch (f->hd.type) {
     case LOOM_FRAME_DATA: return on_data(c, f);
     case LOOM_FRAME_HEADERS: return on_headers(c, f, 0);
-    case LOOM_FRAME_PRIORITY:
-        return count(c, &c->n_prio, c->cfg.max_priority_frames, "PRIORITY flood (CVE-2019-9513)");
+    case LOOM_FRAME_PRIORITY: {
+        if (count(c, &c->n_prio, c->cfg.max_priority_frames, "PRIORITY flood (CVE-2019-9513)") < 0)
+            return c->err;
+        /* RFC 7540 §5.3: re-prioritisation; for streams we do not hold
+         * (idle, closed) it is not kept (RFC 9113 §5.3.2 lets us) */
+        stream *s = loom_stream_find(c, (int32_t)f->hd.stream_id);
+        c->prio7540 = 1;
+        if (s) loom_prio_set(c, s, &f->u.priority);
+        return 0;
+    }
     case LOOM_FRAME_RST_STREAM: return on_rst_stream(c, f);
     case LOOM_FRAME_SETTINGS: return on_settings(c, f);
     case LOOM_FRAME_PUSH_PROMISE: return on_push_promise(c, f);

@@ -44,6 +44,11 @@ typedef struct stream {
     void *user;
     struct stream *next_hash;
     struct stream *next_ready, *prev_ready;
+    /* RFC 7540 §5.3 tree (priority.c) */
+    struct stream *pparent, *pchild, *psibling;
+    uint16_t weight;
+    uint32_t pready;      /* ready streams in this subtree */
+    uint64_t pcycle, pvt; /* virtual time of this node; of its last child served */
 } stream;
 
 /* How a closed stream ended, remembered for frames that come after it. */
@@ -129,6 +134,9 @@ struct loom_conn {
     uint32_t n_ctrl; /* frames staged in answer to the peer */
     bytes ebuf;      /* a field block being encoded */
     stream *ready_head[8], *ready_tail[8];
+    stream proot;   /* root of the RFC 7540 tree */
+    int prio7540;   /* the peer sent RFC 7540 priority signals */
+    int prio_field; /* the peer sent an RFC 9218 priority field */
     int32_t next_push_id;
 
     /* defences: counts within the current window */
@@ -147,6 +155,14 @@ void loom_stream_close(loom_conn *c, stream *s, uint8_t how, uint32_t code, int 
                        int retry_safe);
 int loom_stream_closed_how(const loom_conn *c, int32_t id);
 void loom_streams_free(loom_conn *c);
+
+/* priority.c */
+void loom_prio_init(loom_conn *c, stream *s);
+void loom_prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri);
+void loom_prio_remove(loom_conn *c, stream *s);
+void loom_prio_ready(stream *s, int ready);
+stream *loom_prio_pick(loom_conn *c);
+void loom_prio_charge(loom_conn *c, stream *s, size_t n);
 
 /* send.c */
 int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer);

@@ -150,6 +150,7 @@ void loom_ready(loom_conn *c, stream *s)
 {
     if (s->ready || !s->has_body || s->deferred || s->state == ST_CLOSED) return;
     s->ready = 1;
+    loom_prio_ready(s, 1);
     s->next_ready = NULL;
     s->prev_ready = c->ready_tail[s->urgency];
     if (s->prev_ready)
@@ -171,6 +172,7 @@ void loom_unready(loom_conn *c, stream *s)
     else
         c->ready_tail[s->urgency] = s->prev_ready;
     s->ready = 0;
+    loom_prio_ready(s, 0);
     s->next_ready = s->prev_ready = NULL;
 }
 
@@ -270,6 +272,7 @@ static long emit_data(loom_conn *c, stream *s)
     }
     trace_sent(c, &f);
     s->body_off += n;
+    loom_prio_charge(c, s, n);
     c->send_window -= (int64_t)n;
     s->send_window -= (int64_t)n;
     if (eof) {
@@ -313,8 +316,11 @@ static void build_batch(loom_conn *c)
     if (c->batch.len) add_piece(c, 0, 0, NULL, -1, 0, c->batch.len);
     size_t total = 0;
     c->building = 1;
+    /* RFC 9218 §2.1: RFC 7540 signals count only from a peer that did not
+     * opt out, and not once it uses the priority field */
+    int tree = c->prio7540 && !c->prio_field && c->peer[LOOM_SETTINGS_NO_RFC7540_PRIORITIES] != 1;
     while (total < BATCH_BYTES) {
-        stream *s = pick(c);
+        stream *s = tree ? loom_prio_pick(c) : pick(c);
         if (!s) break;
         long n = emit_data(c, s);
         if (n < 0) break;

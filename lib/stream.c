@@ -56,6 +56,7 @@ stream *loom_stream_new(loom_conn *c, int32_t id, uint8_t state)
     s->send_window = c->peer[LOOM_SETTINGS_INITIAL_WINDOW_SIZE];
     s->recv_window = c->cfg.initial_window_size;
     s->local = (id & 1) == (c->role == LOOM_CLIENT);
+    loom_prio_init(c, s);
     size_t k = slot(c, id);
     s->next_hash = c->buckets[k];
     c->buckets[k] = s;
@@ -87,6 +88,7 @@ void loom_stream_close(loom_conn *c, stream *s, uint8_t how, uint32_t code, int 
                        int retry_safe)
 {
     loom_unready(c, s);
+    loom_prio_remove(c, s);
     if (s->counted) {
         if (s->local)
             c->open_local--;

@@ -1,0 +1,130 @@
+/* RFC 7540 §5.3 priorities (deprecated by RFC 9113 §5.3.2, still honored
+ * when a peer uses them): a dependency tree with weights, scheduled by
+ * weighted fair queuing among siblings. RFC 9218 urgencies (send.c) are the
+ * default; the tree takes over for a connection whose peer sends RFC 7540
+ * signals, did not opt out with SETTINGS_NO_RFC7540_PRIORITIES, and sends no
+ * RFC 9218 priority field.
+ *
+ * Every stream is a node; the connection holds the root (stream 0). A
+ * node's `pready` counts the ready streams in its subtree (itself
+ * included), so the scheduler descends only into subtrees with work. */
+#include <string.h>
+
+#include "conn_internal.h"
+
+static int is_ancestor(const stream *a, const stream *s)
+{
+    for (const stream *p = s->pparent; p; p = p->pparent)
+        if (p == a) return 1;
+    return 0;
+}
+
+static void add_ready(stream *from, int32_t delta)
+{
+    for (stream *p = from; p; p = p->pparent)
+        p->pready = (uint32_t)((int32_t)p->pready + delta);
+}
+
+static void detach(stream *s)
+{
+    stream *p = s->pparent;
+    if (!p) return;
+    if (s->pready) add_ready(p, -(int32_t)s->pready);
+    stream **pp = &p->pchild;
+    while (*pp != s)
+        pp = &(*pp)->psibling;
+    *pp = s->psibling;
+    s->psibling = NULL;
+    s->pparent = NULL;
+}
+
+static void attach(stream *p, stream *s)
+{
+    s->pparent = p;
+    s->psibling = p->pchild;
+    p->pchild = s;
+    /* start level with the siblings: no burst, no starvation */
+    s->pcycle = p->pvt;
+    if (s->pready) add_ready(p, (int32_t)s->pready);
+}
+
+void loom_prio_init(loom_conn *c, stream *s)
+{
+    s->weight = 16; /* §5.3.5 default */
+    attach(&c->proot, s);
+}
+
+void loom_prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri)
+{
+    stream *p = pri->depends_on ? loom_stream_find(c, (int32_t)pri->depends_on) : NULL;
+    /* a parent we do not know (idle or long closed): the root, default
+     * weight (RFC 9113 §5.3.4 lets us) */
+    if (pri->depends_on && !p) {
+        p = &c->proot;
+        s->weight = 16;
+    } else {
+        if (!p) p = &c->proot;
+        s->weight = pri->weight;
+    }
+    if (p == s) return; /* self-dependency is caught by the frame parser */
+    /* §5.3.3: depending on one's own descendant first moves that
+     * descendant to where s was */
+    if (is_ancestor(s, p)) {
+        stream *old = s->pparent ? s->pparent : &c->proot;
+        detach(p);
+        attach(old, p);
+    }
+    detach(s);
+    if (pri->exclusive) {
+        /* §5.3.3: s becomes the sole child of p, adopting p's children */
+        while (p->pchild) {
+            stream *ch = p->pchild;
+            detach(ch);
+            attach(s, ch);
+        }
+    }
+    attach(p, s);
+}
+
+/* A closing stream's children take its place (§5.3.4). */
+void loom_prio_remove(loom_conn *c, stream *s)
+{
+    stream *p = s->pparent ? s->pparent : &c->proot;
+    while (s->pchild) {
+        stream *ch = s->pchild;
+        detach(ch);
+        attach(p, ch);
+    }
+    detach(s);
+}
+
+void loom_prio_ready(stream *s, int ready)
+{
+    add_ready(s, ready ? 1 : -1);
+}
+
+/* Descends from the root: a ready node is served before its dependents;
+ * among siblings with work, the least virtual time goes next. */
+stream *loom_prio_pick(loom_conn *c)
+{
+    stream *n = &c->proot;
+    while (n->pready) {
+        if (n != &c->proot && n->ready) return n;
+        stream *best = NULL;
+        for (stream *ch = n->pchild; ch; ch = ch->psibling)
+            if (ch->pready && (!best || ch->pcycle < best->pcycle)) best = ch;
+        if (!best) return NULL;
+        n = best;
+    }
+    return NULL;
+}
+
+/* n octets of s were sent: each node on the path advances its virtual
+ * time in inverse proportion to its weight. */
+void loom_prio_charge(loom_conn *c, stream *s, size_t n)
+{
+    for (stream *x = s; x && x != &c->proot; x = x->pparent) {
+        x->pcycle += ((uint64_t)n + 1) * 256 / x->weight;
+        if (x->pparent) x->pparent->pvt = x->pcycle;
+    }
+}

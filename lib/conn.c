@@ -136,6 +136,10 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event o
     }
     c->settings_unacked = 1;
     c->settings_sent_at = loom_now(c);
+    /* a table smaller than the initial 4096 binds once acknowledged */
+    memset(&c->pending[0], 0xff, sizeof(c->pending[0]));
+    if (c->cfg.header_table_size < LOOM_HPACK_DEFAULT_TABLE_SIZE)
+        c->pending[0].header_table_size = c->cfg.header_table_size;
     return c;
 }
 
@@ -627,9 +631,7 @@ static int on_settings(loom_conn *c, const loom_frame *f)
 {
     if (f->hd.flags & LOOM_FLAG_ACK) {
         if (!c->settings_unacked) return 0; /* not ours to count: ignored */
-        c->settings_unacked = 0;
-        if (c->cfg.header_table_size < LOOM_HPACK_DEFAULT_TABLE_SIZE)
-            loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
+        loom_settings_acked(c);
         loom_event ev = {.type = LOOM_EV_SETTINGS_ACK};
         return loom_emit(c, &ev);
     }

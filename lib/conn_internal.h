@@ -54,6 +54,11 @@ typedef struct stream {
 /* How a closed stream ended, remembered for frames that come after it. */
 enum { CLOSED_NORMAL, CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED };
 
+/* Values of one SETTINGS frame of ours that bind once acknowledged. */
+typedef struct {
+    uint32_t header_table_size, initial_window_size, max_frame_size, enable_push;
+} pending_settings;
+
 /* A piece of output: bytes in the batch buffer, caller memory, or a file. */
 typedef struct {
     uint8_t kind; /* 0 batch buffer, 1 memory, 2 file */
@@ -97,7 +102,10 @@ struct loom_conn {
 
     /* peer settings, by id (1..9) */
     uint32_t peer[10];
-    int settings_unacked;
+    int settings_unacked; /* our SETTINGS frames not acknowledged yet */
+    /* values that bind only once acknowledged (lowered limits), per
+     * outstanding SETTINGS frame, oldest first; UINT32_MAX: no change */
+    pending_settings pending[8];
     uint64_t settings_sent_at;
 
     /* streams */
@@ -165,6 +173,7 @@ stream *loom_prio_pick(loom_conn *c);
 void loom_prio_charge(loom_conn *c, stream *s, size_t n);
 
 /* send.c */
+void loom_settings_acked(loom_conn *c);
 int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer);
 int loom_stage_rst(loom_conn *c, int32_t sid, uint32_t code, int from_peer);
 int loom_stage_window_update(loom_conn *c, int32_t sid, uint32_t inc);

@@ -617,3 +617,101 @@ uint32_t loom_conn_peer_setting(const loom_conn *c, uint16_t id)
 {
     return id < sizeof(c->peer) / sizeof(c->peer[0]) ? c->peer[id] : 0;
 }
+
+/* ---- our SETTINGS after the preface ---- */
+
+int loom_submit_settings(loom_conn *c, const loom_setting *list, size_t n)
+{
+    if (c->dead) return LOOM_ERR_STATE;
+    if (c->settings_unacked >= 8) return LOOM_ERR_LIMIT; /* bounded */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = list[i].value;
+        switch (list[i].id) {
+        case LOOM_SETTINGS_ENABLE_PUSH:
+            if (v > 1 || (v == 1 && c->role == LOOM_SERVER)) return LOOM_ERR_INVALID;
+            break;
+        case LOOM_SETTINGS_INITIAL_WINDOW_SIZE:
+            if (v > LOOM_MAX_WINDOW) return LOOM_ERR_INVALID;
+            break;
+        case LOOM_SETTINGS_MAX_FRAME_SIZE:
+            if (v < LOOM_MAX_FRAME_SIZE_MIN || v > LOOM_MAX_FRAME_SIZE_MAX) return LOOM_ERR_INVALID;
+            break;
+        default: break;
+        }
+    }
+    loom_frame f;
+    memset(&f, 0, sizeof(f));
+    f.hd.type = LOOM_FRAME_SETTINGS;
+    f.u.settings.list = list;
+    f.u.settings.count = n;
+    int rc = loom_stage_frame(c, &f, 0);
+    if (rc < 0) return rc;
+    if (!c->settings_unacked) c->settings_sent_at = loom_now(c);
+    memset(&c->pending[c->settings_unacked], 0xff, sizeof(c->pending[0]));
+    /* A raised limit binds at once (the peer may use it as soon as it reads
+     * the frame); a lowered one once acknowledged (RFC 9113 §6.5.3), since
+     * until then the peer may still act on the old value. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = list[i].value;
+        switch (list[i].id) {
+        case LOOM_SETTINGS_HEADER_TABLE_SIZE:
+            if (v >= c->cfg.header_table_size)
+                loom_hpack_decoder_set_max_table_size(c->dec, v);
+            else
+                c->pending[c->settings_unacked].header_table_size = v;
+            c->cfg.header_table_size = v;
+            break;
+        case LOOM_SETTINGS_INITIAL_WINDOW_SIZE:
+            if (v >= c->cfg.initial_window_size) {
+                int64_t delta = (int64_t)v - c->cfg.initial_window_size;
+                for (size_t b = 0; b < c->nbuckets; b++)
+                    for (stream *s = c->buckets[b]; s; s = s->next_hash)
+                        s->recv_window += delta;
+                c->cfg.initial_window_size = v;
+            } else {
+                c->pending[c->settings_unacked].initial_window_size = v;
+            }
+            break;
+        case LOOM_SETTINGS_MAX_FRAME_SIZE:
+            if (v >= c->reader.max_frame_size)
+                loom_frame_reader_set_max(&c->reader, v);
+            else
+                c->pending[c->settings_unacked].max_frame_size = v;
+            c->cfg.max_frame_size = v;
+            break;
+        case LOOM_SETTINGS_ENABLE_PUSH:
+            if (v)
+                c->cfg.enable_push = 1;
+            else
+                c->pending[c->settings_unacked].enable_push = 0;
+            break;
+        case LOOM_SETTINGS_MAX_CONCURRENT_STREAMS: c->cfg.max_concurrent_streams = v; break;
+        case LOOM_SETTINGS_MAX_HEADER_LIST_SIZE:
+            c->cfg.max_header_list_size = v;
+            loom_hpack_decoder_set_max_list_size(c->dec, v);
+            break;
+        default: break;
+        }
+    }
+    c->settings_unacked++;
+    return 0;
+}
+
+void loom_settings_acked(loom_conn *c)
+{
+    const pending_settings *p = &c->pending[0];
+    if (p->header_table_size != UINT32_MAX)
+        loom_hpack_decoder_set_max_table_size(c->dec, p->header_table_size);
+    if (p->initial_window_size != UINT32_MAX) {
+        int64_t delta = (int64_t)p->initial_window_size - c->cfg.initial_window_size;
+        for (size_t b = 0; b < c->nbuckets; b++)
+            for (stream *s = c->buckets[b]; s; s = s->next_hash)
+                s->recv_window += delta;
+        c->cfg.initial_window_size = p->initial_window_size;
+    }
+    if (p->max_frame_size != UINT32_MAX) loom_frame_reader_set_max(&c->reader, p->max_frame_size);
+    if (p->enable_push == 0) c->cfg.enable_push = 0;
+    c->settings_unacked--;
+    memmove(&c->pending[0], &c->pending[1], sizeof(c->pending[0]) * (size_t)c->settings_unacked);
+    c->settings_sent_at = loom_now(c);
+}

@@ -223,6 +223,11 @@ int loom_goaway(loom_conn *c, uint32_t code, int graceful, const char *debug);
 
 int loom_ping(loom_conn *c);
 
+/* Sends new SETTINGS (RFC 9113 §6.5). A raised limit applies at once, a
+ * lowered one once the peer acknowledges it. At most 8 may be
+ * unacknowledged (LOOM_ERR_LIMIT); invalid values are LOOM_ERR_INVALID. */
+int loom_submit_settings(loom_conn *c, const loom_setting *list, size_t n);
+
 /* Manual windows: n octets of sid's DATA were consumed by the app. */
 void loom_consumed(loom_conn *c, int32_t sid, size_t n);
 

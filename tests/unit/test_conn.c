@@ -340,6 +340,171 @@ static void test_early_hints(void **state)
     assert_int_equal(rec_get(cl, 1)->body_len, 3);
 }
 
+/* 1,000 concurrent streams, random chunking, bodies of many sizes (0 B
+ * included): every stream completes with its own body. */
+static void test_thousand_streams(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config sc;
+    loom_config_default(&sc, LOOM_SERVER);
+    sc.max_concurrent_streams = 1000;
+    assert_int_equal(setup_with(NULL, &sc), 0);
+    pair_run(cl, sv, 0);
+    srand(42);
+    for (int i = 0; i < 1000; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/%d", i);
+        assert_int_equal(get(p), 2 * i + 1);
+    }
+    pair_run(cl, sv, 0);
+    assert_int_equal(sv->nst, 1000);
+    for (int i = 0; i < sv->nst; i++) {
+        rec_stream *r = &sv->st[i];
+        size_t len = (size_t)(r->id * 37) % 20000; /* 0 for stream ids that divide */
+        if (r->id % 10 == 1) len = 0;
+        loom_hpack_field f[] = {FIELD(":status", "200")};
+        loom_body b = {.data = big + r->id, .len = len, .fd = -1};
+        assert_int_equal(loom_respond(sv->c, r->id, f, 1, len ? &b : NULL), 0);
+    }
+    pair_run(cl, sv, 0);
+    int zero = 0;
+    for (int i = 0; i < cl->nst; i++) {
+        rec_stream *r = &cl->st[i];
+        size_t len = (size_t)(r->id * 37) % 20000;
+        if (r->id % 10 == 1) len = 0;
+        assert_int_equal(r->closed, 1);
+        assert_int_equal(r->close_code, 0);
+        assert_int_equal(r->body_len, len);
+        if (len) assert_memory_equal(r->body, big + r->id, len);
+        zero += len == 0;
+    }
+    assert_int_equal(cl->nst, 1000);
+    assert_true(zero >= 100);
+    assert_int_equal(cl->errors + sv->errors, 0);
+}
+
+/* SETTINGS changed in the middle of transfers: a smaller window, then a
+ * larger one, and a smaller HPACK table; everything still arrives. */
+static void test_settings_change_mid_flight(void **state)
+{
+    (void)state;
+    get("/1");
+    get("/2");
+    pair_run(cl, sv, 0);
+    answer_all(3000000);
+    pair_run_interleaved(cl, sv, 5000); /* part of the way */
+    loom_setting small[] = {{LOOM_SETTINGS_INITIAL_WINDOW_SIZE, 1000},
+                            {LOOM_SETTINGS_HEADER_TABLE_SIZE, 0}};
+    assert_int_equal(loom_submit_settings(cl->c, small, 2), 0);
+    for (int i = 0; i < 50; i++)
+        pair_move(sv, cl, 3000), pair_move(cl, sv, 3000);
+    loom_setting large[] = {{LOOM_SETTINGS_INITIAL_WINDOW_SIZE, 4u << 20}};
+    assert_int_equal(loom_submit_settings(cl->c, large, 1), 0);
+    get("/3"); /* after the table shrank: the server must announce it */
+    pair_run(cl, sv, 0);
+    answer_all(3000000);
+    pair_run(cl, sv, 0);
+    for (int32_t id = 1; id <= 5; id += 2) {
+        assert_int_equal(rec_get(cl, id)->body_len, 3000000);
+        assert_int_equal(rec_get(cl, id)->closed, 1);
+    }
+    assert_int_equal(cl->settings_acks, 3);
+    assert_int_equal(cl->errors + sv->errors, 0);
+    loom_setting bad[] = {{LOOM_SETTINGS_MAX_FRAME_SIZE, 100}};
+    assert_int_equal(loom_submit_settings(cl->c, bad, 1), LOOM_ERR_INVALID);
+}
+
+/* Manual windows: a reader that does not consume holds its stream's
+ * sender at the window; consuming lets it go on. */
+static void test_manual_window_backpressure(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config c;
+    loom_config_default(&c, LOOM_CLIENT);
+    c.manual_window = 1;
+    c.initial_window_size = 100000;
+    assert_int_equal(setup_with(&c, NULL), 0);
+    get("/slow");
+    pair_run(cl, sv, 0);
+    answer_all(1000000);
+    pair_run(cl, sv, 0);
+    rec_stream *r = rec_get(cl, 1);
+    assert_int_equal(r->body_len, 100000); /* exactly the window, no more */
+    for (int i = 0; i < 100 && r->body_len < 1000000; i++) {
+        loom_consumed(cl->c, 1, 50000);
+        pair_run(cl, sv, 0);
+        r = rec_get(cl, 1);
+    }
+    assert_int_equal(r->body_len, 1000000);
+    assert_int_equal(r->closed, 1);
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *user)
+{
+    (void)user;
+    return fake_now;
+}
+
+static void test_settings_timeout(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config c;
+    loom_config_default(&c, LOOM_CLIENT);
+    c.now_ms = fake_clock;
+    fake_now = 1000;
+    assert_int_equal(setup_with(&c, NULL), 0);
+    /* the server never reads: no ACK comes */
+    fake_now += 4000;
+    assert_int_equal(loom_conn_check_timeouts(cl->c, 5000), 0);
+    fake_now += 2000;
+    assert_int_equal(loom_conn_check_timeouts(cl->c, 5000), LOOM_ERR_SETTINGS_TIMEOUT);
+    assert_int_equal(cl->errors, 1);
+    assert_int_equal(cl->last_error, LOOM_ERR_SETTINGS_TIMEOUT);
+    /* the GOAWAY says SETTINGS_TIMEOUT */
+    pair_move(cl, sv, 0);
+    assert_int_equal(sv->goaways, 1);
+    assert_int_equal(sv->goaway_code, LOOM_H2_SETTINGS_TIMEOUT);
+}
+
+/* Rapid Reset (CVE-2023-44487): a client that opens and cancels streams
+ * faster than the limit gets GOAWAY ENHANCE_YOUR_CALM. */
+static void test_rapid_reset(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    loom_config s;
+    loom_config_default(&s, LOOM_SERVER);
+    s.now_ms = fake_clock;
+    s.max_peer_resets = 50;
+    fake_now = 0;
+    assert_int_equal(setup_with(NULL, &s), 0);
+    pair_run(cl, sv, 0);
+    for (int i = 0; i < 60 && !sv->errors; i++) {
+        int32_t sid = get("/");
+        assert_true(sid > 0);
+        loom_reset(cl->c, sid, LOOM_H2_CANCEL);
+        pair_run(cl, sv, 0);
+    }
+    assert_int_equal(sv->errors, 1);
+    assert_int_equal(sv->last_error, LOOM_ERR_ENHANCE_YOUR_CALM);
+    assert_int_equal(cl->goaway_code, LOOM_H2_ENHANCE_YOUR_CALM);
+    /* the same rate spread over time is fine */
+    teardown(NULL);
+    assert_int_equal(setup_with(NULL, &s), 0);
+    pair_run(cl, sv, 0);
+    for (int i = 0; i < 200; i++) {
+        fake_now += 100; /* 10 per second */
+        int32_t sid = get("/");
+        loom_reset(cl->c, sid, LOOM_H2_CANCEL);
+        pair_run(cl, sv, 0);
+    }
+    assert_int_equal(sv->errors, 0);
+}
+
 int main(void)
 {
     big_len = 10u << 20;
@@ -360,6 +525,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ping_rtt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_hints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thousand_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_change_mid_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_window_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rapid_reset, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big);

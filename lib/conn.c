@@ -168,7 +168,11 @@ static int conn_error(loom_conn *c, int err, const char *why)
     if (c->dead) return c->err;
     c->dead = 1;
     c->err = err;
-    loom_stage_goaway(c, c->last_peer_id, loom_err_h2_code(err), why);
+    /* §6.8: the last stream id sent MUST NOT increase: streams ignored
+     * after an earlier GOAWAY do not count */
+    int32_t last = c->last_peer_id;
+    if (c->goaway_sent && c->goaway_last_sent < last) last = c->goaway_last_sent;
+    loom_stage_goaway(c, last, loom_err_h2_code(err), why);
     loom_event ev = {.type = LOOM_EV_ERROR};
     ev.u.error.err = err;
     ev.u.error.reason = why;
@@ -183,7 +187,10 @@ static int stream_error(loom_conn *c, int32_t sid, uint32_t code)
     int rc = loom_stage_rst(c, sid, code, 1);
     if (rc < 0)
         return conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, "peer does not read (RFC 9113 §10.5)");
-    if (s) loom_stream_close(c, s, CLOSED_RESET_SENT, code, 0, 0);
+    if (s)
+        loom_stream_close(c, s, CLOSED_RESET_SENT, code, 0, 0);
+    else /* §5.1: frames after our RST_STREAM are ignored, not answered */
+        loom_stream_remember(c, sid, CLOSED_RESET_SENT);
     return 0;
 }
 
@@ -204,7 +211,8 @@ static int count(loom_conn *c, uint32_t *n, uint32_t max, const char *why)
 static int is_idle(const loom_conn *c, int32_t id)
 {
     int ours = (id & 1) == (c->role == LOOM_CLIENT);
-    if (ours) return id >= c->next_local_id;
+    /* a server's own streams are the ones it promised (next_push_id) */
+    if (ours) return id >= (c->role == LOOM_SERVER ? c->next_push_id : c->next_local_id);
     if (id & 1) return id > c->last_peer_id;
     return id > c->last_promised_id; /* a push stream the server has not promised */
 }
@@ -382,10 +390,12 @@ static int end_block(loom_conn *c)
     loom_event ev = {.stream_id = sid};
 
     if (type == LOOM_FRAME_PUSH_PROMISE) {
-        /* §8.4: a promised request is a GET or HEAD with no body */
+        /* §8.4: a promised request is a GET or HEAD that announces no
+         * content, with the :authority the server claims to be */
         if (loom_fields_check(c->fields, c->nfields, LOOM_MSG_REQUEST, 0, &info, &why) < 0 ||
             !((info.method_len == 3 && !memcmp(info.method, "GET", 3)) ||
-              (info.method_len == 4 && !memcmp(info.method, "HEAD", 4)))) {
+              (info.method_len == 4 && !memcmp(info.method, "HEAD", 4))) ||
+            info.content_length > 0 || !info.authority) {
             return stream_error(c, promised, LOOM_H2_PROTOCOL_ERROR);
         }
         s->head = info.method_len == 4;
@@ -502,6 +512,12 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
              * connection error of type STREAM_CLOSED (§5.1 "closed"). */
             int how = loom_stream_closed_how(c, sid);
             if (how == CLOSED_RESET_SENT) return begin_block(c, f, blk, n, sid, 0, 1);
+            /* §5.1.1: a stream id never used, below the peer's latest: an
+             * unexpected stream identifier (a stream closed too long ago to
+             * be remembered lands here too: a connection error either way) */
+            if (how < 0)
+                return conn_error(c, LOOM_ERR_PROTOCOL,
+                                  "stream id lower than one already used (RFC 9113 §5.1.1)");
             return conn_error(c, LOOM_ERR_STREAM_CLOSED,
                               "HEADERS on a closed stream (RFC 9113 §5.1)");
         }
@@ -510,12 +526,16 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
                               "HEADERS opening a stream the peer may not open (RFC 9113 §5.1.1)");
         c->last_peer_id = sid;
         /* after our final GOAWAY: decoded, then ignored (§6.8) */
-        if (c->goaway_sent && !c->goaway_final_pending && sid > c->goaway_last_sent)
+        if (c->goaway_sent && !c->goaway_final_pending && sid > c->goaway_last_sent) {
+            loom_stream_remember(c, sid, CLOSED_RESET_SENT); /* its frames ignored too */
             return begin_block(c, f, blk, n, sid, 0, 1);
+        }
         /* §5.1.2: beyond our limit: REFUSED_STREAM, after decoding */
         if (c->open_remote >= c->cfg.max_concurrent_streams) {
             int rc = loom_stage_rst(c, sid, LOOM_H2_REFUSED_STREAM, 1);
             if (rc < 0) return conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, "peer does not read");
+            /* §5.1: its DATA and trailers in flight are then ignored */
+            loom_stream_remember(c, sid, CLOSED_RESET_SENT);
             return begin_block(c, f, blk, n, sid, 0, 1);
         }
         if (refuse) return begin_block(c, f, blk, n, sid, 0, 1);
@@ -576,7 +596,9 @@ static int on_push_promise(loom_conn *c, const loom_frame *f)
         return conn_error(c, LOOM_ERR_PROTOCOL, "invalid promised stream id (RFC 9113 §6.6)");
     stream *s = loom_stream_find(c, sid);
     c->last_promised_id = pid;
-    if (!s || (s->state != ST_OPEN && s->state != ST_HALF_CLOSED_LOCAL)) {
+    /* §6.6: on a peer-initiated stream, so for us one we opened: never on
+     * a pushed stream */
+    if (!s || !s->local || (s->state != ST_OPEN && s->state != ST_HALF_CLOSED_LOCAL)) {
         if (!s && loom_stream_closed_how(c, sid) == CLOSED_RESET_SENT) {
             /* §6.6: we reset the associated stream; refuse the promise too */
             loom_stage_rst(c, pid, LOOM_H2_REFUSED_STREAM, 1);
@@ -718,6 +740,10 @@ static int on_window_update(loom_conn *c, const loom_frame *f)
                               "WINDOW_UPDATE on an idle stream (RFC 9113 §5.1)");
         return 0; /* closed: allowed for a while (§6.9) */
     }
+    /* §5.1 reserved (remote): only HEADERS, RST_STREAM and PRIORITY */
+    if (s->state == ST_RESERVED_REMOTE)
+        return conn_error(c, LOOM_ERR_PROTOCOL,
+                          "WINDOW_UPDATE on a reserved (remote) stream (RFC 9113 §5.1)");
     if (s->send_window + inc > LOOM_MAX_WINDOW)
         return stream_error(c, sid, LOOM_H2_FLOW_CONTROL_ERROR); /* §6.9.1 */
     s->send_window += inc;
@@ -759,9 +785,16 @@ static int on_priority_update(loom_conn *c, const loom_frame *f)
     if (c->role == LOOM_CLIENT)
         return conn_error(c, LOOM_ERR_PROTOCOL, "PRIORITY_UPDATE sent to a client (RFC 9218 §7.1)");
     int32_t sid = (int32_t)f->u.priority_update.stream_id;
-    if (!(sid & 1))
+    /* §7.1: a push stream must have been promised (a promised one can be
+     * reprioritized); an idle request stream must fit, with the active
+     * ones, in our MAX_CONCURRENT_STREAMS (counting this one only: idle
+     * prioritized streams are not remembered) */
+    if (!(sid & 1) && is_idle(c, sid))
         return conn_error(c, LOOM_ERR_PROTOCOL,
-                          "PRIORITY_UPDATE for a push stream (RFC 9218 §7.1)");
+                          "PRIORITY_UPDATE for a push stream not promised (RFC 9218 §7.1)");
+    if ((sid & 1) && is_idle(c, sid) && c->open_remote >= c->cfg.max_concurrent_streams)
+        return conn_error(c, LOOM_ERR_PROTOCOL,
+                          "PRIORITY_UPDATE beyond MAX_CONCURRENT_STREAMS (RFC 9218 §7.1)");
     stream *s = loom_stream_find(c, sid);
     if (!s) return 0; /* idle (buffering is optional, §7.1) or closed: ignored */
     uint8_t u = s->urgency, inc = s->incremental;
@@ -877,5 +910,38 @@ int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms)
     if (c->settings_unacked && loom_now(c) - c->settings_sent_at > settings_timeout_ms)
         return conn_error(c, LOOM_ERR_SETTINGS_TIMEOUT,
                           "SETTINGS not acknowledged (RFC 9113 §6.5.3)");
+    return 0;
+}
+
+int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int head)
+{
+    if (c->role != LOOM_SERVER || c->last_peer_id != 0 || len % 6) return LOOM_ERR_STATE;
+    /* RFC 9113 §3.1 (RFC 7540 §3.2.1): HTTP2-Settings is applied as if it
+     * were the client's SETTINGS; the 101 response acknowledges it. */
+    loom_frame f;
+    memset(&f, 0, sizeof(f));
+    f.hd.type = LOOM_FRAME_SETTINGS;
+    f.hd.length = (uint32_t)len;
+    f.u.settings.wire = settings;
+    f.u.settings.count = len / 6;
+    loom_frame_error e;
+    for (size_t i = 0; i < len; i += 6) {
+        /* the same value checks as a SETTINGS frame */
+        uint8_t hd[LOOM_FRAME_HEADER_LEN + 6] = {0, 0, 6, LOOM_FRAME_SETTINGS, 0, 0, 0, 0, 0};
+        loom_frame one;
+        memcpy(hd + LOOM_FRAME_HEADER_LEN, settings + i, 6);
+        if (loom_frame_parse(hd, sizeof(hd), LOOM_MAX_FRAME_SIZE_MIN, &one, &e) < 0)
+            return LOOM_ERR_PROTOCOL;
+    }
+    int rc = apply_settings(c, &f);
+    if (rc < 0) return rc;
+    /* §3.1: the request becomes stream 1, half-closed (remote) */
+    stream *s = loom_stream_new(c, 1, ST_HALF_CLOSED_REMOTE);
+    if (!s) return LOOM_ERR_NOMEM;
+    s->counted = 1;
+    s->in = IN_DONE;
+    s->head = (uint8_t)head;
+    c->open_remote++;
+    c->last_peer_id = 1;
     return 0;
 }

@@ -14,6 +14,8 @@ cmake                the build system
 ninja-build          the build backend
 pkg-config           finds cmocka, jansson, libnghttp2 and OpenSSL
 libjansson-dev       JSON for the loom hpack command (hpack-test-case stories), program only: libloom stays libc-only
+libssl-dev           TLS with ALPN for loom serve and loom get (OpenSSL 3), program only
+libhttp-parser-dev   HTTP/1.1 requests for loom serve (fallback and Upgrade to h2c), program only
 "
 TEST="
 clang                the build must be -Werror clean under clang too
@@ -23,6 +25,9 @@ python3              runs the independent reference peers
 python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test)
 libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
 python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output
+python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve
+curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests
+nghttp2-client       nghttp and h2load: an independent client, push and load tests
 "
 FUZZ="
 clang                libFuzzer (-fsanitize=fuzzer)

@@ -4,6 +4,7 @@
 
 #include "loom/loom.h"
 #include "hpack_cli.h"
+#include "serve.h"
 
 static const char usage[] =
     "usage: loom [--version | --help] <command> [args]\n"
@@ -16,13 +17,15 @@ static const char usage[] =
     "  --help      print this text\n"
     "\n"
     "commands:\n"
+    "  serve [DIR] [options]                     an HTTP/2 server (TLS, h2c, HTTP/1.1,\n"
+    "                                            static files, push); without DIR a\n"
+    "                                            demo site. loom serve --help\n"
     "  hpack decode STORY.json                   decode an hpack-test-case story's\n"
     "                                            header blocks, print the headers\n"
     "  hpack encode [--table-size N] STORY.json  encode a story's header lists,\n"
     "                                            print the blocks\n"
     "\n"
-    "`loom serve`, `loom get` and `loom bench` arrive with the issues that build\n"
-    "them.\n";
+    "`loom get` and `loom bench` arrive with the issues that build them.\n";
 
 int main(int argc, char **argv)
 {
@@ -35,6 +38,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "hpack")) return loom_hpack_cli(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "serve")) return serve_main(argc - 1, argv + 1);
     fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,248 @@
+/* loom serve: flags, the built-in demo site, then the server runtime. */
+#define _GNU_SOURCE
+#include "serve.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../server.h"
+#include "../tls.h"
+
+static const char usage[] =
+    "usage: loom serve [DIR] [options]\n"
+    "\n"
+    "Serves DIR over HTTP/2 (TLS with ALPN h2/http/1.1, and cleartext h2c by prior\n"
+    "knowledge or HTTP/1.1 Upgrade, and plain HTTP/1.1). Without DIR: a built-in demo\n"
+    "site on https://localhost:8443 and http://localhost:8080.\n"
+    "\n"
+    "options:\n"
+    "  --https ADDR:PORT    listen with TLS (repeatable; ADDR may be empty for all,\n"
+    "                       [::1] for IPv6; PORT 0 picks a free port)\n"
+    "  --http ADDR:PORT     listen in cleartext (repeatable)\n"
+    "  --cert FILE          certificate chain (PEM); default: a self-signed certificate\n"
+    "  --key FILE           its private key (PEM); made and cached in ~/.cache/loom\n"
+    "  --workers N          worker threads, each with its own event loop and\n"
+    "                       SO_REUSEPORT listeners (default: the number of cores)\n"
+    "  --push-map FILE      pushes per page: lines of \"/page /asset /asset ...\"\n"
+    "                       (same-origin paths; also sent as Link: rel=preload, and as\n"
+    "                       103 Early Hints to clients that take no push)\n"
+    "  --no-early-hints     do not send 103 Early Hints\n"
+    "  --access-log FILE    one line per request (\"-\" for stderr; default: none)\n"
+    "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
+    "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
+    "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
+    "  --help               this text\n"
+    "\n"
+    "exit status: 0 after a graceful shutdown, 2 bad flags, 3 unreadable certificate\n"
+    "or key, 4 address in use or not available, 5 missing root folder.\n";
+
+static int parse_addr(const char *arg, server_listen *l, int tls)
+{
+    memset(l, 0, sizeof(*l));
+    l->tls = tls;
+    const char *colon = strrchr(arg, ':');
+    if (!colon) {
+        snprintf(l->port, sizeof(l->port), "%s", arg);
+        return l->port[0] ? 0 : -1;
+    }
+    size_t hl = (size_t)(colon - arg);
+    if (hl >= sizeof(l->host)) return -1;
+    if (hl >= 2 && arg[0] == '[' && arg[hl - 1] == ']') {
+        memcpy(l->host, arg + 1, hl - 2);
+    } else {
+        memcpy(l->host, arg, hl);
+    }
+    snprintf(l->port, sizeof(l->port), "%s", colon + 1);
+    for (const char *p = l->port; *p; p++)
+        if (*p < '0' || *p > '9') return -1;
+    return l->port[0] ? 0 : -1;
+}
+
+static int write_file(const char *dir, const char *name, const char *data, size_t len)
+{
+    char path[4600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* The demo: one page that loads 100 small images, a stylesheet and a
+ * script over one connection, the last two pushed. The page reports which
+ * protocol each resource came over. */
+static int make_demo(char *dir, size_t dircap, char *map, size_t mapcap)
+{
+    snprintf(dir, dircap, "%s/demo-site", tls_cache_dir());
+    char img[4600];
+    snprintf(img, sizeof(img), "%s/img", dir);
+    mkdir(dir, 0755);
+    mkdir(img, 0755);
+    static const char css[] =
+        "body{font-family:system-ui,sans-serif;margin:2em;background:#f7f7fb;color:#223}\n"
+        "h1{font-weight:600}.grid{display:grid;grid-template-columns:repeat(20,32px);gap:4px}\n"
+        ".grid img{width:32px;height:32px}#report{margin-top:1em;font-family:monospace}\n";
+    static const char js[] =
+        "window.addEventListener('load', () => {\n"
+        "  const res = performance.getEntriesByType('resource');\n"
+        "  const by = {};\n"
+        "  for (const r of res) by[r.nextHopProtocol] = (by[r.nextHopProtocol] || 0) + 1;\n"
+        "  const nav = performance.getEntriesByType('navigation')[0];\n"
+        "  document.getElementById('report').textContent =\n"
+        "    'page over ' + (nav ? nav.nextHopProtocol : '?') + '; ' + res.length +\n"
+        "    ' resources: ' + JSON.stringify(by);\n"
+        "  document.body.dataset.resources = res.length;\n"
+        "  document.body.dataset.protocols = JSON.stringify(by);\n"
+        "});\n";
+    if (write_file(dir, "style.css", css, sizeof(css) - 1) < 0 ||
+        write_file(dir, "app.js", js, sizeof(js) - 1) < 0)
+        return -1;
+    char *html = malloc(64 * 1024);
+    size_t o = 0;
+    o += (size_t)snprintf(
+        html + o, 65536 - o,
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>\n"
+        "<title>loom: HTTP/2 demo</title>\n<link rel=stylesheet href=/style.css>\n"
+        "<script src=/app.js defer></script></head><body>\n"
+        "<h1>loom &mdash; HTTP/2</h1>\n"
+        "<p>This page, its stylesheet, its script and the 100 images below came over one "
+        "connection: requests and responses interleaved as frames, headers compressed with "
+        "HPACK, the stylesheet and script pushed before the page asked for them.</p>\n"
+        "<div class=grid>\n");
+    for (int i = 0; i < 100; i++) {
+        char name[32], svg[512];
+        snprintf(name, sizeof(name), "img/%02d.svg", i);
+        int n = snprintf(svg, sizeof(svg),
+                         "<svg xmlns='http://www.w3.org/2000/svg' width='32' height='32'>"
+                         "<rect width='32' height='32' rx='6' fill='hsl(%d,65%%,55%%)'/>"
+                         "<text x='16' y='21' font-size='12' text-anchor='middle' "
+                         "fill='white'>%d</text></svg>\n",
+                         i * 36 / 10, i);
+        if (write_file(dir, name, svg, (size_t)n) < 0) {
+            free(html);
+            return -1;
+        }
+        o += (size_t)snprintf(html + o, 65536 - o, "<img src=/img/%02d.svg alt=%d>", i, i);
+    }
+    o += (size_t)snprintf(html + o, 65536 - o, "\n</div>\n<p id=report></p>\n</body></html>\n");
+    int rc = write_file(dir, "index.html", html, o);
+    free(html);
+    if (rc < 0) return -1;
+    static const char pm[] = "# page      pushed assets\n/ /style.css /app.js\n"
+                             "/index.html /style.css /app.js\n";
+    if (write_file(dir, "push-map.txt", pm, sizeof(pm) - 1) < 0) return -1;
+    snprintf(map, mapcap, "%s/push-map.txt", dir);
+    return 0;
+}
+
+static int num_arg(const char *flag, const char *v, int *out)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : -1;
+    if (!v || *end || n < 0 || n > 100000) {
+        fprintf(stderr, "loom serve: %s needs a number (try: loom serve --help)\n", flag);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+int serve_main(int argc, char **argv)
+{
+    server_opts o;
+    memset(&o, 0, sizeof(o));
+    o.idle_timeout_ms = 60000;
+    o.handshake_timeout_ms = 10000;
+    o.grace_ms = 10000;
+    o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int idle = 60, hs = 10, grace = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return SERVE_OK;
+        } else if (!strcmp(a, "--https") || !strcmp(a, "--http")) {
+            if (!v || o.nlisten == SERVER_MAX_LISTEN ||
+                parse_addr(v, &o.listen[o.nlisten], a[6] == 's') < 0) {
+                fprintf(stderr, "loom serve: %s needs ADDR:PORT (e.g. 127.0.0.1:8443)\n", a);
+                return SERVE_USAGE;
+            }
+            o.nlisten++;
+            i++;
+        } else if (!strcmp(a, "--cert") || !strcmp(a, "--key") || !strcmp(a, "--push-map") ||
+                   !strcmp(a, "--access-log")) {
+            if (!v) {
+                fprintf(stderr, "loom serve: %s needs a file\n", a);
+                return SERVE_USAGE;
+            }
+            if (a[2] == 'c')
+                o.cert = v;
+            else if (a[2] == 'k')
+                o.key = v;
+            else if (a[2] == 'p')
+                o.push_map = v;
+            else
+                o.access_log = v;
+            i++;
+        } else if (!strcmp(a, "--workers")) {
+            if (num_arg(a, v, &o.workers) < 0 || o.workers < 1) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--idle-timeout")) {
+            if (num_arg(a, v, &idle) < 0) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--handshake-timeout")) {
+            if (num_arg(a, v, &hs) < 0) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--grace")) {
+            if (num_arg(a, v, &grace) < 0) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--no-early-hints")) {
+            o.no_early_hints = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "loom serve: unknown option '%s' (try: loom serve --help)\n", a);
+            return SERVE_USAGE;
+        } else if (!o.root) {
+            o.root = a;
+        } else {
+            fprintf(stderr, "loom serve: one DIR only ('%s' is extra)\n", a);
+            return SERVE_USAGE;
+        }
+    }
+    if (!o.cert != !o.key) {
+        fprintf(stderr, "loom serve: --cert and --key go together\n");
+        return SERVE_USAGE;
+    }
+    o.idle_timeout_ms = idle * 1000;
+    o.handshake_timeout_ms = hs * 1000;
+    o.grace_ms = grace * 1000;
+    char demo[4200], map[4400];
+    int is_demo = !o.root;
+    if (is_demo) {
+        if (make_demo(demo, sizeof(demo), map, sizeof(map)) < 0) {
+            fprintf(stderr, "loom serve: cannot write the demo site under %s: %s\n",
+                    tls_cache_dir(), strerror(errno));
+            return SERVE_FAIL;
+        }
+        o.root = demo;
+        if (!o.push_map) o.push_map = map;
+    }
+    if (o.nlisten == 0) {
+        parse_addr("127.0.0.1:8443", &o.listen[o.nlisten++], 1);
+        parse_addr("127.0.0.1:8080", &o.listen[o.nlisten++], 0);
+        if (is_demo) {
+            printf("loom serve: the built-in demo site (%s)\n"
+                   "  open https://localhost:8443/ (self-signed certificate) or "
+                   "http://localhost:8080/\n"
+                   "  try:  curl -k --http2 -v https://localhost:8443/\n"
+                   "        curl --http2-prior-knowledge http://localhost:8080/\n"
+                   "        nghttp -nva https://localhost:8443/\n"
+                   "  stop: Ctrl-C (graceful)\n",
+                   demo);
+        }
+    }
+    return server_run(&o);
+}

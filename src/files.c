@@ -1,0 +1,321 @@
+/* Static files for loom serve. */
+#define _GNU_SOURCE
+#include "files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct {
+    const char *ext, *type;
+} mime[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"json", "application/json"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"avif", "image/avif"},
+    {"ico", "image/x-icon"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"wasm", "application/wasm"},
+    {"pdf", "application/pdf"},
+    {"xml", "application/xml"},
+    {"mp4", "video/mp4"},
+    {"webm", "video/webm"},
+    {"mp3", "audio/mpeg"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"wav", "audio/wav"},
+};
+
+const char *files_mime(const char *path)
+{
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return "application/octet-stream";
+    for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++)
+        if (!strcasecmp(dot + 1, mime[i].ext)) return mime[i].type;
+    return "application/octet-stream";
+}
+
+const char *files_error_body(int status, size_t *len)
+{
+    const char *s;
+    switch (status) {
+    case 400: s = "400 Bad Request\n"; break;
+    case 403: s = "403 Forbidden\n"; break;
+    case 404: s = "404 Not Found\n"; break;
+    case 405: s = "405 Method Not Allowed\n"; break;
+    case 416: s = "416 Range Not Satisfiable\n"; break;
+    case 431: s = "431 Request Header Fields Too Large\n"; break;
+    case 503: s = "503 Service Unavailable\n"; break;
+    default: s = "500 Internal Server Error\n"; break;
+    }
+    *len = strlen(s);
+    return s;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes the path part (query dropped) and normalises it into
+ * out (relative, no leading '/'). Returns 0, or -1 for a path that is
+ * malformed or would climb out of the root. */
+static int clean_path(const char *p, size_t n, char *out, size_t cap)
+{
+    char dec[4096];
+    size_t d = 0;
+    if (n == 0 || p[0] != '/') return -1;
+    for (size_t i = 0; i < n && p[i] != '?' && p[i] != '#'; i++) {
+        char c = p[i];
+        if (c == '%') {
+            if (i + 2 >= n || hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0) return -1;
+            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        }
+        if (c == 0 || c == '\\') return -1; /* NUL and backslashes are never paths */
+        if (d + 1 >= sizeof(dec)) return -1;
+        dec[d++] = c;
+    }
+    dec[d] = 0;
+    /* segment by segment: "." is dropped, ".." refused */
+    size_t o = 0;
+    const char *s = dec;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        const char *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == 0) break;
+        if (len == 1 && s[0] == '.') {
+        } else if (len == 2 && s[0] == '.' && s[1] == '.') {
+            return -1;
+        } else {
+            if (o + len + 2 >= cap) return -1;
+            if (o) out[o++] = '/';
+            memcpy(out + o, s, len);
+            o += len;
+        }
+        s += len;
+    }
+    out[o] = 0;
+    return 0;
+}
+
+static int has_token(const char *list, size_t n, const char *tok)
+{
+    size_t t = strlen(tok);
+    for (size_t i = 0; i + t <= n; i++) {
+        if (strncasecmp(list + i, tok, t) != 0) continue;
+        int start = i == 0 || list[i - 1] == ',' || list[i - 1] == ' ';
+        int end = i + t == n || list[i + t] == ',' || list[i + t] == ';' || list[i + t] == ' ';
+        if (!start || !end) continue;
+        /* "br;q=0" refuses it */
+        const char *q = list + i + t;
+        if (q < list + n && *q == ';') {
+            const char *v = strstr(q, "q=");
+            if (v && v < list + n && atof(v + 2) == 0) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Opens rel inside the root without following symlinks out of it. */
+static int open_inside(int root_fd, const char *root_real, const char *rel, struct stat *st,
+                       char *real_out, size_t cap)
+{
+    int fd = openat(root_fd, rel[0] ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -1;
+    /* the resolved path must still be under the root */
+    char link[64], real[4096];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, real, sizeof(real) - 1);
+    size_t rl = strlen(root_real);
+    if (k < 0 || (size_t)k < rl || memcmp(real, root_real, rl) != 0 ||
+        (real[rl] != '/' && (size_t)k != rl)) {
+        close(fd);
+        errno = EACCES;
+        return -1;
+    }
+    real[k] = 0;
+    snprintf(real_out, cap, "%s", real);
+    if (fstat(fd, st) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int parse_range(const char *v, size_t n, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    /* a single "bytes=a-b", "bytes=a-" or "bytes=-n" (RFC 9110 §14.1.2);
+     * anything else is ignored (returns 0: the whole file) */
+    char buf[128];
+    if (n >= sizeof(buf) || n < 7 || strncmp(v, "bytes=", 6) != 0) return 0;
+    memcpy(buf, v + 6, n - 6);
+    buf[n - 6] = 0;
+    if (strchr(buf, ',')) return 0;
+    char *dash = strchr(buf, '-');
+    if (!dash) return 0;
+    *dash = 0;
+    char *end;
+    if (buf[0] == 0) {
+        unsigned long long suffix = strtoull(dash + 1, &end, 10);
+        if (*end || dash[1] == 0) return 0;
+        if (suffix == 0) return -1;
+        if (suffix > size) suffix = size;
+        *off = size - suffix;
+        *len = suffix;
+        return size ? 1 : -1;
+    }
+    unsigned long long a = strtoull(buf, &end, 10);
+    if (*end) return 0;
+    unsigned long long b = size ? size - 1 : 0;
+    if (dash[1]) {
+        b = strtoull(dash + 1, &end, 10);
+        if (*end || b < a) return 0;
+        if (b >= size) b = size - 1;
+    }
+    if (a >= size) return -1; /* unsatisfiable */
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static void http_date(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    r->type = "text/plain; charset=utf-8";
+    int head = q->method_len == 4 && !memcmp(q->method, "HEAD", 4);
+    if (!head && !(q->method_len == 3 && !memcmp(q->method, "GET", 3))) {
+        r->status = 405;
+        return;
+    }
+    char rel[4096];
+    if (clean_path(q->path, q->path_len, rel, sizeof(rel)) < 0) {
+        r->status = 400;
+        return;
+    }
+    struct stat st;
+    int fd = open_inside(root_fd, root_real, rel, &st, r->path, sizeof(r->path));
+    if (fd >= 0 && S_ISDIR(st.st_mode)) {
+        /* a folder: its index.html */
+        close(fd);
+        char idx[4200];
+        snprintf(idx, sizeof(idx), "%s%sindex.html", rel, rel[0] ? "/" : "");
+        fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
+        if (strlen(idx) >= sizeof(rel)) {
+            if (fd >= 0) close(fd);
+            r->status = 404;
+            return;
+        }
+        memcpy(rel, idx, strlen(idx) + 1);
+    }
+    if (fd < 0) {
+        r->status = errno == EACCES ? 403 : 404;
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        r->status = 403;
+        return;
+    }
+    r->type = files_mime(rel);
+
+    /* a precompressed sibling when the client takes it and it exists */
+    static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
+    for (int i = 0; i < 2 && q->accept_encoding; i++) {
+        if (!has_token(q->accept_encoding, q->ae_len, enc[i][0])) continue;
+        char alt[4200], real[4096];
+        struct stat ast;
+        snprintf(alt, sizeof(alt), "%s%s", rel, enc[i][1]);
+        int afd = open_inside(root_fd, root_real, alt, &ast, real, sizeof(real));
+        if (afd < 0) continue;
+        if (!S_ISREG(ast.st_mode)) {
+            close(afd);
+            continue;
+        }
+        close(fd);
+        fd = afd;
+        st = ast;
+        r->encoding = enc[i][0];
+        break;
+    }
+
+    r->size = (uint64_t)st.st_size;
+    snprintf(r->etag, sizeof(r->etag), "\"%llx-%llx%s%s\"", (unsigned long long)st.st_mtime,
+             (unsigned long long)st.st_size, r->encoding ? "-" : "",
+             r->encoding ? r->encoding : "");
+    http_date(st.st_mtime, r->last_modified, sizeof(r->last_modified));
+
+    /* RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since */
+    if (q->if_none_match) {
+        size_t el = strlen(r->etag);
+        int match = q->inm_len == 1 && q->if_none_match[0] == '*';
+        for (size_t i = 0; !match && i + el <= q->inm_len; i++)
+            match = !memcmp(q->if_none_match + i, r->etag, el);
+        if (match) {
+            close(fd);
+            r->status = 304;
+            return;
+        }
+    } else if (q->if_modified_since && q->ims_len < 64) {
+        char d[64];
+        memcpy(d, q->if_modified_since, q->ims_len);
+        d[q->ims_len] = 0;
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        if (strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) && timegm(&tm) >= st.st_mtime) {
+            close(fd);
+            r->status = 304;
+            return;
+        }
+    }
+    r->status = 200;
+    r->offset = 0;
+    r->length = r->size;
+    if (q->range && !r->encoding) {
+        int rr = parse_range(q->range, q->range_len, r->size, &r->offset, &r->length);
+        if (rr < 0) {
+            close(fd);
+            r->status = 416;
+            snprintf(r->content_range, sizeof(r->content_range), "bytes */%llu",
+                     (unsigned long long)r->size);
+            return;
+        }
+        if (rr > 0) {
+            r->status = 206;
+            snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%llu",
+                     (unsigned long long)r->offset, (unsigned long long)(r->offset + r->length - 1),
+                     (unsigned long long)r->size);
+        }
+    }
+    r->fd = fd;
+}

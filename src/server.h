@@ -1,0 +1,45 @@
+/* loom serve's runtime: listeners, worker threads (one event loop each,
+ * SO_REUSEPORT), TLS with ALPN, h2c by prior knowledge or Upgrade,
+ * HTTP/1.1, static files with push. */
+#ifndef LOOM_SRC_SERVER_H
+#define LOOM_SRC_SERVER_H
+
+#include <stddef.h>
+
+#define SERVER_MAX_LISTEN 16
+
+typedef struct {
+    char host[256];
+    char port[16];
+    int tls;
+} server_listen;
+
+typedef struct {
+    const char *root;
+    server_listen listen[SERVER_MAX_LISTEN];
+    int nlisten;
+    const char *cert, *key;
+    int workers;
+    const char *push_map;   /* file: "PAGE ASSET..." lines */
+    const char *access_log; /* file, "-" for stderr, NULL for none */
+    int idle_timeout_ms, handshake_timeout_ms, grace_ms;
+    int no_early_hints;
+    void (*ready)(const char *what, void *user); /* after the sockets listen */
+    void *ready_user;
+} server_opts;
+
+/* Exit codes of loom serve */
+enum {
+    SERVE_OK = 0,
+    SERVE_USAGE = 2,
+    SERVE_CERT = 3,
+    SERVE_PORT = 4,
+    SERVE_ROOT = 5,
+    SERVE_FAIL = 1,
+};
+
+/* Runs the server until SIGTERM/SIGINT (graceful shutdown). Returns an exit
+ * code; prints a one-line reason on failure. */
+int server_run(const server_opts *o);
+
+#endif

@@ -1,0 +1,211 @@
+/* TLS contexts. */
+#define _GNU_SOURCE
+#include "tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const unsigned char alpn_h2[] = "\x02h2";
+static const unsigned char alpn_both[] = "\x02h2\x08http/1.1";
+
+/* ALPN: h2 first, then http/1.1 (RFC 9113 §3.2). */
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    unsigned char *o;
+    if (SSL_select_next_proto(&o, outlen, alpn_both, sizeof(alpn_both) - 1, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = o;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK; /* no ALPN in common: HTTP/1.1 by default */
+}
+
+static char cache_dir[4096];
+
+static void make_cache_dir(void)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (x && x[0])
+        snprintf(cache_dir, sizeof(cache_dir), "%s/loom", x);
+    else
+        snprintf(cache_dir, sizeof(cache_dir), "%s/.cache/loom", home && home[0] ? home : "/tmp");
+    /* create each level */
+    for (char *p = cache_dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(cache_dir, 0755);
+            *p = '/';
+        }
+    mkdir(cache_dir, 0700);
+}
+
+const char *tls_cache_dir(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_cache_dir);
+    return cache_dir;
+}
+
+static void errstr(char *err, size_t n, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256] = "";
+    if (e) ERR_error_string_n(e, buf, sizeof(buf));
+    snprintf(err, n, "%s%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+static int make_self_signed(const char *cert, const char *key)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    int ok = 0;
+    if (!pk || !x) goto out;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_set_pubkey(x, pk);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"loom demo", -1, -1,
+                               0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+    if (!ext) goto out;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (!X509_sign(x, pk, EVP_sha256())) goto out;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%d", key, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) goto out;
+    fchmod(fileno(f), 0600);
+    ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    ok = fclose(f) == 0 && ok && rename(tmp, key) == 0;
+    snprintf(tmp, sizeof(tmp), "%s.%d", cert, (int)getpid());
+    f = fopen(tmp, "w");
+    if (!f || !ok) goto out;
+    ok = PEM_write_X509(f, x);
+    ok = fclose(f) == 0 && ok && rename(tmp, cert) == 0;
+out:
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ok ? 0 : -1;
+}
+
+static int cert_fresh(const char *cert)
+{
+    FILE *f = fopen(cert, "r");
+    if (!f) return 0;
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!x) return 0;
+    /* still valid for a day at least */
+    time_t soon = time(NULL) + 24 * 3600;
+    int ok = X509_cmp_time(X509_get0_notAfter(x), &soon) > 0;
+    X509_free(x);
+    return ok;
+}
+
+SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen)
+{
+    char cbuf[4200], kbuf[4200];
+    if (!cert) {
+        const char *dir = tls_cache_dir();
+        snprintf(cbuf, sizeof(cbuf), "%s/localhost-cert.pem", dir);
+        snprintf(kbuf, sizeof(kbuf), "%s/localhost-key.pem", dir);
+        cert = cbuf;
+        key = kbuf;
+        if ((!cert_fresh(cert) || access(key, R_OK) != 0) && make_self_signed(cert, key) < 0) {
+            errstr(err, errlen, "cannot make a self-signed certificate");
+            return NULL;
+        }
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        errstr(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    /* RFC 9113 §9.2: TLS 1.2 or later, no compression, no renegotiation;
+     * with TLS 1.2 only ephemeral key exchange and AEAD ciphers (§9.2.2) */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_ENABLE_KTLS
+    SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+#endif
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20");
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        char what[4400];
+        snprintf(what, sizeof(what), "cannot read certificate %s", cert);
+        errstr(err, errlen, what);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char what[4400];
+        snprintf(what, sizeof(what), "cannot read private key %s (or it does not match)", key);
+        errstr(err, errlen, what);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+SSL_CTX *tls_client_ctx(int verify, const char *cafile, int h1, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        errstr(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20");
+    if (h1)
+        SSL_CTX_set_alpn_protos(ctx, alpn_both, sizeof(alpn_both) - 1);
+    else
+        SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2) - 1);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
+                   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            errstr(err, errlen, "cannot load CA certificates");
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
+int tls_ktls_send(SSL *ssl)
+{
+#ifdef SSL_OP_ENABLE_KTLS
+    return BIO_get_ktls_send(SSL_get_wbio(ssl));
+#else
+    (void)ssl;
+    return 0;
+#endif
+}

@@ -915,7 +915,19 @@ int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms)
 
 int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int head)
 {
-    if (c->role != LOOM_SERVER || c->last_peer_id != 0 || len % 6) return LOOM_ERR_STATE;
+    if (c->role == LOOM_CLIENT) {
+        /* the client's side: the request it sent over HTTP/1.1 is stream 1,
+         * half-closed (local), awaiting its response */
+        if (c->next_local_id != 1) return LOOM_ERR_STATE;
+        stream *s = loom_stream_new(c, 1, ST_HALF_CLOSED_LOCAL);
+        if (!s) return LOOM_ERR_NOMEM;
+        s->counted = 1;
+        s->head = (uint8_t)head;
+        c->open_local++;
+        c->next_local_id = 3;
+        return 0;
+    }
+    if (c->last_peer_id != 0 || len % 6) return LOOM_ERR_STATE;
     /* RFC 9113 §3.1 (RFC 7540 §3.2.1): HTTP2-Settings is applied as if it
      * were the client's SETTINGS; the 101 response acknowledges it. */
     loom_frame f;

@@ -162,6 +162,9 @@ stream *loom_stream_new(loom_conn *c, int32_t id, uint8_t state);
 void loom_stream_close(loom_conn *c, stream *s, uint8_t how, uint32_t code, int by_peer,
                        int retry_safe);
 int loom_stream_closed_how(const loom_conn *c, int32_t id);
+/* Records how a stream that has no stream object ended (one refused or
+ * reset before it was created), for the frames that follow it (§5.1). */
+void loom_stream_remember(loom_conn *c, int32_t id, uint8_t how);
 void loom_streams_free(loom_conn *c);
 
 /* priority.c */

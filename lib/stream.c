@@ -64,7 +64,7 @@ stream *loom_stream_new(loom_conn *c, int32_t id, uint8_t state)
     return s;
 }
 
-static void remember(loom_conn *c, int32_t id, uint8_t how)
+void loom_stream_remember(loom_conn *c, int32_t id, uint8_t how)
 {
     if (!c->cfg.max_closed_streams) return;
     if (!c->closed) {
@@ -95,7 +95,7 @@ void loom_stream_close(loom_conn *c, stream *s, uint8_t how, uint32_t code, int 
         else
             c->open_remote--;
     }
-    remember(c, s->id, how);
+    loom_stream_remember(c, s->id, how);
     s->state = ST_CLOSED;
     /* reported while the stream can still be looked up (its user pointer) */
     loom_event ev = {.type = LOOM_EV_STREAM_CLOSED, .stream_id = s->id};

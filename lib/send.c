@@ -26,9 +26,13 @@ static int reserve(loom_conn *c, bytes *b, size_t extra)
 static void trace_sent(loom_conn *c, const loom_frame *f)
 {
     c->frames_out++;
+    if (!c->cb) return;
+    /* the length as written (frames are built with it left to the packer) */
+    loom_frame copy = *f;
+    copy.hd.length = (uint32_t)loom_frame_payload_len(f);
     loom_event ev = {.type = LOOM_EV_FRAME, .stream_id = (int32_t)f->hd.stream_id};
     ev.u.frame.sent = 1;
-    ev.u.frame.frame = f;
+    ev.u.frame.frame = &copy;
     loom_emit(c, &ev);
 }
 

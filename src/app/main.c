@@ -4,6 +4,7 @@
 
 #include "loom/loom.h"
 #include "hpack_cli.h"
+#include "get.h"
 #include "serve.h"
 
 static const char usage[] =
@@ -17,6 +18,9 @@ static const char usage[] =
     "  --help      print this text\n"
     "\n"
     "commands:\n"
+    "  get [options] URL...                      an HTTP/2 client: many URLs over one\n"
+    "                                            connection, push, frame trace, stats,\n"
+    "                                            timeline SVG, HAR. loom get --help\n"
     "  serve [DIR] [options]                     an HTTP/2 server (TLS, h2c, HTTP/1.1,\n"
     "                                            static files, push); without DIR a\n"
     "                                            demo site. loom serve --help\n"
@@ -25,7 +29,7 @@ static const char usage[] =
     "  hpack encode [--table-size N] STORY.json  encode a story's header lists,\n"
     "                                            print the blocks\n"
     "\n"
-    "`loom get` and `loom bench` arrive with the issues that build them.\n";
+    "`loom bench` arrives with the issue that builds it.\n";
 
 int main(int argc, char **argv)
 {
@@ -39,6 +43,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "hpack")) return loom_hpack_cli(argc - 1, argv + 1);
     if (!strcmp(argv[1], "serve")) return serve_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "get")) return get_main(argc - 1, argv + 1);
     fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
     return 2;
 }

@@ -113,7 +113,8 @@ struct loom_conn {
     size_t nbuckets, nstreams;
     stream *free_streams;
     uint32_t open_local, open_remote;
-    int32_t last_peer_id, next_local_id, last_promised_id;
+    int32_t last_peer_id, last_promised_id;
+    int64_t next_local_id; /* past 2^31-1 when the ids ran out (§5.1.1) */
     struct {
         int32_t id;
         uint8_t how;
@@ -145,7 +146,7 @@ struct loom_conn {
     stream proot;   /* root of the RFC 7540 tree */
     int prio7540;   /* the peer sent RFC 7540 priority signals */
     int prio_field; /* the peer sent an RFC 9218 priority field */
-    int32_t next_push_id;
+    int64_t next_push_id;
 
     /* defences: counts within the current window */
     uint64_t win_start;

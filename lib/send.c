@@ -421,9 +421,9 @@ int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n, const lo
 {
     if (c->role != LOOM_CLIENT) return LOOM_ERR_STATE;
     if (c->dead || c->goaway_received || c->goaway_sent) return LOOM_ERR_STATE;
-    if (c->next_local_id > (int32_t)LOOM_MAX_STREAM_ID) return LOOM_ERR_STATE; /* §5.1.1 */
+    if (c->next_local_id > LOOM_MAX_STREAM_ID) return LOOM_ERR_STATE; /* §5.1.1 */
     if (c->open_local >= c->peer[LOOM_SETTINGS_MAX_CONCURRENT_STREAMS]) return LOOM_ERR_LIMIT;
-    int32_t sid = c->next_local_id;
+    int32_t sid = (int32_t)c->next_local_id;
     int end = body_empty(body);
     int rc = put_block(c, &c->stage, LOOM_FRAME_HEADERS, sid, 0, end ? LOOM_FLAG_END_STREAM : 0, f,
                        n, 1);
@@ -494,8 +494,8 @@ int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t
         h = (h ^ info.authority[i]) * 1099511628211ull;
     if (h != s->authority_hash) return LOOM_ERR_INVALID;
     if (c->open_local >= c->peer[LOOM_SETTINGS_MAX_CONCURRENT_STREAMS]) return LOOM_ERR_LIMIT;
-    if (c->next_push_id > (int32_t)LOOM_MAX_STREAM_ID - 1) return LOOM_ERR_STATE;
-    int32_t pid = c->next_push_id;
+    if (c->next_push_id > LOOM_MAX_STREAM_ID - 1) return LOOM_ERR_STATE;
+    int32_t pid = (int32_t)c->next_push_id;
     int rc = put_block(c, &c->stage, LOOM_FRAME_PUSH_PROMISE, sid, pid, 0, req, n, 1);
     if (rc < 0) return rc;
     c->next_push_id += 2;

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "conn_internal.h" /* to fast-forward stream ids */
 #include "conn_pair.h"
 
 static side *cl, *sv;
@@ -505,6 +506,24 @@ static void test_rapid_reset(void **state)
     assert_int_equal(sv->errors, 0);
 }
 
+/* RFC 9113 §5.1.1: stream ids cannot be reused; when they run out the
+ * client is told, so that the runtime opens a new connection. */
+static void test_stream_id_exhaustion(void **state)
+{
+    (void)state;
+    pair_run(cl, sv, 0);
+    cl->c->next_local_id = 0x7ffffffd; /* two ids left: 2^31-3, 2^31-1 */
+    sv->c->last_peer_id = 0x7ffffffb;
+    assert_int_equal(get("/a"), 0x7ffffffd);
+    assert_int_equal(get("/b"), 0x7fffffff);
+    assert_int_equal(get("/c"), LOOM_ERR_STATE);
+    pair_run(cl, sv, 0);
+    answer_all(10);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, 0x7fffffff)->body_len, 10);
+    assert_int_equal(cl->errors + sv->errors, 0);
+}
+
 int main(void)
 {
     big_len = 10u << 20;
@@ -530,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manual_window_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rapid_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_id_exhaustion, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big);

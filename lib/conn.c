@@ -146,6 +146,19 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event o
 void loom_conn_free(loom_conn *c)
 {
     if (!c) return;
+    /* streams still open end here: the application hears of each (CANCEL)
+     * so it can release what it tied to them */
+    for (size_t b = 0; b < c->nbuckets; b++)
+        while (c->buckets[b]) {
+            stream *s = c->buckets[b];
+            if (s->state == ST_CLOSED) { /* mid-close in a callback: just unlink */
+                c->buckets[b] = s->next_hash;
+                s->next_hash = c->free_streams;
+                c->free_streams = s;
+                continue;
+            }
+            loom_stream_close(c, s, CLOSED_NORMAL, LOOM_H2_CANCEL, 0, 0);
+        }
     loom_frame_reader_free(&c->reader);
     loom_hpack_decoder_free(c->dec);
     loom_hpack_encoder_free(c->enc);

@@ -170,6 +170,8 @@ typedef struct {
 
 loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event on_event,
                          void *user);
+/* Frees the connection. Streams still open are reported closed first
+ * (LOOM_EV_STREAM_CLOSED with CANCEL), so their resources can be released. */
 void loom_conn_free(loom_conn *c);
 
 /* Feeds received octets. Returns 0, or a negative loom_err after a

@@ -476,7 +476,7 @@ static void finish(greq *r)
         r->out = NULL;
     }
     if (G.all && r->html && !r->failed) find_links(r);
-    if (r->conn && r->conn->h2) submit_pending(r->conn);
+    if (r->conn && r->conn->h2 && !r->conn->dead) submit_pending(r->conn);
 }
 
 static FILE *open_output(greq *r)
@@ -1329,6 +1329,7 @@ int get_main(int argc, char **argv)
             loom_goaway(gc->h2, LOOM_H2_NO_ERROR, 0, NULL);
             flush(gc);
         }
+        gc->dead = 1; /* nothing more is submitted while it is freed */
         loom_conn_free(gc->h2);
         if (gc->ssl) {
             SSL_shutdown(gc->ssl);

@@ -122,12 +122,7 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event o
         s[n++] = (loom_setting){LOOM_SETTINGS_NO_RFC7540_PRIORITIES, 1};
     if (role == LOOM_SERVER && c->cfg.enable_connect_protocol)
         s[n++] = (loom_setting){LOOM_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
-    loom_frame f;
-    memset(&f, 0, sizeof(f));
-    f.hd.type = LOOM_FRAME_SETTINGS;
-    f.u.settings.list = s;
-    f.u.settings.count = n;
-    int rc = loom_stage_frame(c, &f, 0);
+    int rc = loom_stage_settings(c, s, n);
     if (rc == 0 && c->cfg.connection_window > 65535)
         rc = loom_stage_window_update(c, 0, c->cfg.connection_window - 65535);
     if (rc < 0) {

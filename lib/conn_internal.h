@@ -179,6 +179,7 @@ void loom_prio_charge(loom_conn *c, stream *s, size_t n);
 /* send.c */
 void loom_settings_acked(loom_conn *c);
 int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer);
+int loom_stage_settings(loom_conn *c, const loom_setting *list, size_t n);
 int loom_stage_rst(loom_conn *c, int32_t sid, uint32_t code, int from_peer);
 int loom_stage_window_update(loom_conn *c, int32_t sid, uint32_t inc);
 int loom_stage_goaway(loom_conn *c, int32_t last, uint32_t code, const char *debug);

@@ -57,6 +57,16 @@ int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer)
     return 0;
 }
 
+int loom_stage_settings(loom_conn *c, const loom_setting *list, size_t n)
+{
+    loom_frame f;
+    memset(&f, 0, sizeof(f));
+    f.hd.type = LOOM_FRAME_SETTINGS;
+    f.u.settings.list = list;
+    f.u.settings.count = n;
+    return loom_stage_frame(c, &f, 0);
+}
+
 int loom_stage_rst(loom_conn *c, int32_t sid, uint32_t code, int from_peer)
 {
     loom_frame f;
@@ -643,12 +653,7 @@ int loom_submit_settings(loom_conn *c, const loom_setting *list, size_t n)
         default: break;
         }
     }
-    loom_frame f;
-    memset(&f, 0, sizeof(f));
-    f.hd.type = LOOM_FRAME_SETTINGS;
-    f.u.settings.list = list;
-    f.u.settings.count = n;
-    int rc = loom_stage_frame(c, &f, 0);
+    int rc = loom_stage_settings(c, list, n);
     if (rc < 0) return rc;
     if (!c->settings_unacked) c->settings_sent_at = loom_now(c);
     memset(&c->pending[c->settings_unacked], 0xff, sizeof(c->pending[0]));

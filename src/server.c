@@ -38,6 +38,7 @@
 #define H1_MAX_HEAD    16384
 #define H1_MAX_HEADERS 64
 #define MAX_PUSH       32
+#define UPGRADE_HOLD   16384
 
 /* ---- shared, read-only after start ---- */
 
@@ -102,6 +103,11 @@ typedef struct hconn {
     sreq h1req;
     uint64_t h1_left, h1_off; /* file body still to send */
     int upgrade;
+    /* After a 101, h2 octets the engine may still send before the client's
+     * preface arrives (UPGRADE_HOLD): some clients (curl 7.88) fail when
+     * more than 32 KiB follow the 101 in one read. */
+    int upgrade_hold;
+    size_t hold_left;
     /* life */
     uint64_t idle_timer, hs_timer;
     int want_out, closing, shutdown_sent;
@@ -123,7 +129,7 @@ struct worker {
 };
 
 static void conn_close(hconn *c);
-static void conn_flush(hconn *c);
+static int conn_flush(hconn *c);
 
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
 
@@ -430,6 +436,15 @@ static int flush_h2(hconn *c)
         loom_out out[64];
         size_t k = loom_conn_send(c->h2, out, 64);
         if (k == 0) return 1;
+        if (c->upgrade_hold) { /* cleartext only: clip to what is left */
+            size_t left = c->hold_left, i;
+            for (i = 0; i < k && left; i++) {
+                if (out[i].len > left) out[i].len = left;
+                left -= out[i].len;
+            }
+            k = i;
+            if (k == 0) return 1; /* the rest goes once the client's preface is in */
+        }
         if (!c->ssl) {
             if (out[0].fd >= 0) {
                 off_t off = (off_t)out[0].off;
@@ -437,6 +452,7 @@ static int flush_h2(hconn *c)
                 if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
                 if (n == 0) return -1; /* the file shrank */
                 loom_conn_sent(c->h2, (size_t)n);
+                if (c->upgrade_hold) c->hold_left -= (size_t)n;
                 continue;
             }
             struct iovec iov[64];
@@ -450,6 +466,7 @@ static int flush_h2(hconn *c)
             ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
             if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
             loom_conn_sent(c->h2, (size_t)n);
+            if (c->upgrade_hold) c->hold_left -= (size_t)n;
             if ((size_t)n < total) return 0;
             continue;
         }
@@ -636,6 +653,8 @@ static void h1_answer(hconn *c)
             c->wlen += sizeof(sw) - 1;
             respond_h2(c, 1, &v, 1);
             c->upgrade = 1; /* what follows the request is the client's preface */
+            c->upgrade_hold = 1;
+            c->hold_left = UPGRADE_HOLD;
             return;
         }
         if (c->h2) {
@@ -807,7 +826,7 @@ static void idle_fired(loop *l, void *user)
             return;
         }
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
-        conn_flush(c);
+        if (conn_flush(c) < 0) return; /* already closed */
     }
     conn_close(c);
 }
@@ -845,7 +864,8 @@ static void conn_close(hconn *c)
     if (w->stopping && w->nconns == 0) loop_stop(w->l);
 }
 
-static void conn_flush(hconn *c)
+/* Writes what is pending. Returns -1 when it closed (and freed) c. */
+static int conn_flush(hconn *c)
 {
     int rc = 1;
     if (c->proto == P_H1) {
@@ -864,13 +884,15 @@ static void conn_flush(hconn *c)
     }
     if (rc < 0) {
         conn_close(c);
-        return;
+        return -1;
     }
     want_out(c, rc == 0);
+    return 0;
 }
 
 static void feed_h2(hconn *c, const uint8_t *p, size_t n)
 {
+    if (n) c->upgrade_hold = 0; /* the client's preface is arriving */
     if (loom_conn_recv(c->h2, p, n) < 0) c->closing = 1;
 }
 
@@ -911,7 +933,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
         touch(c);
         want_out(c, 1);
     }
-    if (events & LOOP_WRITE) conn_flush(c);
+    if ((events & LOOP_WRITE) && conn_flush(c) < 0) return; /* c is gone */
     if (!(events & (LOOP_READ | EPOLLHUP | EPOLLERR))) return;
     /* read what there is, bounded per turn */
     uint8_t buf[RBUF];
@@ -1131,6 +1153,29 @@ static int load_push_map(shared *sh, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static void shared_free(shared *sh)
+{
+    if (sh->tls) SSL_CTX_free(sh->tls);
+    for (int i = 0; i < sh->npush; i++)
+        for (int k = 0; k < sh->push[i].n; k++)
+            free(sh->push[i].assets[k]);
+    free(sh->push);
+    if (sh->root_fd >= 0) close(sh->root_fd);
+    if (sh->log_fd > 2) close(sh->log_fd);
+}
+
+/* Start-up failed after n workers were (partly) set up: no thread runs. */
+static void workers_free(worker *ws, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < ws[i].nls; k++)
+            close(ws[i].ls[k].fd);
+        loop_free(ws[i].l);
+        if (ws[i].efd >= 0) close(ws[i].efd);
+    }
+    free(ws);
+}
+
 int server_run(const server_opts *o)
 {
     char err[600];
@@ -1138,6 +1183,7 @@ int server_run(const server_opts *o)
     memset(&sh, 0, sizeof(sh));
     sh.o = o;
     sh.log_fd = -1;
+    sh.root_fd = -1;
     signal(SIGPIPE, SIG_IGN);
 
     struct stat st;
@@ -1152,10 +1198,12 @@ int server_run(const server_opts *o)
         need_tls |= o->listen[i].tls;
     if (need_tls && !(sh.tls = tls_server_ctx(o->cert, o->key, err, sizeof(err)))) {
         fprintf(stderr, "loom serve: %s\n", err);
+        shared_free(&sh);
         return SERVE_CERT;
     }
     if (o->push_map && load_push_map(&sh, o->push_map, err, sizeof(err)) < 0) {
         fprintf(stderr, "loom serve: %s\n", err);
+        shared_free(&sh);
         return SERVE_USAGE;
     }
     if (o->access_log) {
@@ -1165,6 +1213,7 @@ int server_run(const server_opts *o)
         if (sh.log_fd < 0) {
             fprintf(stderr, "loom serve: cannot open access log %s: %s\n", o->access_log,
                     strerror(errno));
+            shared_free(&sh);
             return SERVE_USAGE;
         }
     }
@@ -1190,6 +1239,8 @@ int server_run(const server_opts *o)
             int fd = listen_on(&la, err, sizeof(err));
             if (fd < 0) {
                 fprintf(stderr, "loom serve: %s\n", err);
+                workers_free(ws, i + 1);
+                shared_free(&sh);
                 return SERVE_PORT;
             }
             ws[i].ls[ws[i].nls++] = (lsock){fd, o->listen[k].tls};
@@ -1232,12 +1283,6 @@ int server_run(const server_opts *o)
         close(ws[i].efd);
     }
     free(ws);
-    if (sh.tls) SSL_CTX_free(sh.tls);
-    for (int i = 0; i < sh.npush; i++)
-        for (int k = 0; k < sh.push[i].n; k++)
-            free(sh.push[i].assets[k]);
-    free(sh.push);
-    close(sh.root_fd);
-    if (sh.log_fd > 2) close(sh.log_fd);
+    shared_free(&sh);
     return SERVE_OK;
 }

@@ -22,12 +22,14 @@ clang                the build must be -Werror clean under clang too
 clang-format         the formatting check (.clang-format)
 libcmocka-dev        unit, conformance and interop test harness
 python3              runs the independent reference peers
-python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test)
+python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test; raw frames in serve_shutdown.py)
 libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
-python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output
+python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output, and serve_shutdown.py
 python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve
 curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests
 nghttp2-client       nghttp and h2load: an independent client, push and load tests
+nodejs               Node.js's built-in http2 client against loom serve (tests/interop/serve_node.js)
+chromium             a real browser loads loom serve's demo page over h2 (tests/interop/serve_chromium.py)
 "
 FUZZ="
 clang                libFuzzer (-fsanitize=fuzzer)

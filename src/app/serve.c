@@ -189,7 +189,11 @@ int serve_main(int argc, char **argv)
                 o.access_log = v;
             i++;
         } else if (!strcmp(a, "--workers")) {
-            if (num_arg(a, v, &o.workers) < 0 || o.workers < 1) return SERVE_USAGE;
+            if (num_arg(a, v, &o.workers) < 0) return SERVE_USAGE;
+            if (o.workers < 1) {
+                fprintf(stderr, "loom serve: --workers needs at least 1\n");
+                return SERVE_USAGE;
+            }
             i++;
         } else if (!strcmp(a, "--idle-timeout")) {
             if (num_arg(a, v, &idle) < 0) return SERVE_USAGE;

@@ -1,0 +1,197 @@
+"""Shared by the tests/interop/serve_*.py tests: a `loom serve` child on free
+loopback ports with its own cache folder (XDG_CACHE_HOME) and site folder,
+bounded waits, and a graceful stop (SIGTERM, exit status 0) of that child
+only, by its PID.
+
+    with Server(loom, site=dir) as s:     # site=None: the built-in demo
+        s.https, s.http                   # "https://127.0.0.1:PORT"
+    # leaving the block stops it and checks the exit status"""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+READY_TIMEOUT = 30.0  # ASan build, and a self-signed certificate on first use
+STOP_TIMEOUT = 30.0
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run(cmd, timeout=30, check_rc=None, **kw):
+    """Runs a peer with a time limit; returns CompletedProcess (bytes)."""
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("timed out after %ss: %s" % (timeout, " ".join(cmd)))
+    if check_rc is not None and p.returncode != check_rc:
+        raise TestFailure("%s exited %d (wanted %d)\nstdout: %s\nstderr: %s" %
+                          (" ".join(cmd), p.returncode, check_rc,
+                           p.stdout[-3000:].decode(errors="replace"),
+                           p.stderr[-3000:].decode(errors="replace")))
+    return p
+
+
+def make_tmp(prefix):
+    return tempfile.mkdtemp(prefix="loom-%s-" % prefix)
+
+
+class Server:
+    """`loom serve [site] --https 127.0.0.1:0 --http 127.0.0.1:0 [extra]`."""
+
+    def __init__(self, loom, site=None, extra=(), tmp=None, workers=None):
+        self.loom = loom
+        self.own_tmp = tmp is None
+        self.tmp = tmp or make_tmp("serve")
+        self.cache = os.path.join(self.tmp, "cache")
+        os.makedirs(self.cache, exist_ok=True)
+        self.site = site
+        args = [loom, "serve"]
+        if site:
+            args.append(site)
+        args += ["--https", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+        if workers:
+            args += ["--workers", str(workers)]
+        args += list(extra)
+        self.args = args
+        self.proc = None
+        self.lines = []
+        self.err = b""
+        self.cond = threading.Condition()
+        self.https = self.http = None
+        self.rc = None
+
+    def env(self):
+        env = dict(os.environ)
+        env["XDG_CACHE_HOME"] = self.cache
+        asan = env.get("ASAN_OPTIONS", "")
+        if "detect_leaks" not in asan:
+            asan = (asan + ":" if asan else "") + "detect_leaks=1"
+        env["ASAN_OPTIONS"] = asan
+        return env
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.decode(errors="replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _read_err(self):
+        data = self.proc.stderr.read()
+        self.err = data
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=self.env())
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.ereader = threading.Thread(target=self._read_err, daemon=True)
+        self.ereader.start()
+        end = time.monotonic() + READY_TIMEOUT
+        ok = False
+        with self.cond:
+            while True:
+                https = [l for l in self.lines if l.startswith("listening on https://")]
+                http = [l for l in self.lines if l.startswith("listening on http://")]
+                if https and http:
+                    ok = True
+                    break
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    break
+                self.cond.wait(min(left, 0.2))
+        if not ok:
+            self.kill()
+            self.ereader.join(timeout=10)
+            raise TestFailure("loom serve did not print both 'listening on' lines within %ss "
+                              "(exit status %r); stdout %r stderr %r" %
+                              (READY_TIMEOUT, self.proc.poll(), self.lines, self.err[-2000:]))
+        self.https = https[0].split()[2].rstrip("/")
+        self.http = http[0].split()[2].rstrip("/")
+        self.https_port = int(self.https.rsplit(":", 1)[1])
+        self.http_port = int(self.http.rsplit(":", 1)[1])
+        return self
+
+    def kill(self):
+        """Last resort (a failing test): SIGKILL our own child."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc and getattr(self, "ereader", None):
+            self.ereader.join(timeout=5)  # its stderr, for the failure report
+
+    def signal_term(self):
+        os.kill(self.proc.pid, signal.SIGTERM)
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        try:
+            self.rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TestFailure("loom serve did not exit within %ss of SIGTERM" % timeout)
+        self.ereader.join(timeout=10)
+        self.reader.join(timeout=10)
+        return self.rc
+
+    def stop(self):
+        """SIGTERM, then the exit status must be 0 (ASan/UBSan clean)."""
+        if self.proc.poll() is None:
+            self.signal_term()
+        rc = self.wait_exit()
+        check(rc == 0, "loom serve exited %d after SIGTERM (wanted 0); stderr:\n%s" %
+              (rc, self.err[-6000:].decode(errors="replace")))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, typ, val, tb):
+        if typ is None:
+            self.stop()
+        else:
+            self.kill()
+            if self.err:
+                sys.stderr.write("--- loom serve stderr ---\n%s\n" %
+                                 self.err[-6000:].decode(errors="replace"))
+        if self.own_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
+def main(fn):
+    """Runs fn(argv) and turns a TestFailure into exit status 1."""
+    t0 = time.monotonic()
+    try:
+        fn(sys.argv[1:])
+    except TestFailure as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    print("ok (%.1f s)" % (time.monotonic() - t0))

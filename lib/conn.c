@@ -921,7 +921,20 @@ int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms)
     return 0;
 }
 
-int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int head)
+/* What an upgraded request says about its stream: HEAD (no body in the
+ * response), and the authority pushes must match. */
+static void upgraded_request(stream *s, const loom_hpack_field *req, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (loom_name_is(&req[i], ":method"))
+            s->head = req[i].value_len == 4 && !memcmp(req[i].value, "HEAD", 4);
+        if (loom_name_is(&req[i], ":authority"))
+            s->authority_hash = hash64(req[i].value, req[i].value_len);
+    }
+}
+
+int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len,
+                      const loom_hpack_field *req, size_t n)
 {
     if (c->role == LOOM_CLIENT) {
         /* the client's side: the request it sent over HTTP/1.1 is stream 1,
@@ -930,7 +943,7 @@ int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int hea
         stream *s = loom_stream_new(c, 1, ST_HALF_CLOSED_LOCAL);
         if (!s) return LOOM_ERR_NOMEM;
         s->counted = 1;
-        s->head = (uint8_t)head;
+        upgraded_request(s, req, n);
         c->open_local++;
         c->next_local_id = 3;
         return 0;
@@ -960,7 +973,7 @@ int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int hea
     if (!s) return LOOM_ERR_NOMEM;
     s->counted = 1;
     s->in = IN_DONE;
-    s->head = (uint8_t)head;
+    upgraded_request(s, req, n);
     c->open_remote++;
     c->last_peer_id = 1;
     return 0;

@@ -643,9 +643,15 @@ static void h1_answer(hconn *c)
         !(c->hp.flags & F_CHUNKED)) {
         uint8_t settings[256];
         int k = b64url_decode(hs, sl, settings, sizeof(settings));
+        loom_hpack_field req[] = {
+            {(const uint8_t *)":method", 7, (const uint8_t *)v.method, v.method_len, 0},
+            {(const uint8_t *)":scheme", 7, (const uint8_t *)"http", 4, 0},
+            {(const uint8_t *)":authority", 10, (const uint8_t *)(v.authority ? v.authority : ""),
+             v.authority_len, 0},
+            {(const uint8_t *)":path", 5, (const uint8_t *)v.path, v.path_len, 0},
+        };
         if (k >= 0 && start_h2(c, "h2c") == 0 &&
-            loom_conn_upgrade(c->h2, settings, (size_t)k,
-                              v.method_len == 4 && !memcmp(v.method, "HEAD", 4)) == 0) {
+            loom_conn_upgrade(c->h2, settings, (size_t)k, req, 4) == 0) {
             static const char sw[] =
                 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
             wbuf_room(c);

@@ -197,13 +197,16 @@ int loom_conn_done(const loom_conn *c);
 int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms);
 
 /* The connection was upgraded from HTTP/1.1 (RFC 9113 §3.1 refers to
- * RFC 7540 §3.2). Server: settings is the decoded HTTP2-Settings value (a
- * SETTINGS payload); the upgraded request becomes stream 1, half-closed
- * (remote), to be answered with loom_respond(c, 1, ...). Client (settings
- * unused): after the 101, the request sent over HTTP/1.1 is stream 1,
+ * RFC 7540 §3.2). req/n: the upgraded request as HTTP/2 fields (:method,
+ * :scheme, :authority, :path), so that a HEAD response has no body and
+ * pushes on it are checked against its authority. Server: settings is the
+ * decoded HTTP2-Settings value (a SETTINGS payload); the request becomes
+ * stream 1, half-closed (remote), answered with loom_respond(c, 1, ...).
+ * Client (settings unused): after the 101, the request is stream 1,
  * half-closed (local), and its response arrives as events on stream 1.
- * head: it was a HEAD request. Call before loom_conn_recv(). */
-int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len, int head);
+ * Call before loom_conn_recv(). */
+int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len,
+                      const loom_hpack_field *req, size_t n);
 
 /* ---- submissions ---- */
 

@@ -259,7 +259,7 @@ static void trace_frame(gconn *gc, const loom_frame *f, int sent)
 {
     char fl[80];
     fprintf(stderr, "[%8.3f] %s%s %s frame <length=%u, flags=0x%02x, stream_id=%d>\n", now_s(),
-            G.nconns > 1 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0} : "",
+            G.nconns > 1 || gc->idx > 0 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0} : "",
             sent ? "send" : "recv", loom_frame_type_name(f->hd.type), (unsigned)f->hd.length,
             f->hd.flags, (int)f->hd.stream_id);
     if (f->hd.flags && flag_names(f->hd.type, f->hd.flags, fl, sizeof(fl))[0])
@@ -798,7 +798,12 @@ static gconn *connect_to(const greq *r)
                 now_s() - hs0 < 10)
                 continue;
             long v = SSL_get_verify_result(gc->ssl);
-            if (v != X509_V_OK)
+            if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
+                /* a server without h2 that refuses the handshake rather
+                 * than answer without ALPN (nginx without http2) */
+                fail_with(GX_NO_H2, "%s: the server does not offer h2 in ALPN (TLS alert %s)",
+                          r->url, "no_application_protocol");
+            else if (v != X509_V_OK)
                 fail_with(GX_TLS, "%s: TLS: certificate not trusted (%s); -k to accept it", r->url,
                           X509_verify_cert_error_string(v));
             else
@@ -835,8 +840,21 @@ static gconn *connect_to(const greq *r)
         /* RFC 7540 §3.2: HTTP/1.1 Upgrade to h2c; the request becomes
          * stream 1 (a GET without body: upgrading with a body is not
          * supported here) */
-        static const uint8_t settings[] = {0, 2, 0,   0, 0, 0, 0,    3,    0,
-                                           0, 0, 100, 0, 4, 0, 0xff, 0xff, 0xff};
+        /* HTTP2-Settings is our first SETTINGS (RFC 7540 §3.2.1): the
+         * same values as the SETTINGS frame that follows, since some may
+         * not change afterwards (SETTINGS_NO_RFC7540_PRIORITIES, RFC 9218
+         * §2.1: Apache ends the connection with PROTOCOL_ERROR) */
+        const uint32_t sv[7][2] = {{1, cfg.header_table_size},      {2, cfg.enable_push},
+                                   {3, cfg.max_concurrent_streams}, {4, cfg.initial_window_size},
+                                   {5, cfg.max_frame_size},         {6, cfg.max_header_list_size},
+                                   {9, cfg.no_rfc7540_priorities}};
+        uint8_t settings[42]; /* a multiple of 3: base64 without padding */
+        for (size_t i = 0; i < 7; i++) {
+            settings[i * 6] = (uint8_t)(sv[i][0] >> 8);
+            settings[i * 6 + 1] = (uint8_t)sv[i][0];
+            for (int k = 0; k < 4; k++)
+                settings[i * 6 + 2 + k] = (uint8_t)(sv[i][1] >> (24 - 8 * k));
+        }
         char b64[64], hdr[4096];
         static const char tbl[] =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -870,12 +888,23 @@ static gconn *connect_to(const greq *r)
             end = strstr(resp, "\r\n\r\n");
         }
         if (!end || strncmp(resp, "HTTP/1.1 101", 12)) {
+            /* a prior-knowledge-only server answers with its SETTINGS frame */
+            const char *why = !got                          ? "no answer"
+                              : strncmp(resp, "HTTP/1.", 7) ? "not an HTTP/1.1 response"
+                                                            : resp;
             fail_with(GX_NO_H2, "%s: the server did not upgrade to h2c (%.*s); try --h2c", r->url,
-                      (int)strcspn(resp, "\r\n"), got ? resp : "no answer");
+                      (int)strcspn(why, "\r\n"), why);
             gc->dead = 1;
             return NULL;
         }
-        loom_conn_upgrade(gc->h2, NULL, 0, 0);
+        loom_hpack_field up[] = {
+            {(const uint8_t *)":method", 7, (const uint8_t *)"GET", 3, 0},
+            {(const uint8_t *)":scheme", 7, (const uint8_t *)"http", 4, 0},
+            {(const uint8_t *)":authority", 10, (const uint8_t *)r->authority, strlen(r->authority),
+             0},
+            {(const uint8_t *)":path", 5, (const uint8_t *)r->path, strlen(r->path), 0},
+        };
+        loom_conn_upgrade(gc->h2, NULL, 0, up, 4);
         greq *first = NULL;
         for (size_t i = 0; i < G.nreqs && !first; i++)
             if (G.reqs[i]->conn == NULL && same_origin(G.reqs[i], r) && !G.reqs[i]->submitted)

@@ -1,17 +1,21 @@
 # The two README commands, and a few more for developers.
-#   make run    install what is missing, build (release), run loom
+#   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
 FUZZ_DIR    ?= build-fuzz
 PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
+BENCH_DIR   ?= build-bench
+HPACK_TEST_CASE ?= ../shared/hpack-test-case
+BENCH_FLAGS ?=
 
+# the main job: the server on its built-in demo site (Ctrl-C stops it gracefully)
 run: build
 	./$(BUILD_DIR)/loom --version
-	./$(BUILD_DIR)/loom --help
+	./$(BUILD_DIR)/loom serve
 
 build:
 	@tools/deps.sh build
@@ -42,6 +46,16 @@ fuzz-run: fuzz
 		$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/out/$$name fuzz/corpus/$$name || exit 1; \
 	done
 
+# HPACK against libnghttp2 on the hpack-test-case stories (release build,
+# -O2, no sanitizers): timing side by side, then callgrind's instruction
+# counts per field of each side. BENCH_FLAGS=--quick for a short run.
+bench-hpack:
+	@tools/deps.sh bench
+	cmake -S bench -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BENCH_DIR)
+	./$(BENCH_DIR)/bench_hpack $(BENCH_FLAGS) $(HPACK_TEST_CASE)
+	bench/callgrind.sh ./$(BENCH_DIR)/bench_hpack $(HPACK_TEST_CASE) $(BENCH_DIR)
+
 format:
 	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format -i
 
@@ -52,4 +66,4 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD_DIR) $(DEBUG_DIR) $(FUZZ_DIR) build-clang
+	rm -rf $(BUILD_DIR) $(DEBUG_DIR) $(FUZZ_DIR) $(BENCH_DIR) build-clang

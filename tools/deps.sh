@@ -3,6 +3,7 @@
 #   tools/deps.sh build   what `make run` needs (compile and run loom)
 #   tools/deps.sh test    that, plus what `make test` needs (test peers, tools)
 #   tools/deps.sh fuzz    that, plus what `make fuzz` needs
+#   tools/deps.sh bench   that of test, plus what `make bench-hpack` needs
 # Only absent packages are installed; nothing is upgraded.
 set -eu
 
@@ -30,6 +31,15 @@ curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowled
 nghttp2-client       nghttp and h2load: an independent client, push and load tests
 nodejs               Node.js's built-in http2 client against loom serve (tests/interop/serve_node.js)
 chromium             a real browser loads loom serve's demo page over h2 (tests/interop/serve_chromium.py)
+nghttp2-server       nghttpd: an independent server with push (-p) and a frame log, for loom get (tests/interop/get_nghttpd.py)
+h2o                  an independent HTTP/2 server (TLS, h2c, Upgrade, push by Link preload) for loom get
+nginx                an independent HTTP/2 server (http2_push, a connection-id access log, a TLS server without h2) for loom get
+apache2-bin          Apache httpd with mod_http2 and mod_ssl, run from a temporary config (no service) for loom get
+media-types          /etc/mime.types for that Apache config
+openssl              the openssl CLI: certificates made at test time, s_server for loom get's TLS and ALPN failures
+"
+BENCH="
+valgrind             callgrind counts instructions per field in bench/ (stable on a busy machine)
 "
 FUZZ="
 clang                libFuzzer (-fsanitize=fuzzer)
@@ -41,7 +51,8 @@ case "$mode" in
 build) list=$BUILD ;;
 test) list="$BUILD$TEST" ;;
 fuzz) list="$BUILD$TEST$FUZZ" ;;
-*) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
+bench) list="$BUILD$TEST$BENCH" ;;
+*) echo "usage: $0 build|test|fuzz|bench" >&2; exit 2 ;;
 esac
 
 missing=""

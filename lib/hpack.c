@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "huffman.h"
 #include "mem.h"
 #include "static_table.h"
 
@@ -205,7 +206,8 @@ struct loom_hpack_decoder {
     dyn_table t;
     uint32_t max_allowed; /* local SETTINGS_HEADER_TABLE_SIZE */
     uint32_t max_list;
-    int need_update; /* the limit was lowered: the next block must say so */
+    int need_update;    /* the limit was lowered: the next block must say so */
+    uint32_t min_since; /* the smallest limit set since the last block */
     uint8_t *scratch;
     size_t scratch_cap;
 };
@@ -238,6 +240,9 @@ void loom_hpack_decoder_free(loom_hpack_decoder *d)
 int loom_hpack_decoder_set_max_table_size(loom_hpack_decoder *d, uint32_t max_table_size)
 {
     d->max_allowed = max_table_size;
+    /* RFC 7541 §4.2: of several changes between two blocks, the smallest
+     * must be signalled first */
+    if (!d->need_update || max_table_size < d->min_since) d->min_since = max_table_size;
     if (max_table_size < d->t.max) d->need_update = 1;
     return 0;
 }
@@ -329,18 +334,29 @@ static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, si
         *outlen = s->len;
         return 0;
     }
-    /* Huffman output is at most 8/5 of the input (5-bit shortest code). */
-    size_t bound = (size_t)s->len * 8 / 5;
+    /* Huffman output is at most 8/5 of the input (5-bit shortest code);
+     * the decoder runs branch-free with a little room beyond that. */
+    size_t bound = (size_t)s->len / 5 * 8 + 8 + 2;
     if (bound > cap) bound = cap;
     if (scratch_reserve(d, *at + bound) < 0) return derr(c, LOOM_ERR_NOMEM, "out of memory");
     int n = loom_huffman_decode(s->p, s->len, d->scratch + *at, bound);
-    if (n == LOOM_ERR_BUFFER) return 1;
+    if (n == LOOM_ERR_BUFFER || (n >= 0 && (size_t)n > cap)) return 1;
     if (n < 0)
         return derr(c, LOOM_ERR_COMPRESSION,
                     "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
     *out = d->scratch + *at;
     *outlen = (size_t)n;
     *at += (size_t)n;
+    return 0;
+}
+
+/* Literals not expanded must still be valid Huffman (RFC 7541 §5.2). */
+static int check_lits(cursor *c, const lit *name, const lit *value)
+{
+    if ((name && name->huff && loom_huffman_check(name->p, name->len) < 0) ||
+        (value->huff && loom_huffman_check(value->p, value->len) < 0))
+        return derr(c, LOOM_ERR_COMPRESSION,
+                    "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
     return 0;
 }
 
@@ -374,6 +390,11 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
                 c.pos = start;
                 return derr(&c, LOOM_ERR_COMPRESSION,
                             "table size update above SETTINGS_HEADER_TABLE_SIZE (RFC 7541 §6.3)");
+            }
+            if (d->need_update && idx > d->min_since) {
+                c.pos = start;
+                return derr(&c, LOOM_ERR_COMPRESSION,
+                            "first table size update above the smallest limit set (RFC 7541 §4.2)");
             }
             d->t.max = idx;
             table_evict_to(&d->t, idx);
@@ -449,12 +470,13 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
             /* How much may be expanded: what the list budget allows, or for
              * an entry to be indexed what the table can hold, so the table
              * stays in step even past the list limit. */
-            size_t budget = over || list + ENTRY_OVERHEAD > d->max_list
-                                ? 0
-                                : d->max_list - list - ENTRY_OVERHEAD;
+            int room = !over && list + ENTRY_OVERHEAD <= d->max_list;
+            size_t budget = room ? d->max_list - list - ENTRY_OVERHEAD : 0;
             if (incremental && d->t.max > budget) budget = d->t.max;
-            if (!incremental && budget == 0) {
+            if (!incremental && !room) {
+                /* past the limit: skipped, but still checked (§5.2) */
                 over = 1;
+                if ((rc = check_lits(&c, idx ? NULL : &nl, &vl)) < 0) return rc;
                 continue;
             }
             size_t at = 0, vlen;
@@ -501,6 +523,7 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
              * it. */
             over = 1;
             if (incremental) table_evict_to(&d->t, 0);
+            if ((rc = check_lits(&c, idx ? NULL : &nl, &vl)) < 0) return rc;
             continue;
         }
 
@@ -534,13 +557,40 @@ struct loom_hpack_encoder {
     size_t pending_min;
     uint64_t *bname, *bnv; /* hash buckets: newest entry number + 1, or 0 */
     size_t nbuckets;       /* power of two */
+    /* names seen lately, by hash: their static-table index (0: none) and
+     * how many static entries share the name. A hit for a static name is
+     * checked by comparing the name; a stale or colliding "not static"
+     * costs compression, never correctness. */
+    struct {
+        uint32_t h;
+        uint8_t valid, idx, count;
+    } names[256];
 };
 
-static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+/* A hash of 8 octets per step (multiply and fold), for the encoder's
+ * lookups: it runs over every name and value, so it must be cheap. The
+ * last 1-7 octets are read as two overlapping loads, without a loop. */
+static uint32_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u; /* FNV-1a */
-    return h;
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    uint64_t w = (uint64_t)n << 56;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        h = (h ^ x) * k;
+        h ^= h >> 29;
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w ^= (uint64_t)a << 32 | b;
+    } else if (n) {
+        w ^= (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
+    h = (h ^ w) * k;
+    h ^= h >> 32;
+    return (uint32_t)h;
 }
 
 /* (Re)builds the hash chains after the entry ring was laid out anew. */
@@ -650,11 +700,38 @@ size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n)
 }
 
 /* Compares n bytes at ring offset off with p. */
+/* Equality of short strings eight octets at a time, without a call. */
+static inline int same(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    /* whole words, the last one overlapping; short strings by two
+     * overlapping halves */
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
 static int ring_eq(const dyn_table *t, size_t off, const uint8_t *p, size_t n)
 {
     size_t first = t->bcap - off < n ? t->bcap - off : n;
-    if (first && memcmp(t->buf + off, p, first)) return 0;
-    return n == first || !memcmp(t->buf, p + first, n - first);
+    if (!same(t->buf + off, p, first)) return 0;
+    return n == first || same(t->buf, p + first, n - first);
 }
 
 /* The newest live entry matching name (and value, if value_too). Returns
@@ -676,9 +753,28 @@ static uint32_t enc_find(const loom_hpack_encoder *enc, const loom_hpack_field *
     return 0;
 }
 
+/* The static-table index of f's name (0 when it has none), through the
+ * encoder's cache of recent names. */
+static uint32_t static_name(loom_hpack_encoder *enc, const loom_hpack_field *f, uint32_t h)
+{
+    uint32_t slot = h & 255;
+    if (enc->names[slot].valid && enc->names[slot].h == h) {
+        uint32_t idx = enc->names[slot].idx;
+        if (!idx) return 0;
+        const loom_hpack_field *e = &loom_hpack_static[idx];
+        if (e->name_len == f->name_len && same(e->name, f->name, f->name_len)) return idx;
+    }
+    uint32_t count = 0, idx = loom_hpack_static_name(f->name, f->name_len, &count);
+    enc->names[slot].h = h;
+    enc->names[slot].valid = 1;
+    enc->names[slot].idx = (uint8_t)idx;
+    enc->names[slot].count = (uint8_t)count;
+    return idx;
+}
+
 static int name_is(const loom_hpack_field *f, const char *s, size_t n)
 {
-    return f->name_len == n && !memcmp(f->name, s, n);
+    return f->name_len == n && same(f->name, (const uint8_t *)s, n);
 }
 #define NAME_IS(f, lit) name_is((f), (lit), sizeof(lit) - 1)
 
@@ -709,17 +805,34 @@ static int worth_indexing(const loom_hpack_encoder *enc, const loom_hpack_field 
     }
 }
 
+/* An integer in one octet when it fits the prefix, as most do. */
+static inline size_t put_int(uint8_t *out, int prefix, uint8_t first, uint32_t v)
+{
+    if (v < (1u << prefix) - 1) {
+        out[0] = (uint8_t)((first & ~((1u << prefix) - 1)) | v);
+        return 1;
+    }
+    return (size_t)loom_hpack_int_encode(out, 6, prefix, first, v);
+}
+
+/* A string literal, Huffman-coded only when that is shorter (RFC 7541
+ * §5.2). One pass: the Huffman coding is written straight into place, with
+ * room for no more than the raw length; when it does not fit, the raw
+ * octets are copied instead. */
 static size_t put_string(uint8_t *out, const uint8_t *s, size_t n)
 {
-    size_t h = loom_huffman_encoded_len(s, n);
-    int k;
-    if (h < n) {
-        k = loom_hpack_int_encode(out, 6, 7, 0x80, (uint32_t)h);
-        return (size_t)k + (size_t)loom_huffman_encode(s, n, out + k, h);
+    /* the length prefix of a Huffman string shorter than n is no longer
+     * than n's: code after that much room, move back if it came out shorter */
+    size_t room = n < 127 ? 1 : (size_t)loom_hpack_int_encode(out, 6, 7, 0, (uint32_t)n);
+    int h = n ? loom_huffman_encode(s, n, out + room, n - 1) : LOOM_ERR_BUFFER;
+    if (h >= 0) {
+        size_t k = put_int(out, 7, 0x80, (uint32_t)h);
+        if (k != room) memmove(out + k, out + room, (size_t)h);
+        return k + (size_t)h;
     }
-    k = loom_hpack_int_encode(out, 6, 7, 0x00, (uint32_t)n);
+    size_t k = put_int(out, 7, 0x00, (uint32_t)n);
     if (n) memcpy(out + k, s, n);
-    return (size_t)k + n;
+    return k + n;
 }
 
 int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
@@ -738,25 +851,34 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
     }
     for (size_t i = 0; i < n; i++) {
         const loom_hpack_field *f = &fields[i];
-        int never = sensitive(f), exact;
-        uint32_t idx = loom_hpack_static_find(f->name, f->name_len, f->value, f->value_len, &exact);
-        uint32_t hname = hash_bytes(2166136261u, f->name, f->name_len);
-        uint32_t hnv =
-            hash_bytes(hash_bytes(hname, (const uint8_t *)"", 1), f->value, f->value_len);
+        int never = sensitive(f);
+        uint32_t hname = hash_bytes(0x243f6a8885a308d3ull, f->name, f->name_len);
+        uint32_t idx = static_name(enc, f, hname), exact = 0;
+        for (uint32_t k = idx; idx && k < idx + enc->names[hname & 255].count; k++)
+            if (loom_hpack_static[k].value_len == f->value_len &&
+                same(loom_hpack_static[k].value, f->value, f->value_len)) {
+                exact = k;
+                break;
+            }
+        if (exact && !never) {
+            /* §6.1 indexed field from the static table */
+            o += put_int(out + o, 7, 0x80, exact);
+            continue;
+        }
+        uint32_t hnv = hash_bytes(hname, f->value, f->value_len);
         if (!never) {
-            uint32_t dyn = exact ? 0 : enc_find(enc, f, hnv, 1);
-            if (exact || dyn) {
-                /* §6.1 indexed field */
-                o += (size_t)loom_hpack_int_encode(out + o, 6, 7, 0x80, exact ? idx : dyn);
+            uint32_t dyn = enc_find(enc, f, hnv, 1);
+            if (dyn) {
+                o += put_int(out + o, 7, 0x80, dyn);
                 continue;
             }
         }
         if (!idx) idx = enc_find(enc, f, hname, 0);
         int incremental = !never && worth_indexing(enc, f);
         if (incremental) /* §6.2.1 */
-            o += (size_t)loom_hpack_int_encode(out + o, 6, 6, 0x40, idx);
+            o += put_int(out + o, 6, 0x40, idx);
         else /* §6.2.3 never indexed, §6.2.2 without indexing */
-            o += (size_t)loom_hpack_int_encode(out + o, 6, 4, never ? 0x10 : 0x00, idx);
+            o += put_int(out + o, 4, never ? 0x10 : 0x00, idx);
         if (!idx) o += put_string(out + o, f->name, f->name_len);
         o += put_string(out + o, f->value, f->value_len);
         if (incremental) {

@@ -19,8 +19,10 @@ int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         /* bits < 32 before the shift and codes are at most 30 bits: fits */
-        acc = acc << loom_huff_len[s[i]] | loom_huff_code[s[i]];
-        bits += loom_huff_len[s[i]];
+        uint64_t e = loom_huff_enc[s[i]];
+        unsigned cl = (unsigned)(e & 0xff);
+        acc = acc << cl | e >> 8;
+        bits += cl;
         if (bits >= 32) {
             if (cap - o < 4) return LOOM_ERR_BUFFER;
             bits -= 32;
@@ -44,19 +46,39 @@ int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap)
     return (int)o;
 }
 
+int loom_huffman_check(const uint8_t *in, size_t len)
+{
+    /* the decoder's machine without its output: for strings that are
+     * skipped but must still be valid (RFC 7541 §5.2) */
+    uint32_t state = 0, fail = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t e = loom_huff_decode[state << 8 | in[i]];
+        fail |= e;
+        state = e & 0xff;
+    }
+    return (fail & LOOM_HUFF_FAIL) || !loom_huff_accept[state] ? LOOM_ERR_COMPRESSION : 0;
+}
+
 int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
     uint32_t state = 0, fail = 0;
     size_t o = 0, i = 0;
-    /* Fast path while there is room for two symbols per octet: each step
-     * writes both symbol slots and advances by the count, without a branch. */
-    while (i < len && cap - o >= 2) {
-        uint32_t e = loom_huff_decode[state << 8 | in[i++]];
-        fail |= e;
-        out[o] = (uint8_t)(e >> 16);
-        out[o + 1] = (uint8_t)(e >> 24);
-        o += (e >> 8) & 3;
-        state = e & 0xff;
+    /* With room for the longest possible output (5-bit codes: 8/5 of the
+     * input) plus the spare slot, every step writes both symbol slots and
+     * advances by the count: no branch but the loop's. */
+    if (cap >= len / 5 * 8 + 8 + 2) {
+        for (; i + 2 <= len; i += 2) {
+            uint32_t e = loom_huff_decode[state << 8 | in[i]];
+            out[o] = (uint8_t)(e >> 16);
+            out[o + 1] = (uint8_t)(e >> 24);
+            o += (e >> 8) & 3;
+            uint32_t e2 = loom_huff_decode[(e & 0xff) << 8 | in[i + 1]];
+            out[o] = (uint8_t)(e2 >> 16);
+            out[o + 1] = (uint8_t)(e2 >> 24);
+            o += (e2 >> 8) & 3;
+            fail |= e | e2;
+            state = e2 & 0xff;
+        }
     }
     for (; i < len; i++) {
         uint32_t e = loom_huff_decode[state << 8 | in[i]];

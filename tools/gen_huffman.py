@@ -106,6 +106,10 @@ def main():
     w("};\n\nconst uint8_t loom_huff_len[257] = {\n")
     for i in range(0, 257, 16):
         w("    " + " ".join("%d," % codes[s][1] for s in range(i, min(i + 16, 257))) + "\n")
+    w("};\n\n/* the encoder's table: code << 8 | length, one load per octet */\n")
+    w("const uint64_t loom_huff_enc[256] = {\n")
+    for i in range(0, 256, 4):
+        w("    " + " ".join("0x%xull," % (codes[s][0] << 8 | codes[s][1]) for s in range(i, i + 4)) + "\n")
     w("};\n\n/* 1 where a string may end: padding of at most 7 one-bits (RFC 7541 §5.2) */\n")
     w("const uint8_t loom_huff_accept[256] = {\n")
     acc = [1 if accept.get(id(n), False) else 0 for n in states]

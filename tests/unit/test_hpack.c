@@ -847,6 +847,68 @@ static void test_size_update_missing_after_lowering(void **state)
     hlist_free(&l);
 }
 
+
+/* Found by fuzz/hpack_diff.c: of several limits set between two blocks,
+ * the smallest must be signalled first (RFC 7541 §4.2). */
+static void test_size_update_smallest_first(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_decoder_set_max_table_size(d, 100);
+    loom_hpack_decoder_set_max_table_size(d, 4096);
+    assert_int_equal(decode_hex(d, "3fe11f82", &l, &e), LOOM_ERR_COMPRESSION);
+    loom_hpack_decoder_free(d);
+    /* 100 first, then 4096: right */
+    d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_decoder_set_max_table_size(d, 100);
+    loom_hpack_decoder_set_max_table_size(d, 4096);
+    assert_int_equal(decode_hex(d, "3f453fe11f82", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_max(d), 4096);
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
+/* Found by fuzz/hpack_decode.c: strings skipped past the list limit are
+ * still checked, so a bad Huffman code is COMPRESSION_ERROR, not LIMIT. */
+static void test_skipped_string_still_checked(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 64, NULL);
+    char blk[256] = "000161a8";
+    for (int i = 0; i < 38; i++) strcat(blk, "00");
+    strcat(blk, "ffff"); /* 16 one-bits of padding: invalid (§5.2) */
+    assert_int_equal(decode_hex(d, blk, &l, &e), LOOM_ERR_COMPRESSION);
+    loom_hpack_decoder_free(d);
+    /* the same with valid padding is only too large */
+    d = loom_hpack_decoder_new(4096, 64, NULL);
+    blk[strlen(blk) - 4] = 0;
+    strcat(blk, "00ff");
+    assert_int_equal(decode_hex(d, blk, &l, &e), LOOM_ERR_LIMIT);
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
+/* Found by fuzz/hpack_decode.c: a list of exactly max_list_size fits. */
+static void test_list_exactly_at_limit(void **state)
+{
+    (void)state;
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 64, NULL);
+    /* two empty literals, 32 + 32 = 64 */
+    assert_int_equal(decode_hex(d, "000000000000", &l, &e), 0);
+    assert_int_equal(l.n, 2);
+    /* a third is one too many */
+    hlist_clear(&l);
+    assert_int_equal(decode_hex(d, "000000000000000000", &l, &e), LOOM_ERR_LIMIT);
+    loom_hpack_decoder_free(d);
+    hlist_free(&l);
+}
+
 /* ------------------------------------------------------------------ */
 /* The HPACK bomb (CVE-2016-6581)                                     */
 /* ------------------------------------------------------------------ */
@@ -1294,6 +1356,9 @@ int main(void)
         cmocka_unit_test(test_encoder_repeated_cookie),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
+        cmocka_unit_test(test_size_update_smallest_first),
+        cmocka_unit_test(test_skipped_string_still_checked),
+        cmocka_unit_test(test_list_exactly_at_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

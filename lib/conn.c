@@ -169,6 +169,13 @@ void loom_conn_free(loom_conn *c)
 
 /* ---- errors ---- */
 
+/* The last stream the peer opened: a client's are the pushes it accepted
+ * (RFC 9113 §6.8). */
+int32_t loom_last_peer_stream(const loom_conn *c)
+{
+    return c->role == LOOM_CLIENT ? c->last_promised_id : c->last_peer_id;
+}
+
 /* A connection error (RFC 9113 §5.4.1): GOAWAY with the code, then nothing
  * more from the peer is processed. */
 static int conn_error(loom_conn *c, int err, const char *why)
@@ -178,7 +185,7 @@ static int conn_error(loom_conn *c, int err, const char *why)
     c->err = err;
     /* §6.8: the last stream id sent MUST NOT increase: streams ignored
      * after an earlier GOAWAY do not count */
-    int32_t last = c->last_peer_id;
+    int32_t last = loom_last_peer_stream(c);
     if (c->goaway_sent && c->goaway_last_sent < last) last = c->goaway_last_sent;
     loom_stage_goaway(c, last, loom_err_h2_code(err), why);
     loom_event ev = {.type = LOOM_EV_ERROR};
@@ -693,7 +700,7 @@ static int on_ping(loom_conn *c, const loom_frame *f)
         if (c->goaway_final_pending && !memcmp(f->u.ping.opaque, c->goaway_ping, 8)) {
             /* §6.8: the round trip of a graceful shutdown is done */
             c->goaway_final_pending = 0;
-            loom_stage_goaway(c, c->last_peer_id, c->goaway_code, NULL);
+            loom_stage_goaway(c, loom_last_peer_stream(c), c->goaway_code, NULL);
         }
         loom_event ev = {.type = LOOM_EV_PING_ACK};
         if (c->ping_sent_at) {

@@ -176,6 +176,9 @@ void loom_prio_ready(stream *s, int ready);
 stream *loom_prio_pick(loom_conn *c);
 void loom_prio_charge(loom_conn *c, stream *s, size_t n);
 
+/* conn.c */
+int32_t loom_last_peer_stream(const loom_conn *c);
+
 /* send.c */
 void loom_settings_acked(loom_conn *c);
 int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer);

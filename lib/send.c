@@ -229,6 +229,10 @@ static void local_end(loom_conn *c, stream *s);
 static long emit_data(loom_conn *c, stream *s)
 {
     uint64_t left = body_left(s);
+    /* the connection window is shut: nothing more this batch, and the
+     * stream stays ready for when a WINDOW_UPDATE on stream 0 comes (only
+     * a shut stream window takes a stream out of the lists) */
+    if (left && c->send_window <= 0) return -1;
     int64_t win = c->send_window < s->send_window ? c->send_window : s->send_window;
     size_t want = c->peer[LOOM_SETTINGS_MAX_FRAME_SIZE];
     if (win < (int64_t)want) want = win > 0 ? (size_t)win : 0;
@@ -556,7 +560,7 @@ int loom_goaway(loom_conn *c, uint32_t code, int graceful, const char *debug)
         return loom_stage_frame(c, &f, 0);
     }
     c->goaway_final_pending = 0;
-    return loom_stage_goaway(c, c->last_peer_id, code, debug);
+    return loom_stage_goaway(c, loom_last_peer_stream(c), code, debug);
 }
 
 void loom_consumed(loom_conn *c, int32_t sid, size_t n)

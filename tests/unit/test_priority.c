@@ -42,8 +42,9 @@ static size_t frame(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags, uint3
     return 9;
 }
 
-/* A server engine with a client that allows huge windows. */
-static loom_conn *server(void)
+/* A server engine with a client that allows huge windows (the connection
+ * window only when open_conn_window). */
+static loom_conn *server_with(int open_conn_window)
 {
     loom_conn *c = loom_conn_new(LOOM_SERVER, NULL, on_event, NULL);
     uint8_t in[128];
@@ -54,12 +55,19 @@ static loom_conn *server(void)
     const uint8_t iws[] = {0, 4, 0x7f, 0xff, 0xff, 0xff};
     memcpy(in + n, iws, 6);
     n += 6;
-    n += frame(in + n, 4, 8, 0, 0); /* WINDOW_UPDATE connection +2^31-65536 */
-    const uint8_t inc[] = {0x7f, 0xff, 0x00, 0x00};
-    memcpy(in + n, inc, 4);
-    n += 4;
+    if (open_conn_window) {
+        n += frame(in + n, 4, 8, 0, 0); /* WINDOW_UPDATE connection +2^31-65536 */
+        const uint8_t inc[] = {0x7f, 0xff, 0x00, 0x00};
+        memcpy(in + n, inc, 4);
+        n += 4;
+    }
     assert_int_equal(loom_conn_recv(c, in, n), 0);
     return c;
+}
+
+static loom_conn *server(void)
+{
+    return server_with(1);
 }
 
 /* GET / on sid, with RFC 7540 priority fields when weight > 0, or an RFC
@@ -252,6 +260,39 @@ static void test_priority_field_wins_over_rfc7540(void **state)
     loom_conn_free(c);
 }
 
+static uint64_t data_octets(const data_log *log)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < log->n; i++)
+        n += log->len[i];
+    return n;
+}
+
+/* Streams held back by the connection window go on when it opens, in
+ * RFC 7540 tree mode too (a stall found against nghttp). */
+static void test_connection_window_resumes(void **state)
+{
+    (void)state;
+    for (int tree = 0; tree < 2; tree++) {
+        loom_conn *c = server_with(0);
+        request(c, 1, 0, 0, tree ? 16 : 0, NULL);
+        request(c, 3, 0, 0, tree ? 32 : 0, NULL);
+        respond(c, 1, 200000);
+        respond(c, 3, 200000);
+        data_log log = {.n = 0};
+        drain(c, &log);
+        assert_int_equal(data_octets(&log), 65535); /* the initial connection window */
+        uint8_t wu[13];
+        frame(wu, 4, 8, 0, 0);
+        const uint8_t inc[] = {0x00, 0x10, 0x00, 0x00}; /* +1 MiB */
+        memcpy(wu + 9, inc, 4);
+        assert_int_equal(loom_conn_recv(c, wu, sizeof(wu)), 0);
+        drain(c, &log);
+        assert_int_equal(data_octets(&log), 400000);
+        loom_conn_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_rfc7540_weights),
         cmocka_unit_test(test_rfc7540_exclusive),
         cmocka_unit_test(test_priority_field_wins_over_rfc7540),
+        cmocka_unit_test(test_connection_window_resumes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

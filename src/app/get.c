@@ -87,6 +87,7 @@ struct gconn {
     int dead, goaway;
     char origins[16][300]; /* from ORIGIN frames (RFC 8336) */
     int norigins, has_origin;
+    int got_settings; /* the server's first SETTINGS (and an ORIGIN after it) came */
     double t_dns, t_connect, t_tls;
     size_t pp_len; /* field block octets of the last PUSH_PROMISE */
     uint8_t wbuf[65536];
@@ -584,6 +585,11 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
         if (G.verbose) trace_fields(ev->u.headers.fields, ev->u.headers.n);
         r->resp_h1 = h1_size(r, 1);
         r->out = open_output(r);
+        if (!r->out && (r->save_path[0] || r->out_tmp)) {
+            fail_with(GX_WRITE, "%s: cannot write %s: %s", r->url,
+                      r->save_path[0] ? r->save_path : "a temporary file", strerror(errno));
+            r->save_path[0] = 0; /* not saved: the summary must not say it was */
+        }
         if (!strncmp(r->mime, "text/html", 9) && G.all) r->html = malloc(HTML_MAX);
         if (G.fail && r->status >= 400 && !r->pushed)
             fail_with(GX_HTTP, "%s: HTTP status %d", r->url, r->status);
@@ -633,6 +639,7 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
                       ev->u.goaway.debug_len ? ": " : "", (int)ev->u.goaway.debug_len,
                       (const char *)ev->u.goaway.debug);
         break;
+    case LOOM_EV_SETTINGS: gc->got_settings = 1; break;
     case LOOM_EV_ORIGIN: {
         /* RFC 8336 §2.3: the origin set becomes exactly what it lists */
         loom_frame f;
@@ -691,15 +698,22 @@ static int cert_covers(X509 *cert, const char *host)
 /* RFC 9113 §9.1.1: a connection is reused for another origin when its
  * certificate covers the name and the name resolves to the address the
  * connection went to; after an ORIGIN frame, only the origins it listed
- * (RFC 8336 §2.3), which need no DNS check. */
-static gconn *reusable(const greq *r)
+ * (RFC 8336 §2.3), which need no DNS check. Until the server's first
+ * SETTINGS has come (servers send ORIGIN right after it) another origin
+ * waits (*wait set) rather than coalesce on a set that may yet narrow. */
+static gconn *reusable(const greq *r, int *wait)
 {
+    *wait = 0;
     for (int i = 0; i < G.nconns; i++) {
         gconn *gc = G.conns[i];
         if (gc->dead || gc->goaway || strcmp(gc->scheme, r->scheme) || strcmp(gc->port, r->port))
             continue;
         if (!strcasecmp(gc->host, r->host)) return gc;
         if (strcmp(r->scheme, "https") || !cert_covers(gc->cert, r->host)) continue;
+        if (!gc->got_settings) {
+            *wait = 1;
+            continue;
+        }
         char origin[600];
         snprintf(origin, sizeof(origin), "%s://%s", r->scheme, r->authority);
         if (gc->has_origin) {
@@ -723,6 +737,23 @@ static int wait_fd(int fd, short ev, int ms)
 {
     struct pollfd p = {.fd = fd, .events = ev};
     return poll(&p, 1, ms);
+}
+
+/* How long one blocking step (connect, TLS handshake, the Upgrade's
+ * answer) may wait: 10 s, or what --max-time leaves. */
+static int step_ms(void)
+{
+    double left = G.max_time > 0 ? G.max_time - now_s() : 10;
+    if (left > 10) left = 10;
+    return left > 0 ? (int)(left * 1000) + 1 : 0;
+}
+
+/* --max-time ran out: that is the failure to report (exit 28). */
+static int out_of_time(void)
+{
+    if (G.max_time <= 0 || now_s() < G.max_time) return 0;
+    fail_with(GX_TIMEOUT, "timed out after %g seconds", G.max_time);
+    return 1;
 }
 
 static const char *ssl_reason(void)
@@ -760,7 +791,7 @@ static gconn *connect_to(const greq *r)
             continue;
         }
         socklen_t el = sizeof(err);
-        if (wait_fd(fd, POLLOUT, 10000) <= 0 ||
+        if (wait_fd(fd, POLLOUT, step_ms()) <= 0 ||
             (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)) {
             if (!err) err = ETIMEDOUT;
             close(fd);
@@ -773,6 +804,7 @@ static gconn *connect_to(const greq *r)
     }
     freeaddrinfo(res);
     if (gc->fd < 0) {
+        out_of_time();
         fail_with(GX_CONNECT, "%s: cannot connect to %s port %s: %s", r->url, r->host, r->port,
                   strerror(err ? err : ECONNREFUSED));
         free(gc);
@@ -785,7 +817,9 @@ static gconn *connect_to(const greq *r)
     if (!strcmp(r->scheme, "https")) {
         gc->ssl = SSL_new(G.tls);
         SSL_set_fd(gc->ssl, gc->fd);
-        SSL_set_tlsext_host_name(gc->ssl, r->host);
+        struct in6_addr lit;
+        if (inet_pton(AF_INET, r->host, &lit) != 1 && inet_pton(AF_INET6, r->host, &lit) != 1)
+            SSL_set_tlsext_host_name(gc->ssl, r->host); /* no IP literals (RFC 6066 §3) */
         if (!G.insecure) SSL_set1_host(gc->ssl, r->host);
         double hs0 = now_s();
         for (;;) {
@@ -794,9 +828,10 @@ static gconn *connect_to(const greq *r)
             if (rc == 1) break;
             int e = SSL_get_error(gc->ssl, rc);
             if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-                wait_fd(gc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 10000) > 0 &&
+                wait_fd(gc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, step_ms()) > 0 &&
                 now_s() - hs0 < 10)
                 continue;
+            out_of_time();
             long v = SSL_get_verify_result(gc->ssl);
             if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
                 /* a server without h2 that refuses the handshake rather
@@ -818,8 +853,8 @@ static gconn *connect_to(const greq *r)
         unsigned len;
         SSL_get0_alpn_selected(gc->ssl, &alpn, &len);
         if (len != 2 || memcmp(alpn, "h2", 2)) {
-            fail_with(GX_NO_H2, "%s: the server did not choose h2 in ALPN (%.*s)", r->url, (int)len,
-                      len ? (const char *)alpn : "none");
+            fail_with(GX_NO_H2, "%s: the server did not choose h2 in ALPN (%.*s)", r->url,
+                      len ? (int)len : 4, len ? (const char *)alpn : "none");
             SSL_free(gc->ssl);
             close(gc->fd);
             free(gc);
@@ -880,7 +915,7 @@ static gconn *connect_to(const greq *r)
         char resp[8192];
         size_t got = 0;
         char *end = NULL;
-        while (!end && got < sizeof(resp) - 1 && wait_fd(gc->fd, POLLIN, 10000) > 0) {
+        while (!end && got < sizeof(resp) - 1 && wait_fd(gc->fd, POLLIN, step_ms()) > 0) {
             ssize_t k = recv(gc->fd, resp + got, sizeof(resp) - 1 - got, 0);
             if (k <= 0) break;
             got += (size_t)k;
@@ -888,6 +923,7 @@ static gconn *connect_to(const greq *r)
             end = strstr(resp, "\r\n\r\n");
         }
         if (!end || strncmp(resp, "HTTP/1.1 101", 12)) {
+            out_of_time();
             /* a prior-knowledge-only server answers with its SETTINGS frame */
             const char *why = !got                          ? "no answer"
                               : strncmp(resp, "HTTP/1.", 7) ? "not an HTTP/1.1 response"
@@ -973,7 +1009,9 @@ static void assign(void)
     for (size_t i = 0; i < G.nreqs; i++) {
         greq *r = G.reqs[i];
         if (r->conn || r->done) continue;
-        gconn *gc = reusable(r);
+        int wait;
+        gconn *gc = reusable(r, &wait);
+        if (!gc && wait) continue; /* assigned once that connection's SETTINGS came */
         if (!gc && !G.exit_code) gc = connect_to(r);
         if (!gc) {
             r->done = r->failed = 1;
@@ -991,7 +1029,7 @@ static void run(void)
         assign();
         if (all_done()) break;
         if (G.max_time > 0 && now_s() > G.max_time) {
-            fail_with(GX_TIMEOUT, "timed out after %.0f seconds", G.max_time);
+            fail_with(GX_TIMEOUT, "timed out after %g seconds", G.max_time);
             break;
         }
         struct pollfd pf[MAX_CONNS];
@@ -1051,8 +1089,9 @@ static void run(void)
                         continue;
                     }
                     r->failed = 1;
-                    fail_with(GX_STREAM, "%s: the connection closed before the response ended",
-                              r->url);
+                    if (!r->pushed) /* as for a reset push: not what was asked for */
+                        fail_with(GX_STREAM, "%s: the connection closed before the response ended",
+                                  r->url);
                     finish(r);
                 }
             }
@@ -1339,8 +1378,9 @@ int get_main(int argc, char **argv)
                     G.nconns == 1 ? "" : "s", pushed, refused, refused == 1 ? "" : "es");
             for (size_t i = 0; i < G.nreqs; i++)
                 if (G.reqs[i]->pushed && !G.reqs[i]->refused)
-                    fprintf(stderr, ";   pushed %s: %d, %llu octets%s%s\n", G.reqs[i]->url,
+                    fprintf(stderr, ";   pushed %s: %d, %llu octets%s%s%s\n", G.reqs[i]->url,
                             G.reqs[i]->status, (unsigned long long)G.reqs[i]->bytes,
+                            G.reqs[i]->failed ? " (incomplete)" : "",
                             G.reqs[i]->save_path[0] ? " -> " : "", G.reqs[i]->save_path);
         }
     }

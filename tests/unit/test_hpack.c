@@ -847,7 +847,6 @@ static void test_size_update_missing_after_lowering(void **state)
     hlist_free(&l);
 }
 
-
 /* Found by fuzz/hpack_diff.c: of several limits set between two blocks,
  * the smallest must be signalled first (RFC 7541 §4.2). */
 static void test_size_update_smallest_first(void **state)
@@ -879,7 +878,8 @@ static void test_skipped_string_still_checked(void **state)
     loom_hpack_error e;
     loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 64, NULL);
     char blk[256] = "000161a8";
-    for (int i = 0; i < 38; i++) strcat(blk, "00");
+    for (int i = 0; i < 38; i++)
+        strcat(blk, "00");
     strcat(blk, "ffff"); /* 16 one-bits of padding: invalid (§5.2) */
     assert_int_equal(decode_hex(d, blk, &l, &e), LOOM_ERR_COMPRESSION);
     loom_hpack_decoder_free(d);

@@ -294,8 +294,14 @@ static int derr(cursor *c, int err, const char *why)
     return err;
 }
 
-static int read_int(cursor *c, int prefix, uint32_t *v)
+static inline int read_int(cursor *c, int prefix, uint32_t *v)
 {
+    /* most integers fit their prefix: one octet, no call */
+    uint32_t mask = (1u << prefix) - 1;
+    if (c->pos < c->len && (c->in[c->pos] & mask) < mask) {
+        *v = c->in[c->pos++] & mask;
+        return 0;
+    }
     int n = loom_hpack_int_decode(c->in + c->pos, c->len - c->pos, prefix, v);
     if (n == 0) return derr(c, LOOM_ERR_COMPRESSION, "truncated integer (RFC 7541 §5.1)");
     if (n < 0) return derr(c, n, "integer exceeds 32 bits (RFC 7541 §5.1)");
@@ -310,7 +316,7 @@ typedef struct {
     int huff;
 } lit;
 
-static int read_lit(cursor *c, lit *s)
+static inline int read_lit(cursor *c, lit *s)
 {
     if (c->pos >= c->len) return derr(c, LOOM_ERR_COMPRESSION, "truncated string (RFC 7541 §5.2)");
     s->huff = c->in[c->pos] & 0x80;

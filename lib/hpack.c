@@ -563,6 +563,7 @@ struct loom_hpack_encoder {
     size_t pending_min;
     uint64_t *bname, *bnv; /* hash buckets: newest entry number + 1, or 0 */
     size_t nbuckets;       /* power of two */
+    loom_hpack_huffman huffman;
     /* names seen lately, by hash: their static-table index (0: none) and
      * how many static entries share the name. A hit for a static name is
      * checked by comparing the name; a stale or colliding "not static"
@@ -684,6 +685,11 @@ int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap)
     return enc_resize(enc);
 }
 
+void loom_hpack_encoder_set_huffman(loom_hpack_encoder *enc, loom_hpack_huffman mode)
+{
+    enc->huffman = mode;
+}
+
 size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc)
 {
     return enc->t.size;
@@ -801,6 +807,8 @@ static int sensitive(const loom_hpack_field *f)
 static int worth_indexing(const loom_hpack_encoder *enc, const loom_hpack_field *f)
 {
     if (f->flags & LOOM_HPACK_NO_INDEX) return 0;
+    if (f->flags & LOOM_HPACK_INDEX)
+        return f->name_len + f->value_len + ENTRY_OVERHEAD <= enc->t.max;
     if (f->name_len + f->value_len + ENTRY_OVERHEAD > enc->t.max * 3 / 4) return 0;
     switch (f->name_len) {
     case 3: return !NAME_IS(f, "age");
@@ -825,12 +833,14 @@ static inline size_t put_int(uint8_t *out, int prefix, uint8_t first, uint32_t v
  * §5.2). One pass: the Huffman coding is written straight into place, with
  * room for no more than the raw length; when it does not fit, the raw
  * octets are copied instead. */
-static size_t put_string(uint8_t *out, const uint8_t *s, size_t n)
+static size_t put_string(uint8_t *out, const uint8_t *s, size_t n, loom_hpack_huffman mode)
 {
     /* the length prefix of a Huffman string shorter than n is no longer
      * than n's: code after that much room, move back if it came out shorter */
     size_t room = n < 127 ? 1 : (size_t)loom_hpack_int_encode(out, 6, 7, 0, (uint32_t)n);
-    int h = n ? loom_huffman_encode(s, n, out + room, n - 1) : LOOM_ERR_BUFFER;
+    size_t hcap = mode == LOOM_HPACK_HUFFMAN_PREFER ? n : n - 1;
+    int h = n && mode != LOOM_HPACK_HUFFMAN_NEVER ? loom_huffman_encode(s, n, out + room, hcap)
+                                                  : LOOM_ERR_BUFFER;
     if (h >= 0) {
         size_t k = put_int(out, 7, 0x80, (uint32_t)h);
         if (k != room) memmove(out + k, out + room, (size_t)h);
@@ -885,8 +895,8 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
             o += put_int(out + o, 6, 0x40, idx);
         else /* §6.2.3 never indexed, §6.2.2 without indexing */
             o += put_int(out + o, 4, never ? 0x10 : 0x00, idx);
-        if (!idx) o += put_string(out + o, f->name, f->name_len);
-        o += put_string(out + o, f->value, f->value_len);
+        if (!idx) o += put_string(out + o, f->name, f->name_len, enc->huffman);
+        o += put_string(out + o, f->value, f->value_len, enc->huffman);
         if (incremental) {
             entry *e = table_insert(&enc->t, f->name, f->name_len, f->value, f->value_len);
             if (e) {

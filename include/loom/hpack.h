@@ -26,7 +26,18 @@ enum {
     /* Encoder: do not add this field to the dynamic table (it may still be
      * sent as an index if it is already there). */
     LOOM_HPACK_NO_INDEX = 0x2,
+    /* Encoder: add this field to the dynamic table (a literal with
+     * incremental indexing) when it is not there yet, whatever the
+     * encoder's own strategy would choose. */
+    LOOM_HPACK_INDEX = 0x4,
 };
+
+/* Encoder: when string literals are Huffman-coded. */
+typedef enum {
+    LOOM_HPACK_HUFFMAN_AUTO = 0,   /* when shorter (the default) */
+    LOOM_HPACK_HUFFMAN_NEVER = 1,  /* never: raw octets */
+    LOOM_HPACK_HUFFMAN_PREFER = 2, /* unless longer (ties Huffman-coded) */
+} loom_hpack_huffman;
 
 typedef struct {
     const uint8_t *name;
@@ -145,6 +156,9 @@ int loom_hpack_encoder_set_max_table_size(loom_hpack_encoder *enc, uint32_t peer
 /* Caps the table the encoder uses (memory it may spend), whatever the peer
  * allows. Default 4096. */
 int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap);
+
+/* When the encoder Huffman-codes strings (RFC 7541 §5.2). */
+void loom_hpack_encoder_set_huffman(loom_hpack_encoder *enc, loom_hpack_huffman mode);
 
 /* An upper bound on the octets loom_hpack_encode() writes for these fields. */
 size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n);

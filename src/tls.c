@@ -92,7 +92,7 @@ static int make_self_signed(const char *cert, const char *key)
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
     if (!X509_sign(x, pk, EVP_sha256())) goto out;
-    char tmp[4200];
+    char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.%d", key, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) goto out;

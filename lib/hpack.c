@@ -712,38 +712,12 @@ size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n)
 }
 
 /* Compares n bytes at ring offset off with p. */
-/* Equality of short strings eight octets at a time, without a call. */
-static inline int same(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    /* whole words, the last one overlapping; short strings by two
-     * overlapping halves */
-    if (n >= 8) {
-        uint64_t x, y;
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y) return 0;
-        }
-        memcpy(&x, a + n - 8, 8);
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t x, y, u, v;
-        memcpy(&x, a, 4);
-        memcpy(&y, b, 4);
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&v, b + n - 4, 4);
-        return x == y && u == v;
-    }
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
 
 static int ring_eq(const dyn_table *t, size_t off, const uint8_t *p, size_t n)
 {
     size_t first = t->bcap - off < n ? t->bcap - off : n;
-    if (!same(t->buf + off, p, first)) return 0;
-    return n == first || same(t->buf, p + first, n - first);
+    if (!loom_same(t->buf + off, p, first)) return 0;
+    return n == first || loom_same(t->buf, p + first, n - first);
 }
 
 /* The newest live entry matching name (and value, if value_too). Returns
@@ -774,7 +748,7 @@ static uint32_t static_name(loom_hpack_encoder *enc, const loom_hpack_field *f, 
         uint32_t idx = enc->names[slot].idx;
         if (!idx) return 0;
         const loom_hpack_field *e = &loom_hpack_static[idx];
-        if (e->name_len == f->name_len && same(e->name, f->name, f->name_len)) return idx;
+        if (e->name_len == f->name_len && loom_same(e->name, f->name, f->name_len)) return idx;
     }
     uint32_t count = 0, idx = loom_hpack_static_name(f->name, f->name_len, &count);
     enc->names[slot].h = h;
@@ -786,7 +760,7 @@ static uint32_t static_name(loom_hpack_encoder *enc, const loom_hpack_field *f, 
 
 static int name_is(const loom_hpack_field *f, const char *s, size_t n)
 {
-    return f->name_len == n && same(f->name, (const uint8_t *)s, n);
+    return f->name_len == n && loom_same(f->name, (const uint8_t *)s, n);
 }
 #define NAME_IS(f, lit) name_is((f), (lit), sizeof(lit) - 1)
 
@@ -872,7 +846,7 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
         uint32_t idx = static_name(enc, f, hname), exact = 0;
         for (uint32_t k = idx; idx && k < idx + enc->names[hname & 255].count; k++)
             if (loom_hpack_static[k].value_len == f->value_len &&
-                same(loom_hpack_static[k].value, f->value, f->value_len)) {
+                loom_same(loom_hpack_static[k].value, f->value, f->value_len)) {
                 exact = k;
                 break;
             }

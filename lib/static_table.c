@@ -77,33 +77,6 @@ const loom_hpack_field loom_hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1] = {
 /* The first static index with this name and how many entries share it
  * (they are consecutive); 0 when the name is not in the table. Switching on
  * the length and the last octet leaves at most a couple of memcmp calls. */
-/* Equality of short strings (names and static values are under 30
- * octets) eight octets at a time, without a call to memcmp. */
-static inline int same(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    /* whole words, the last one overlapping; short strings by two
-     * overlapping halves */
-    if (n >= 8) {
-        uint64_t x, y;
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y) return 0;
-        }
-        memcpy(&x, a + n - 8, 8);
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t x, y, u, v;
-        memcpy(&x, a, 4);
-        memcpy(&y, b, 4);
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&v, b + n - 4, 4);
-        return x == y && u == v;
-    }
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
 
 uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count)
 {
@@ -246,7 +219,7 @@ uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count
         break;
     }
     for (int i = 0; i < k; i++)
-        if (same(name, (const uint8_t *)cand[i], len)) {
+        if (loom_same(name, (const uint8_t *)cand[i], len)) {
             *count = cnt[i];
             return first[i];
         }
@@ -270,7 +243,7 @@ uint32_t loom_hpack_static_find(const uint8_t *name, size_t name_len, const uint
     *exact = 0;
     for (uint32_t i = first; first && i < first + count; i++) {
         const loom_hpack_field *e = &loom_hpack_static[i];
-        if (e->value_len == value_len && same(e->value, value, value_len)) {
+        if (e->value_len == value_len && loom_same(e->value, value, value_len)) {
             *exact = 1;
             return i;
         }

@@ -1,7 +1,7 @@
 # The two README commands, and a few more for developers.
 #   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run bench-hpack format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
@@ -55,6 +55,11 @@ bench-hpack:
 	cmake --build $(BENCH_DIR)
 	./$(BENCH_DIR)/bench_hpack $(BENCH_FLAGS) $(HPACK_TEST_CASE)
 	bench/callgrind.sh ./$(BENCH_DIR)/bench_hpack $(HPACK_TEST_CASE) $(BENCH_DIR)
+
+# loom serve against nghttpd, h2o and nginx (one worker each, h2load)
+bench-serve: build
+	@tools/deps.sh bench
+	/usr/bin/python3 bench/serve.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
 
 format:
 	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format -i

@@ -641,10 +641,12 @@ static int enc_resize(loom_hpack_encoder *enc)
     if (want < enc->pending_min) enc->pending_min = want;
     table_evict_to(&enc->t, want);
     enc->t.max = want;
+    /* an encoder that has not inserted yet reserves at its first insertion */
+    if (!enc->bname) return 0;
     size_t ecap = enc->t.ecap;
     int rc = table_reserve(&enc->t, want, enc->mem);
     if (rc < 0) return rc;
-    return enc->t.ecap != ecap || !enc->bname ? enc_reindex(enc) : 0;
+    return enc->t.ecap != ecap ? enc_reindex(enc) : 0;
 }
 
 loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem)
@@ -657,11 +659,18 @@ loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem)
     enc->cap = enc->peer_max = LOOM_HPACK_DEFAULT_TABLE_SIZE;
     enc->t.max = LOOM_HPACK_DEFAULT_TABLE_SIZE;
     enc->pending_min = SIZE_MAX;
-    if (table_reserve(&enc->t, enc->t.max, mem) < 0 || enc_reindex(enc) < 0) {
-        loom_hpack_encoder_free(enc);
-        return NULL;
-    }
+    /* the table's memory is taken at the first insertion: an idle
+     * connection costs only this struct */
     return enc;
+}
+
+/* Room for the table and its hash index, before an insertion. */
+static int enc_ready(loom_hpack_encoder *enc)
+{
+    size_t ecap = enc->t.ecap;
+    int rc = table_reserve(&enc->t, enc->t.max, enc->mem);
+    if (rc < 0) return rc;
+    return enc->t.ecap != ecap || !enc->bname ? enc_reindex(enc) : 0;
 }
 
 void loom_hpack_encoder_free(loom_hpack_encoder *enc)
@@ -726,6 +735,7 @@ static uint32_t enc_find(const loom_hpack_encoder *enc, const loom_hpack_field *
                          int value_too)
 {
     const dyn_table *t = &enc->t;
+    if (!enc->bname) return 0; /* nothing inserted yet */
     uint64_t oldest = t->inserted - t->count;
     uint64_t num = (value_too ? enc->bnv : enc->bname)[h & (enc->nbuckets - 1)];
     while (num && num - 1 >= oldest) {
@@ -872,6 +882,7 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
         if (!idx) o += put_string(out + o, f->name, f->name_len, enc->huffman);
         o += put_string(out + o, f->value, f->value_len, enc->huffman);
         if (incremental) {
+            if (enc_ready(enc) < 0) return LOOM_ERR_NOMEM;
             entry *e = table_insert(&enc->t, f->name, f->name_len, f->value, f->value_len);
             if (e) {
                 size_t m = enc->nbuckets - 1;

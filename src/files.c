@@ -208,7 +208,197 @@ static void http_date(time_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r)
+/* RFC 9110 §13 and §14: conditional requests and one range, from the
+ * representation's validators. Sets the status (200, 206, 304 or 416). */
+static void conditions(const file_request *q, file_reply *r, time_t mtime)
+{
+    /* §13.1.2: If-None-Match wins over If-Modified-Since */
+    if (q->if_none_match) {
+        size_t el = strlen(r->etag);
+        int match = q->inm_len == 1 && q->if_none_match[0] == '*';
+        for (size_t i = 0; !match && i + el <= q->inm_len; i++)
+            match = !memcmp(q->if_none_match + i, r->etag, el);
+        if (match) {
+            r->status = 304;
+            return;
+        }
+    } else if (q->if_modified_since && q->ims_len < 64) {
+        char d[64];
+        memcpy(d, q->if_modified_since, q->ims_len);
+        d[q->ims_len] = 0;
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        if (strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) && timegm(&tm) >= mtime) {
+            r->status = 304;
+            return;
+        }
+    }
+    r->status = 200;
+    r->offset = 0;
+    r->length = r->size;
+    if (q->range && !r->encoding) {
+        int rr = parse_range(q->range, q->range_len, r->size, &r->offset, &r->length);
+        if (rr < 0) {
+            r->status = 416;
+            snprintf(r->content_range, sizeof(r->content_range), "bytes */%llu",
+                     (unsigned long long)r->size);
+        } else if (rr > 0) {
+            r->status = 206;
+            snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%llu",
+                     (unsigned long long)r->offset, (unsigned long long)(r->offset + r->length - 1),
+                     (unsigned long long)r->size);
+        }
+    }
+}
+
+/* ---- the small-file cache ----
+ * Per worker (no lock): files up to CACHE_FILE_MAX are read once and
+ * served from memory for CACHE_TTL_MS, so a small response costs no open,
+ * stat, readlink or read. An entry in use by a response stays alive after
+ * it expires (reference count) and is freed when the last one ends. */
+
+#define CACHE_FILE_MAX (64u * 1024)
+#define CACHE_TTL_MS   1000u
+#define CACHE_BUCKETS  512u
+
+struct file_entry {
+    struct file_entry *next;
+    uint64_t hash, born_ms;
+    char *key;
+    int refs, stale;
+    uint8_t *data;
+    uint64_t size;
+    time_t mtime;
+    const char *type, *encoding;
+    char etag[48], last_modified[40];
+};
+
+struct file_cache {
+    file_entry *b[CACHE_BUCKETS];
+    size_t bytes, max;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 1099511628211ull;
+    return h;
+}
+
+file_cache *files_cache_new(size_t max_bytes)
+{
+    file_cache *c = calloc(1, sizeof(*c));
+    if (c) c->max = max_bytes;
+    return c;
+}
+
+static void entry_free(file_cache *c, file_entry *e)
+{
+    c->bytes -= e->size;
+    free(e->data);
+    free(e->key);
+    free(e);
+}
+
+void files_release(file_cache *c, file_entry *e)
+{
+    if (!c || !e) return;
+    if (--e->refs == 0 && e->stale) entry_free(c, e);
+}
+
+void files_cache_free(file_cache *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < CACHE_BUCKETS; i++)
+        for (file_entry *e = c->b[i], *next; e; e = next) {
+            next = e->next;
+            if (e->refs)
+                e->stale = 1; /* freed by its last release */
+            else
+                entry_free(c, e);
+        }
+    free(c);
+}
+
+static file_entry *cache_find(file_cache *c, const char *key)
+{
+    uint64_t h = key_hash(key), now = mono_ms();
+    file_entry **pp = &c->b[h % CACHE_BUCKETS];
+    for (; *pp; pp = &(*pp)->next) {
+        file_entry *e = *pp;
+        if (e->hash != h || strcmp(e->key, key)) continue;
+        if (now - e->born_ms < CACHE_TTL_MS) return e;
+        *pp = e->next; /* expired: look at the file again */
+        if (e->refs)
+            e->stale = 1;
+        else
+            entry_free(c, e);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Reads a small regular file into a new entry (fd stays open). */
+static file_entry *cache_add(file_cache *c, const char *key, int fd, const struct stat *st,
+                             const file_reply *r)
+{
+    size_t size = (size_t)st->st_size;
+    if (size > CACHE_FILE_MAX || c->bytes + size > c->max) return NULL;
+    file_entry *e = calloc(1, sizeof(*e));
+    if (!e) return NULL;
+    e->data = malloc(size ? size : 1);
+    e->key = strdup(key);
+    size_t got = 0;
+    while (e->data && got < size) {
+        ssize_t n = pread(fd, e->data + got, size - got, (off_t)got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (!e->data || !e->key || got != size) {
+        free(e->data);
+        free(e->key);
+        free(e);
+        return NULL;
+    }
+    e->hash = key_hash(key);
+    e->born_ms = mono_ms();
+    e->size = size;
+    e->mtime = st->st_mtime;
+    e->type = r->type;
+    e->encoding = r->encoding;
+    memcpy(e->etag, r->etag, sizeof(e->etag));
+    memcpy(e->last_modified, r->last_modified, sizeof(e->last_modified));
+    e->next = c->b[e->hash % CACHE_BUCKETS];
+    c->b[e->hash % CACHE_BUCKETS] = e;
+    c->bytes += size;
+    return e;
+}
+
+static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
+{
+    r->type = e->type;
+    r->encoding = e->encoding;
+    r->size = e->size;
+    memcpy(r->etag, e->etag, sizeof(r->etag));
+    memcpy(r->last_modified, e->last_modified, sizeof(r->last_modified));
+    conditions(q, r, e->mtime);
+    if (r->status == 200 || r->status == 206) {
+        r->data = e->data;
+        r->entry = e;
+        e->refs++;
+    }
+}
+
+void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
+                 file_cache *cache)
 {
     memset(r, 0, sizeof(*r));
     r->fd = -1;
@@ -223,6 +413,20 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 400;
         return;
     }
+    /* which precompressed siblings the client takes (RFC 9110 §12.5.3) */
+    static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
+    int accepts[2] = {0, 0};
+    for (int i = 0; i < 2 && q->accept_encoding; i++)
+        accepts[i] = has_token(q->accept_encoding, q->ae_len, enc[i][0]);
+    char key[4200];
+    if (cache) {
+        snprintf(key, sizeof(key), "%s\n%d%d", rel, accepts[0], accepts[1]);
+        file_entry *e = cache_find(cache, key);
+        if (e) {
+            serve_entry(q, r, e);
+            return;
+        }
+    }
     struct stat st;
     int fd = open_inside(root_fd, root_real, rel, &st, r->path, sizeof(r->path));
     if (fd >= 0 && S_ISDIR(st.st_mode)) {
@@ -230,12 +434,11 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         close(fd);
         char idx[4200];
         snprintf(idx, sizeof(idx), "%s%sindex.html", rel, rel[0] ? "/" : "");
-        fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
         if (strlen(idx) >= sizeof(rel)) {
-            if (fd >= 0) close(fd);
             r->status = 404;
             return;
         }
+        fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
         memcpy(rel, idx, strlen(idx) + 1);
     }
     if (fd < 0) {
@@ -250,9 +453,8 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     r->type = files_mime(rel);
 
     /* a precompressed sibling when the client takes it and it exists */
-    static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
-    for (int i = 0; i < 2 && q->accept_encoding; i++) {
-        if (!has_token(q->accept_encoding, q->ae_len, enc[i][0])) continue;
+    for (int i = 0; i < 2; i++) {
+        if (!accepts[i]) continue;
         char alt[4200], real[4096];
         struct stat ast;
         snprintf(alt, sizeof(alt), "%s%s", rel, enc[i][1]);
@@ -275,47 +477,15 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
              r->encoding ? r->encoding : "");
     http_date(st.st_mtime, r->last_modified, sizeof(r->last_modified));
 
-    /* RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since */
-    if (q->if_none_match) {
-        size_t el = strlen(r->etag);
-        int match = q->inm_len == 1 && q->if_none_match[0] == '*';
-        for (size_t i = 0; !match && i + el <= q->inm_len; i++)
-            match = !memcmp(q->if_none_match + i, r->etag, el);
-        if (match) {
-            close(fd);
-            r->status = 304;
-            return;
-        }
-    } else if (q->if_modified_since && q->ims_len < 64) {
-        char d[64];
-        memcpy(d, q->if_modified_since, q->ims_len);
-        d[q->ims_len] = 0;
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        if (strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) && timegm(&tm) >= st.st_mtime) {
-            close(fd);
-            r->status = 304;
-            return;
-        }
+    file_entry *e = cache ? cache_add(cache, key, fd, &st, r) : NULL;
+    if (e) {
+        close(fd);
+        serve_entry(q, r, e);
+        return;
     }
-    r->status = 200;
-    r->offset = 0;
-    r->length = r->size;
-    if (q->range && !r->encoding) {
-        int rr = parse_range(q->range, q->range_len, r->size, &r->offset, &r->length);
-        if (rr < 0) {
-            close(fd);
-            r->status = 416;
-            snprintf(r->content_range, sizeof(r->content_range), "bytes */%llu",
-                     (unsigned long long)r->size);
-            return;
-        }
-        if (rr > 0) {
-            r->status = 206;
-            snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%llu",
-                     (unsigned long long)r->offset, (unsigned long long)(r->offset + r->length - 1),
-                     (unsigned long long)r->size);
-        }
-    }
-    r->fd = fd;
+    conditions(q, r, st.st_mtime);
+    if (r->status == 304 || r->status == 416)
+        close(fd);
+    else
+        r->fd = fd;
 }

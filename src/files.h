@@ -7,9 +7,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+typedef struct file_entry file_entry;
+typedef struct file_cache file_cache;
+
 typedef struct {
     int status;              /* 200, 206, 304, 400, 403, 404, 405, 416 */
     int fd;                  /* open file for 200/206, else -1 */
+    const uint8_t *data;     /* or the file in memory (a cached small file) */
+    file_entry *entry;       /* ... held until files_release() */
     uint64_t offset, length; /* body range */
     uint64_t size;           /* whole file */
     const char *type;        /* content-type */
@@ -35,10 +40,18 @@ typedef struct {
     size_t ae_len;
 } file_request;
 
-/* root_fd: an O_PATH/O_DIRECTORY descriptor of the site root. Fills *r;
- * r->fd must be closed by the caller when >= 0. Never follows a path out of
- * the root (.., %2e%2e, symlinks leaving the root, NUL). */
-void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r);
+/* root_fd: an O_PATH/O_DIRECTORY descriptor of the site root. Fills *r:
+ * the body is r->fd (to close) or r->data (held by r->entry until
+ * files_release()). Never follows a path out of the root (.., %2e%2e,
+ * symlinks leaving the root, NUL). cache: a worker's small-file cache, or
+ * NULL. */
+void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
+                 file_cache *cache);
+
+/* A per-worker cache of small files (no lock: one thread uses it). */
+file_cache *files_cache_new(size_t max_bytes);
+void files_cache_free(file_cache *c);
+void files_release(file_cache *c, file_entry *e);
 
 /* The small body for an error status, and its type. */
 const char *files_error_body(int status, size_t *len);

@@ -68,7 +68,8 @@ struct hconn;
 
 /* One request on a stream (h2) or the connection (h1). */
 typedef struct {
-    int fd; /* file being sent, or -1 */
+    int fd;            /* file being sent, or -1 */
+    file_entry *entry; /* or the cached file in memory */
     int status;
     uint64_t bytes, start_ms;
     int32_t sid;
@@ -91,7 +92,7 @@ typedef struct hconn {
     http_parser hp;
     uint8_t *in;
     size_t inlen;
-    char head[H1_MAX_HEAD];
+    char *head; /* request line and fields, allocated for HTTP/1.1 only */
     size_t headlen;
     struct {
         size_t n, nl, v, vl;
@@ -121,7 +122,8 @@ struct worker {
     pthread_t th;
     lsock ls[SERVER_MAX_LISTEN];
     int nls;
-    int efd; /* shutdown signal */
+    int efd;        /* shutdown signal */
+    file_cache *fc; /* small files in memory, this worker's own */
     hconn *conns;
     int nconns, stopping;
     char logbuf[8192];
@@ -155,11 +157,11 @@ typedef struct {
     size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len;
 } req_view;
 
-static void serve_file(shared *sh, const req_view *v, file_reply *r)
+static void serve_file(shared *sh, const req_view *v, file_reply *r, file_cache *fc)
 {
     file_request q = {v->method, v->method_len, v->path,  v->path_len,  v->inm, v->inm_len,
                       v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len};
-    files_serve(sh->root_fd, sh->root_real, &q, r);
+    files_serve(sh->root_fd, sh->root_real, &q, r, fc);
 }
 
 static const push_entry *push_for(shared *sh, const char *path, size_t n)
@@ -264,6 +266,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         if (r) {
             access_log(c, r, ev->stream_id);
             if (r->fd >= 0) close(r->fd);
+            files_release(c->w->fc, r->entry);
             free(r);
             loom_stream_set_user(lc, ev->stream_id, NULL);
         }
@@ -304,7 +307,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
 {
     shared *sh = c->w->sh;
     file_reply r;
-    serve_file(sh, v, &r);
+    serve_file(sh, v, &r, c->w->fc);
     int head = v->method_len == 4 && !memcmp(v->method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v->path, v->path_len) : NULL;
 
@@ -353,10 +356,18 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     char len[24], status[4], lbuf[2048];
     size_t n = reply_fields(&r, f, len, status, head, pe, lbuf, sizeof(lbuf));
     sreq *rq = new_sreq(sid, v, r.status, r.fd);
+    if (rq)
+        rq->entry = r.entry;
+    else
+        files_release(c->w->fc, r.entry);
     loom_stream_set_user(c->h2, sid, rq);
     loom_body b = {.fd = -1};
     int has_body = 0;
-    if ((r.status == 200 || r.status == 206) && !head) {
+    if ((r.status == 200 || r.status == 206) && !head && r.data) {
+        b.data = r.data + r.offset; /* a cached small file: sent from memory */
+        b.len = (size_t)r.length;
+        has_body = r.length > 0;
+    } else if ((r.status == 200 || r.status == 206) && !head) {
         b.fd = r.fd;
         b.offset = r.offset;
         b.length = r.length;
@@ -504,7 +515,7 @@ static int flush_h2(hconn *c)
 static int h1_on_url(http_parser *p, const char *at, size_t n)
 {
     hconn *c = p->data;
-    if (c->headlen + n > H1_MAX_HEAD) return 1;
+    if (!c->head || c->headlen + n > H1_MAX_HEAD) return 1;
     if (!c->urllen) c->url = c->headlen;
     memcpy(c->head + c->headlen, at, n);
     c->headlen += n;
@@ -515,7 +526,7 @@ static int h1_on_url(http_parser *p, const char *at, size_t n)
 static int h1_on_field(http_parser *p, const char *at, size_t n)
 {
     hconn *c = p->data;
-    if (c->headlen + n > H1_MAX_HEAD) return 1;
+    if (!c->head || c->headlen + n > H1_MAX_HEAD) return 1;
     if (c->in_value || c->nhdr == 0) {
         if (c->nhdr == H1_MAX_HEADERS) return 1;
         c->hdr[c->nhdr].n = c->headlen;
@@ -533,7 +544,7 @@ static int h1_on_field(http_parser *p, const char *at, size_t n)
 static int h1_on_value(http_parser *p, const char *at, size_t n)
 {
     hconn *c = p->data;
-    if (c->headlen + n > H1_MAX_HEAD || c->nhdr == 0) return 1;
+    if (!c->head || c->headlen + n > H1_MAX_HEAD || c->nhdr == 0) return 1;
     if (!c->in_value) {
         c->hdr[c->nhdr - 1].v = c->headlen;
         c->in_value = 1;
@@ -606,6 +617,8 @@ static int b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
 
 static void h1_reset(hconn *c)
 {
+    /* HTTP/2 connections never pay for this buffer */
+    if (!c->head) c->head = malloc(H1_MAX_HEAD);
     c->headlen = c->urllen = 0;
     c->nhdr = c->in_value = 0;
     c->h1_done = 0;
@@ -671,7 +684,7 @@ static void h1_answer(hconn *c)
     }
 
     file_reply r;
-    serve_file(sh, &v, &r);
+    serve_file(sh, &v, &r, NULL); /* HTTP/1.1 sends from the file itself */
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v.path, v.path_len) : NULL;
     wbuf_room(c);
@@ -798,6 +811,10 @@ static void run_h1(hconn *c)
             size_t rest = c->inlen;
             c->inlen = 0;
             if (rest) feed_h2(c, c->in, rest);
+            free(c->in);
+            c->in = NULL;
+            free(c->head);
+            c->head = NULL;
             return;
         }
         int rc = flush_h1(c);
@@ -866,6 +883,7 @@ static void conn_close(hconn *c)
     w->nconns--;
     free(c->wbuf);
     free(c->in);
+    free(c->head);
     free(c);
     if (w->stopping && w->nconns == 0) loop_stop(w->l);
 }
@@ -984,6 +1002,10 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
                     size_t all = c->inlen;
                     c->inlen = 0;
                     feed_h2(c, c->in, all);
+                    /* HTTP/2 reads straight from the socket: the detection
+                     * buffer is not kept for the connection's life */
+                    free(c->in);
+                    c->in = NULL;
                 } else {
                     c->proto = P_H1;
                     c->label = "http/1.1";
@@ -1178,6 +1200,7 @@ static void workers_free(worker *ws, int n)
             close(ws[i].ls[k].fd);
         loop_free(ws[i].l);
         if (ws[i].efd >= 0) close(ws[i].efd);
+        files_cache_free(ws[i].fc);
     }
     free(ws);
 }
@@ -1232,6 +1255,7 @@ int server_run(const server_opts *o)
         ws[i].sh = &sh;
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        ws[i].fc = files_cache_new(16u << 20);
         for (int k = 0; k < o->nlisten; k++) {
             server_listen la = o->listen[k];
             if (i > 0 && !strcmp(la.port, "0")) {
@@ -1287,6 +1311,7 @@ int server_run(const server_opts *o)
         pthread_join(ws[i].th, NULL);
         loop_free(ws[i].l);
         close(ws[i].efd);
+        files_cache_free(ws[i].fc);
     }
     free(ws);
     shared_free(&sh);

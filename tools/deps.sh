@@ -40,6 +40,10 @@ openssl              the openssl CLI: certificates made at test time, s_server f
 "
 BENCH="
 valgrind             callgrind counts instructions per field in bench/ (stable on a busy machine)
+nghttp2-server       nghttpd, a peer in bench/serve.py
+h2o                  a peer in bench/serve.py
+nginx                a peer in bench/serve.py
+openssl              makes the benchmark's certificate
 "
 FUZZ="
 clang                libFuzzer (-fsanitize=fuzzer)

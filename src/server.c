@@ -409,25 +409,9 @@ static void want_out(hconn *c, int on)
  * 0 when the socket is full, -1 on error. */
 static int push_wbuf(hconn *c)
 {
-    while (c->woff < c->wlen) {
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int k = SSL_write(c->ssl, c->wbuf + c->woff, (int)(c->wlen - c->woff));
-            if (k <= 0) {
-                int e = SSL_get_error(c->ssl, k);
-                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return 0;
-                return -1;
-            }
-            n = k;
-        } else {
-            n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
-            if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        }
-        c->woff += (size_t)n;
-    }
-    c->woff = c->wlen = 0;
-    return 1;
+    int rc = tls_send_all(c->ssl, c->fd, c->wbuf, c->wlen, &c->woff);
+    if (rc > 0) c->woff = c->wlen = 0;
+    return rc;
 }
 
 static int wbuf_room(hconn *c)

@@ -966,22 +966,8 @@ static gconn *connect_to(const greq *r)
 static int flush(gconn *gc)
 {
     for (;;) {
-        while (gc->woff < gc->wlen) {
-            ssize_t n;
-            if (gc->ssl) {
-                ERR_clear_error();
-                int k = SSL_write(gc->ssl, gc->wbuf + gc->woff, (int)(gc->wlen - gc->woff));
-                if (k <= 0) {
-                    int e = SSL_get_error(gc->ssl, k);
-                    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
-                }
-                n = k;
-            } else {
-                n = send(gc->fd, gc->wbuf + gc->woff, gc->wlen - gc->woff, MSG_NOSIGNAL);
-                if (n < 0) return errno == EAGAIN ? 0 : -1;
-            }
-            gc->woff += (size_t)n;
-        }
+        int rc = tls_send_all(gc->ssl, gc->fd, gc->wbuf, gc->wlen, &gc->woff);
+        if (rc <= 0) return rc;
         gc->woff = gc->wlen = 0;
         loom_out out[32];
         size_t k = loom_conn_send(gc->h2, out, 32);

@@ -64,4 +64,19 @@ static inline void flist_free(flist *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* The harnesses' shared input format: after the item byte c, a block of c
+ * octets (c < 0xfd), or for c == 0xfe a 2-octet length; cut short where the
+ * input ends. Returns 0 when the input ends inside the length. */
+static inline int fuzz_block_len(uint8_t c, const uint8_t **p, const uint8_t *end, size_t *n)
+{
+    *n = c;
+    if (c == 0xfe) {
+        if (end - *p < 2) return 0;
+        *n = (size_t)(*p)[0] << 8 | (*p)[1];
+        *p += 2;
+    }
+    if (*n > (size_t)(end - *p)) *n = (size_t)(end - *p);
+    return 1;
+}
+
 #endif

@@ -208,13 +208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             continue;
         }
-        size_t n = c;
-        if (c == 0xfe) {
-            if (end - p < 2) break;
-            n = (size_t)p[0] << 8 | p[1];
-            p += 2;
-        }
-        if (n > (size_t)(end - p)) n = (size_t)(end - p);
+        size_t n;
+        if (!fuzz_block_len(c, &p, end, &n)) break;
         const uint8_t *blk = p;
         p += n;
 

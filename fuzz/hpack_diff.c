@@ -100,13 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (nghttp2_hd_inflate_change_table_size(in, v) != 0) abort();
             continue;
         }
-        size_t n = c;
-        if (c == 0xfe) {
-            if (end - p < 2) break;
-            n = (size_t)p[0] << 8 | p[1];
-            p += 2;
-        }
-        if (n > (size_t)(end - p)) n = (size_t)(end - p);
+        size_t n;
+        if (!fuzz_block_len(c, &p, end, &n)) break;
         uint8_t *blk = xrealloc(NULL, n);
         if (n) memcpy(blk, p, n);
         p += n;

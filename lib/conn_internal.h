@@ -1,63 +1,29 @@
-/* Internal: the connection engine's state, shared by conn.c (receiving),
- * send.c (submissions, scheduling, output) and stream.c (the stream table). */
+/* Internal: the connection engine's state, made of each module's own part,
+ * and the few helpers every engine file uses.
+ *
+ * The files, from the bottom up (each calls only those below it; see
+ * docs/internals.md):
+ *   buf.c            growable bounded buffers
+ *   frame.c hpack.c huffman.c static_table.c fields.c   codecs and rules
+ *   stream.c         the §5.1 transition table and the stream store
+ *   sched.c priority.c   the schedulers (RFC 9218, RFC 7540)
+ *   queue.c          frames waiting for output
+ *   flow.c           flow control, both directions
+ *   settings.c       SETTINGS, ours and the peer's
+ *   conn.c           the connection object: life, streams' end, errors
+ *   recv.c send.c    receiving and sending, side by side */
 #ifndef LOOM_LIB_CONN_INTERNAL_H
 #define LOOM_LIB_CONN_INTERNAL_H
 
+#include "buf.h"
 #include "fields.h"
+#include "flow.h"
 #include "loom/conn.h"
 #include "mem.h"
-
-/* RFC 9113 §5.1 */
-typedef enum {
-    ST_IDLE,
-    ST_RESERVED_LOCAL,
-    ST_RESERVED_REMOTE,
-    ST_OPEN,
-    ST_HALF_CLOSED_LOCAL,
-    ST_HALF_CLOSED_REMOTE,
-    ST_CLOSED,
-} stream_state;
-
-/* What the receiving side of a stream expects next. */
-enum { IN_HEADERS, IN_BODY, IN_DONE };
-
-typedef struct stream {
-    int32_t id;
-    uint8_t state;
-    uint8_t in;          /* IN_* */
-    uint8_t head;        /* client: the request was HEAD, so the response has no body */
-    uint8_t ready;       /* in a scheduler list */
-    uint8_t urgency;     /* RFC 9218, 0 most urgent */
-    uint8_t incremental; /* RFC 9218 */
-    uint8_t has_body;    /* a body is to be sent after the HEADERS */
-    uint8_t deferred;    /* the body source said LOOM_BODY_DEFER */
-    uint8_t pushed;      /* a promised stream */
-    uint8_t local;       /* initiated by us */
-    uint8_t counted;     /* counts toward an open-streams limit */
-    int64_t send_window, recv_window;
-    uint32_t recv_unacked; /* consumed, not yet given back in WINDOW_UPDATE */
-    int64_t content_length;
-    uint64_t received;
-    uint64_t authority_hash; /* server: of the request's :authority, for push */
-    loom_body body;
-    uint64_t body_off;
-    void *user;
-    struct stream *next_hash;
-    struct stream *next_ready, *prev_ready;
-    /* RFC 7540 §5.3 tree (priority.c) */
-    struct stream *pparent, *pchild, *psibling;
-    uint16_t weight;
-    uint32_t pready;      /* ready streams in this subtree */
-    uint64_t pcycle, pvt; /* virtual time of this node; of its last child served */
-} stream;
-
-/* How a closed stream ended, remembered for frames that come after it. */
-enum { CLOSED_NORMAL, CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED };
-
-/* Values of one SETTINGS frame of ours that bind once acknowledged. */
-typedef struct {
-    uint32_t header_table_size, initial_window_size, max_frame_size, enable_push;
-} pending_settings;
+#include "queue.h"
+#include "sched.h"
+#include "settings.h"
+#include "stream.h"
 
 /* A piece of output: bytes in the batch buffer, caller memory, or a file. */
 typedef struct {
@@ -71,10 +37,16 @@ typedef struct {
 
 #define MAX_PIECES 64
 
+/* A field block being received (HEADERS or PUSH_PROMISE, then
+ * CONTINUATION frames). */
 typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} bytes;
+    int32_t stream, promised;
+    uint8_t type, end_stream, ignore; /* ignore: decode only (stream refused or reset) */
+    uint8_t has_pri;                  /* the HEADERS carried RFC 7540 priority */
+    loom_priority_spec pri;
+    uint32_t frames;
+    loom__buf frag; /* the fragments, when the block spans several frames */
+} block_state;
 
 struct loom_conn {
     loom_role role;
@@ -83,113 +55,94 @@ struct loom_conn {
     void *user;
     const loom_mem *mem;
 
-    /* receiving */
+    /* receiving (recv.c) */
     size_t preface_got; /* server: octets of the client magic matched */
-    int settings_got;   /* the peer's first SETTINGS arrived */
     loom_frame_reader reader;
     int dead; /* a connection error: input is ignored */
     int err;
     loom_hpack_decoder *dec;
-    /* a field block in progress (HEADERS/PUSH_PROMISE + CONTINUATION) */
-    int32_t hb_stream, hb_promised;
-    uint8_t hb_type, hb_end_stream, hb_reset; /* hb_reset: decode only, stream refused */
-    uint32_t hb_frames;
-    bytes hb;
-    /* fields of the block being decoded */
-    loom_hpack_field *fields;
-    size_t nfields, fields_cap;
-    bytes fb;
-
-    /* peer settings, by id (1..9) */
-    uint32_t peer[10];
-    int settings_unacked; /* our SETTINGS frames not acknowledged yet */
-    /* values that bind only once acknowledged (lowered limits), per
-     * outstanding SETTINGS frame, oldest first; UINT32_MAX: no change */
-    pending_settings pending[8];
-    uint64_t settings_sent_at;
-
-    /* streams */
-    stream **buckets;
-    size_t nbuckets, nstreams;
-    stream *free_streams;
-    uint32_t open_local, open_remote;
+    block_state block;
+    loom_hpack_list fields; /* the decoded block: an arena reset per block */
     int32_t last_peer_id, last_promised_id;
-    int64_t next_local_id; /* past 2^31-1 when the ids ran out (§5.1.1) */
-    struct {
-        int32_t id;
-        uint8_t how;
-    } * closed;
-    size_t nclosed, closed_pos;
+    uint8_t prio_signals; /* RFC 7540 signals seen before the scheduler was chosen */
 
-    /* connection flow control */
-    int64_t send_window, recv_window;
-    uint32_t recv_unacked;
+    settings_state settings;
+    stream_store streams;
+    uint32_t open_local, open_remote;
+    int64_t next_local_id; /* past 2^31-1 when the ids ran out (§5.1.1) */
+    int64_t next_push_id;
+    flow_conn flow;
+    sched_state sched;
+    queue_state queue;
 
     /* GOAWAY */
-    int goaway_sent, goaway_final_pending, goaway_received;
-    int32_t goaway_last_sent, goaway_last_recv;
-    uint32_t goaway_code;
-    uint8_t goaway_ping[8];
+    struct {
+        int sent, final_pending, received;
+        int32_t last_sent, last_recv;
+        uint32_t code;
+        uint8_t ping[8];
+    } goaway;
 
-    /* output */
+    /* output (send.c) */
     loom_hpack_encoder *enc;
-    bytes stage; /* control frames and field blocks waiting for a batch */
-    bytes batch; /* the batch being written */
+    loom__buf batch; /* the batch being written */
     piece pieces[MAX_PIECES];
     size_t npieces, piece_at, piece_done;
     int batch_open, building;
     int32_t close_after[MAX_PIECES]; /* streams to close once the batch is written */
     size_t nclose_after;
-    uint32_t n_ctrl; /* frames staged in answer to the peer */
-    bytes ebuf;      /* a field block being encoded */
-    stream *ready_head[8], *ready_tail[8];
-    stream proot;   /* root of the RFC 7540 tree */
-    int prio7540;   /* the peer sent RFC 7540 priority signals */
-    int prio_field; /* the peer sent an RFC 9218 priority field */
-    int64_t next_push_id;
+    loom__buf ebuf; /* a field block being encoded */
 
     /* defences: counts within the current window */
     uint64_t win_start;
     uint32_t n_resets, n_pings, n_settings, n_empty, n_prio;
 
-    /* stats */
-    uint64_t ping_sent_at, rtt_us;
-    uint64_t frames_in, frames_out, hbytes_in, hbytes_out;
+    struct {
+        uint64_t ping_sent_at, rtt_us;
+        uint64_t frames_in, frames_out, hbytes_in, hbytes_out;
+    } stats;
 };
 
-/* stream.c */
-stream *loom_stream_find(loom_conn *c, int32_t id);
-stream *loom_stream_new(loom_conn *c, int32_t id, uint8_t state);
-void loom_stream_close(loom_conn *c, stream *s, uint8_t how, uint32_t code, int by_peer,
-                       int retry_safe);
-int loom_stream_closed_how(const loom_conn *c, int32_t id);
-/* Records how a stream that has no stream object ended (one refused or
- * reset before it was created), for the frames that follow it (§5.1). */
-void loom_stream_remember(loom_conn *c, int32_t id, uint8_t how);
-void loom_streams_free(loom_conn *c);
+/* How a closed stream ended, for what the engine remembers of it. */
+enum { CLOSED_NORMAL, CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED };
 
-/* priority.c */
-void loom_prio_init(loom_conn *c, stream *s);
-void loom_prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri);
-void loom_prio_remove(loom_conn *c, stream *s);
-void loom_prio_ready(stream *s, int ready);
-stream *loom_prio_pick(loom_conn *c);
-void loom_prio_charge(loom_conn *c, stream *s, size_t n);
+static inline int loom__emit(loom_conn *c, loom_event *ev)
+{
+    return c->cb ? c->cb(c, ev, c->user) : 0;
+}
 
-/* conn.c */
-int32_t loom_last_peer_stream(const loom_conn *c);
+static inline uint64_t loom__body_left(const stream *s)
+{
+    if (s->body.read) return UINT64_MAX;
+    if (s->body.fd >= 0) return s->body.length - s->body_off;
+    return s->body.len - s->body_off;
+}
 
-/* send.c */
-void loom_settings_acked(loom_conn *c);
-int loom_stage_frame(loom_conn *c, const loom_frame *f, int from_peer);
-int loom_stage_settings(loom_conn *c, const loom_setting *list, size_t n);
-int loom_stage_rst(loom_conn *c, int32_t sid, uint32_t code, int from_peer);
-int loom_stage_window_update(loom_conn *c, int32_t sid, uint32_t inc);
-int loom_stage_goaway(loom_conn *c, int32_t last, uint32_t code, const char *debug);
-void loom_ready(loom_conn *c, stream *s);
-void loom_unready(loom_conn *c, stream *s);
-void loom_recv_credit(loom_conn *c, stream *s, size_t conn_n, size_t stream_n);
-uint64_t loom_now(loom_conn *c);
-int loom_emit(loom_conn *c, loom_event *ev);
+/* Whether s may send now: window on both levels, or nothing left but the
+ * END_STREAM (an empty last frame needs no window). */
+static inline int loom__flow_sendable(const loom_conn *c, const stream *s)
+{
+    return (s->send_window > 0 && c->flow.send_window > 0) || loom__body_left(s) == 0;
+}
+
+/* conn.c: the connection object's shared operations */
+uint64_t loom__now(loom_conn *c);
+/* A new stream in the store and in the scheduler, with the engine's
+ * defaults (windows, urgency). NULL: no memory. */
+stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state);
+/* The one place a stream ends: out of the scheduler and the store,
+ * remembered as `how`, the application told (LOOM_EV_STREAM_CLOSED). */
+void loom__stream_end(loom_conn *c, stream *s, uint8_t how, uint32_t code, int by_peer,
+                      int retry_safe);
+/* A connection error (RFC 9113 §5.4.1): GOAWAY with the code, nothing more
+ * from the peer is processed. Returns err. */
+int loom__conn_error(loom_conn *c, int err, const char *why);
+/* The last stream the peer opened: a client's are the pushes it accepted
+ * (RFC 9113 §6.8). */
+int32_t loom__last_peer_stream(const loom_conn *c);
+/* Whether a stream id is still idle for us (§5.1). */
+int loom__is_idle(const loom_conn *c, int32_t id);
+/* The hash a request's :authority is kept as, for the push rule (§8.4). */
+uint64_t loom__authority_hash(const uint8_t *p, size_t n);
 
 #endif

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-int loom_name_is(const loom_hpack_field *f, const char *name)
+int loom__name_is(const loom_hpack_field *f, const char *name)
 {
     size_t n = strlen(name);
     return f->name_len == n && !memcmp(f->name, name, n);
@@ -59,7 +59,7 @@ static int parse_length(const uint8_t *p, size_t n, int64_t *out)
     return 1;
 }
 
-int loom_priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental)
+int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental)
 {
     /* A Structured Fields dictionary (RFC 8941 §3.2); only u and i matter. */
     size_t i = 0;
@@ -103,8 +103,8 @@ int loom_priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *i
     return understood;
 }
 
-int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, int connect_protocol,
-                      loom_msg_info *info, const char **why)
+int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
+                       int connect_protocol, loom_msg_info *info, const char **why)
 {
     memset(info, 0, sizeof(*info));
     info->content_length = -1;
@@ -126,15 +126,15 @@ int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, i
             const uint8_t **slot = NULL;
             size_t *slot_len = NULL;
             if (kind == LOOM_MSG_REQUEST) {
-                if (loom_name_is(x, ":method"))
+                if (loom__name_is(x, ":method"))
                     slot = &info->method, slot_len = &info->method_len;
-                else if (loom_name_is(x, ":scheme"))
+                else if (loom__name_is(x, ":scheme"))
                     slot = &info->scheme, slot_len = &info->scheme_len;
-                else if (loom_name_is(x, ":authority"))
+                else if (loom__name_is(x, ":authority"))
                     slot = &info->authority, slot_len = &info->authority_len;
-                else if (loom_name_is(x, ":path"))
+                else if (loom__name_is(x, ":path"))
                     slot = &info->path, slot_len = &info->path_len;
-                else if (connect_protocol && loom_name_is(x, ":protocol"))
+                else if (connect_protocol && loom__name_is(x, ":protocol"))
                     slot = &info->protocol, slot_len = &info->protocol_len;
                 else
                     BAD("unknown or response pseudo-header in a request (RFC 9113 §8.3)");
@@ -142,7 +142,7 @@ int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, i
                 *slot = x->value;
                 *slot_len = x->value_len;
             } else {
-                if (!loom_name_is(x, ":status"))
+                if (!loom__name_is(x, ":status"))
                     BAD("request or unknown pseudo-header in a response (RFC 9113 §8.3.2)");
                 if (have_status) BAD("repeated :status (RFC 9113 §8.3)");
                 if (x->value_len != 3 || x->value[0] < '1' || x->value[0] > '9' ||
@@ -159,33 +159,33 @@ int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, i
         /* §8.2.2: connection-specific fields are malformed in HTTP/2. */
         switch (x->name_len) {
         case 2:
-            if (loom_name_is(x, "te") && !eq(x->value, x->value_len, "trailers"))
+            if (loom__name_is(x, "te") && !eq(x->value, x->value_len, "trailers"))
                 BAD("TE other than \"trailers\" (RFC 9113 §8.2.2)");
             break;
         case 7:
-            if (loom_name_is(x, "upgrade"))
+            if (loom__name_is(x, "upgrade"))
                 BAD("connection-specific field upgrade (RFC 9113 §8.2.2)");
             break;
         case 8:
-            if (loom_name_is(x, "priority") && kind == LOOM_MSG_REQUEST &&
-                loom_priority_parse(x->value, x->value_len, &info->urgency, &info->incremental))
+            if (loom__name_is(x, "priority") && kind == LOOM_MSG_REQUEST &&
+                loom__priority_parse(x->value, x->value_len, &info->urgency, &info->incremental))
                 info->has_priority = 1;
             break;
         case 10:
-            if (loom_name_is(x, "connection") || loom_name_is(x, "keep-alive"))
+            if (loom__name_is(x, "connection") || loom__name_is(x, "keep-alive"))
                 BAD("connection-specific field (RFC 9113 §8.2.2)");
             break;
         case 14:
-            if (loom_name_is(x, "content-length") &&
+            if (loom__name_is(x, "content-length") &&
                 !parse_length(x->value, x->value_len, &info->content_length))
                 BAD("invalid or conflicting content-length (RFC 9113 §8.1.1)");
             break;
         case 16:
-            if (loom_name_is(x, "proxy-connection"))
+            if (loom__name_is(x, "proxy-connection"))
                 BAD("connection-specific field proxy-connection (RFC 9113 §8.2.2)");
             break;
         case 17:
-            if (loom_name_is(x, "transfer-encoding"))
+            if (loom__name_is(x, "transfer-encoding"))
                 BAD("connection-specific field transfer-encoding (RFC 9113 §8.2.2)");
             break;
         default: break;

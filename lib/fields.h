@@ -22,14 +22,14 @@ typedef struct {
 
 /* Checks a field section. Returns 0, or LOOM_ERR_PROTOCOL with *why set to
  * the rule broken (the message is malformed: a stream error). */
-int loom_fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind, int connect_protocol,
-                      loom_msg_info *info, const char **why);
+int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
+                       int connect_protocol, loom_msg_info *info, const char **why);
 
 /* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
  * parameter was understood; unknown members are ignored (§4). */
-int loom_priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);
+int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);
 
 /* Case-sensitive equality of a field's name with a C string. */
-int loom_name_is(const loom_hpack_field *f, const char *name);
+int loom__name_is(const loom_hpack_field *f, const char *name);
 
 #endif

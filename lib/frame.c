@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "mem.h"
 
 static uint32_t get24(const uint8_t *p)
@@ -472,20 +473,11 @@ void loom_frame_reader_set_max(loom_frame_reader *r, uint32_t max_frame_size)
     r->max_frame_size = max_frame_size;
 }
 
+/* Never more than the largest frame allowed. */
 static int reserve(loom_frame_reader *r, size_t need)
 {
-    if (need <= r->cap) return 0;
-    size_t cap = r->cap ? r->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    /* never more than the largest frame allowed */
-    size_t lim = LOOM_FRAME_HEADER_LEN + (size_t)r->max_frame_size;
-    if (cap > lim && need <= lim) cap = lim;
-    uint8_t *b = loom_realloc(r->mem, r->buf, cap);
-    if (!b) return LOOM_ERR_NOMEM;
-    r->buf = b;
-    r->cap = cap;
-    return 0;
+    return loom__grow(r->mem, (void **)&r->buf, &r->cap, need, 1,
+                      LOOM_FRAME_HEADER_LEN + (size_t)r->max_frame_size);
 }
 
 /* Returns the result of parsing a whole frame held at p; sets r->dead on a

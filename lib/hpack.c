@@ -1,10 +1,11 @@
 /* HPACK (RFC 7541): integers, the dynamic table, the decoder and the
  * encoder. Huffman coding is in huffman.c, the static table in
  * static_table.c. */
-#include "loom/hpack.h"
+#include "loom/hpack_lowlevel.h"
 
 #include <string.h>
 
+#include "buf.h"
 #include "huffman.h"
 #include "mem.h"
 #include "static_table.h"
@@ -267,17 +268,12 @@ size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
     return d->t.max;
 }
 
+/* The scratch buffer holds one field's decoded name and value at a time;
+ * the decoding budget (list limit, table size) bounds it. */
 static int scratch_reserve(loom_hpack_decoder *d, size_t need)
 {
-    if (need <= d->scratch_cap && d->scratch) return 0;
-    size_t cap = d->scratch_cap ? d->scratch_cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = loom_realloc(d->mem, d->scratch, cap);
-    if (!p) return LOOM_ERR_NOMEM;
-    d->scratch = p;
-    d->scratch_cap = cap;
-    return 0;
+    size_t max = 2 * ((size_t)d->max_list + d->max_allowed) + 64;
+    return loom__grow(d->mem, (void **)&d->scratch, &d->scratch_cap, need, 1, max);
 }
 
 typedef struct {
@@ -359,8 +355,8 @@ static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, si
 /* Literals not expanded must still be valid Huffman (RFC 7541 §5.2). */
 static int check_lits(cursor *c, const lit *name, const lit *value)
 {
-    if ((name && name->huff && loom_huffman_check(name->p, name->len) < 0) ||
-        (value->huff && loom_huffman_check(value->p, value->len) < 0))
+    if ((name && name->huff && loom__huffman_check(name->p, name->len) < 0) ||
+        (value->huff && loom__huffman_check(value->p, value->len) < 0))
         return derr(c, LOOM_ERR_COMPRESSION,
                     "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
     return 0;
@@ -424,7 +420,7 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
                 return derr(&c, LOOM_ERR_COMPRESSION, "index 0 (RFC 7541 §6.1)");
             }
             if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
-                f = loom_hpack_static[idx];
+                f = loom__hpack_static[idx];
             } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
                 const entry *en = table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
                 size_t cost = (size_t)en->nlen + en->vlen + ENTRY_OVERHEAD;
@@ -461,8 +457,8 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
             if (idx == 0) {
                 if ((rc = read_lit(&c, &nl)) < 0) return rc;
             } else if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
-                f.name = loom_hpack_static[idx].name;
-                f.name_len = loom_hpack_static[idx].name_len;
+                f.name = loom__hpack_static[idx].name;
+                f.name_len = loom__hpack_static[idx].name_len;
             } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
                 nen = table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
                 f.name_len = nen->nlen;
@@ -550,6 +546,93 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
                     "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2)");
     }
     return 0;
+}
+
+/* ---- whole blocks into a list ---- */
+
+void loom_hpack_list_init(loom_hpack_list *l, const loom_mem *mem)
+{
+    memset(l, 0, sizeof(*l));
+    l->mem = mem ? mem : loom_mem_default();
+}
+
+void loom_hpack_list_free(loom_hpack_list *l)
+{
+    loom_free(l->mem, l->fields);
+    loom_free(l->mem, l->reps);
+    loom_free(l->mem, l->buf);
+    l->fields = NULL;
+    l->reps = NULL;
+    l->buf = NULL;
+    l->n = l->cap = l->used = l->bcap = 0;
+}
+
+typedef struct {
+    loom_hpack_list *l;
+    size_t max_fields, max_bytes;
+} list_ctx;
+
+/* Copies a decoded field into the list. Until the block ends, a field's
+ * pointers hold offsets into the list's octets (which may move as they
+ * grow). */
+static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
+{
+    list_ctx *x = user;
+    loom_hpack_list *l = x->l;
+    size_t cap = l->cap;
+    if (l->n == l->cap) {
+        int rc = loom__grow(l->mem, (void **)&l->fields, &cap, l->n + 1, sizeof(*l->fields),
+                            x->max_fields);
+        if (rc < 0) return rc;
+        size_t rcap = l->cap;
+        rc = loom__grow(l->mem, (void **)&l->reps, &rcap, cap, 1, cap);
+        if (rc < 0) return rc;
+        l->cap = cap;
+    }
+    size_t need = l->used + f->name_len + f->value_len;
+    int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+    if (rc < 0) return rc;
+    loom_hpack_field *d = &l->fields[l->n];
+    l->reps[l->n++] = (uint8_t)rep;
+    d->name = (const uint8_t *)(uintptr_t)l->used;
+    if (f->name_len) memcpy(l->buf + l->used, f->name, f->name_len);
+    l->used += f->name_len;
+    d->value = (const uint8_t *)(uintptr_t)l->used;
+    if (f->value_len) memcpy(l->buf + l->used, f->value, f->value_len);
+    l->used += f->value_len;
+    d->name_len = f->name_len;
+    d->value_len = f->value_len;
+    d->flags = f->flags;
+    return 0;
+}
+
+int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len,
+                            loom_hpack_list *l, loom_hpack_error *e)
+{
+    l->n = 0;
+    l->used = 0;
+    e->err = 0;
+    e->offset = 0;
+    e->reason = NULL;
+    /* The list limit bounds what is reported (RFC 7541 §4.1: each field
+     * costs its octets plus 32), so it bounds the list too. */
+    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list};
+    int rc = loom_hpack_decode(d, in, len, list_add, &x, e);
+    if (rc == LOOM_ERR_NOMEM || rc == LOOM_ERR_LIMIT) {
+        /* from list_add: report it as the decoder reports its own */
+        if (!e->reason) {
+            e->err = rc;
+            e->offset = 0;
+            e->reason = rc == LOOM_ERR_NOMEM
+                            ? "out of memory"
+                            : "header list larger than its limit (RFC 9113 §6.5.2)";
+        }
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        l->fields[i].name = l->buf + (uintptr_t)l->fields[i].name;
+        l->fields[i].value = l->buf + (uintptr_t)l->fields[i].value;
+    }
+    return rc;
 }
 
 /* ---- encoder ---- */
@@ -725,8 +808,8 @@ size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n)
 static int ring_eq(const dyn_table *t, size_t off, const uint8_t *p, size_t n)
 {
     size_t first = t->bcap - off < n ? t->bcap - off : n;
-    if (!loom_same(t->buf + off, p, first)) return 0;
-    return n == first || loom_same(t->buf, p + first, n - first);
+    if (!loom__same(t->buf + off, p, first)) return 0;
+    return n == first || loom__same(t->buf, p + first, n - first);
 }
 
 /* The newest live entry matching name (and value, if value_too). Returns
@@ -757,10 +840,10 @@ static uint32_t static_name(loom_hpack_encoder *enc, const loom_hpack_field *f, 
     if (enc->names[slot].valid && enc->names[slot].h == h) {
         uint32_t idx = enc->names[slot].idx;
         if (!idx) return 0;
-        const loom_hpack_field *e = &loom_hpack_static[idx];
-        if (e->name_len == f->name_len && loom_same(e->name, f->name, f->name_len)) return idx;
+        const loom_hpack_field *e = &loom__hpack_static[idx];
+        if (e->name_len == f->name_len && loom__same(e->name, f->name, f->name_len)) return idx;
     }
-    uint32_t count = 0, idx = loom_hpack_static_name(f->name, f->name_len, &count);
+    uint32_t count = 0, idx = loom__hpack_static_name(f->name, f->name_len, &count);
     enc->names[slot].h = h;
     enc->names[slot].valid = 1;
     enc->names[slot].idx = (uint8_t)idx;
@@ -770,7 +853,7 @@ static uint32_t static_name(loom_hpack_encoder *enc, const loom_hpack_field *f, 
 
 static int name_is(const loom_hpack_field *f, const char *s, size_t n)
 {
-    return f->name_len == n && loom_same(f->name, (const uint8_t *)s, n);
+    return f->name_len == n && loom__same(f->name, (const uint8_t *)s, n);
 }
 #define NAME_IS(f, lit) name_is((f), (lit), sizeof(lit) - 1)
 
@@ -855,8 +938,8 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
         uint32_t hname = hash_bytes(0x243f6a8885a308d3ull, f->name, f->name_len);
         uint32_t idx = static_name(enc, f, hname), exact = 0;
         for (uint32_t k = idx; idx && k < idx + enc->names[hname & 255].count; k++)
-            if (loom_hpack_static[k].value_len == f->value_len &&
-                loom_same(loom_hpack_static[k].value, f->value, f->value_len)) {
+            if (loom__hpack_static[k].value_len == f->value_len &&
+                loom__same(loom__hpack_static[k].value, f->value, f->value_len)) {
                 exact = k;
                 break;
             }

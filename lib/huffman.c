@@ -2,13 +2,13 @@
 #include <string.h>
 
 #include "huffman.h"
-#include "loom/hpack.h"
+#include "loom/hpack_lowlevel.h"
 
 size_t loom_huffman_encoded_len(const uint8_t *s, size_t len)
 {
     uint64_t bits = 0;
     for (size_t i = 0; i < len; i++)
-        bits += loom_huff_len[s[i]];
+        bits += loom__huff_len[s[i]];
     return (size_t)((bits + 7) / 8);
 }
 
@@ -19,7 +19,7 @@ int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         /* bits < 32 before the shift and codes are at most 30 bits: fits */
-        uint64_t e = loom_huff_enc[s[i]];
+        uint64_t e = loom__huff_enc[s[i]];
         unsigned cl = (unsigned)(e & 0xff);
         acc = acc << cl | e >> 8;
         bits += cl;
@@ -46,17 +46,17 @@ int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap)
     return (int)o;
 }
 
-int loom_huffman_check(const uint8_t *in, size_t len)
+int loom__huffman_check(const uint8_t *in, size_t len)
 {
     /* the decoder's machine without its output: for strings that are
      * skipped but must still be valid (RFC 7541 §5.2) */
     uint32_t state = 0, fail = 0;
     for (size_t i = 0; i < len; i++) {
-        uint32_t e = loom_huff_decode[state << 8 | in[i]];
+        uint32_t e = loom__huff_decode[state << 8 | in[i]];
         fail |= e;
         state = e & 0xff;
     }
-    return (fail & LOOM_HUFF_FAIL) || !loom_huff_accept[state] ? LOOM_ERR_COMPRESSION : 0;
+    return (fail & LOOM__HUFF_FAIL) || !loom__huff_accept[state] ? LOOM_ERR_COMPRESSION : 0;
 }
 
 int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
@@ -68,11 +68,11 @@ int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
      * advances by the count: no branch but the loop's. */
     if (cap >= len / 5 * 8 + 8 + 2) {
         for (; i + 2 <= len; i += 2) {
-            uint32_t e = loom_huff_decode[state << 8 | in[i]];
+            uint32_t e = loom__huff_decode[state << 8 | in[i]];
             out[o] = (uint8_t)(e >> 16);
             out[o + 1] = (uint8_t)(e >> 24);
             o += (e >> 8) & 3;
-            uint32_t e2 = loom_huff_decode[(e & 0xff) << 8 | in[i + 1]];
+            uint32_t e2 = loom__huff_decode[(e & 0xff) << 8 | in[i + 1]];
             out[o] = (uint8_t)(e2 >> 16);
             out[o + 1] = (uint8_t)(e2 >> 24);
             o += (e2 >> 8) & 3;
@@ -81,7 +81,7 @@ int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
         }
     }
     for (; i < len; i++) {
-        uint32_t e = loom_huff_decode[state << 8 | in[i]];
+        uint32_t e = loom__huff_decode[state << 8 | in[i]];
         fail |= e;
         unsigned n = (e >> 8) & 3;
         if (cap - o < n) return LOOM_ERR_BUFFER;
@@ -92,6 +92,6 @@ int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
     }
     /* RFC 7541 §5.2: EOS in a string, padding over 7 bits or not all ones
      * are decoding errors. */
-    if ((fail & LOOM_HUFF_FAIL) || !loom_huff_accept[state]) return LOOM_ERR_COMPRESSION;
+    if ((fail & LOOM__HUFF_FAIL) || !loom__huff_accept[state]) return LOOM_ERR_COMPRESSION;
     return (int)o;
 }

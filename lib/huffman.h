@@ -5,15 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-extern const uint32_t loom_huff_code[257];
-extern const uint8_t loom_huff_len[257];
-extern const uint64_t loom_huff_enc[256];
-extern const uint8_t loom_huff_accept[256];
-extern const uint32_t loom_huff_decode[256 * 256];
+extern const uint32_t loom__huff_code[257];
+extern const uint8_t loom__huff_len[257];
+extern const uint64_t loom__huff_enc[256];
+extern const uint8_t loom__huff_accept[256];
+extern const uint32_t loom__huff_decode[256 * 256];
 
-#define LOOM_HUFF_FAIL 0x400u
+#define LOOM__HUFF_FAIL 0x400u
 
 /* 0 when in is a valid Huffman string, else LOOM_ERR_COMPRESSION. */
-int loom_huffman_check(const uint8_t *in, size_t len);
+int loom__huffman_check(const uint8_t *in, size_t len);
 
 #endif

@@ -3,7 +3,7 @@
  * regenerates it and compares. */
 #include "huffman.h"
 
-const uint32_t loom_huff_code[257] = {
+const uint32_t loom__huff_code[257] = {
     0x1ff8, 0x7fffd8, 0xfffffe2, 0xfffffe3, 0xfffffe4, 0xfffffe5, 0xfffffe6, 0xfffffe7,
     0xfffffe8, 0xffffea, 0x3ffffffc, 0xfffffe9, 0xfffffea, 0x3ffffffd, 0xfffffeb, 0xfffffec,
     0xfffffed, 0xfffffee, 0xfffffef, 0xffffff0, 0xffffff1, 0xffffff2, 0x3ffffffe, 0xffffff3,
@@ -39,7 +39,7 @@ const uint32_t loom_huff_code[257] = {
     0x3fffffff,
 };
 
-const uint8_t loom_huff_len[257] = {
+const uint8_t loom__huff_len[257] = {
     13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28,
     28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
     6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6,
@@ -60,7 +60,7 @@ const uint8_t loom_huff_len[257] = {
 };
 
 /* the encoder's table: code << 8 | length, one load per octet */
-const uint64_t loom_huff_enc[256] = {
+const uint64_t loom__huff_enc[256] = {
     0x1ff80dull, 0x7fffd817ull, 0xfffffe21cull, 0xfffffe31cull,
     0xfffffe41cull, 0xfffffe51cull, 0xfffffe61cull, 0xfffffe71cull,
     0xfffffe81cull, 0xffffea18ull, 0x3ffffffc1eull, 0xfffffe91cull,
@@ -128,7 +128,7 @@ const uint64_t loom_huff_enc[256] = {
 };
 
 /* 1 where a string may end: padding of at most 7 one-bits (RFC 7541 §5.2) */
-const uint8_t loom_huff_accept[256] = {
+const uint8_t loom__huff_accept[256] = {
     1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -141,7 +141,7 @@ const uint8_t loom_huff_accept[256] = {
 
 /* [state << 8 | octet]: next state (bits 0-7), symbols emitted (bits 8-9),
  * EOS met (bit 10), first symbol (bits 16-23), second (bits 24-31). */
-const uint32_t loom_huff_decode[256 * 256] = {
+const uint32_t loom__huff_decode[256 * 256] = {
     0x300107, 0x300108, 0x300109, 0x30010a, 0x30010b, 0x30010c, 0x30010d, 0x30010e,
     0x310107, 0x310108, 0x310109, 0x31010a, 0x31010b, 0x31010c, 0x31010d, 0x31010e,
     0x320107, 0x320108, 0x320109, 0x32010a, 0x32010b, 0x32010c, 0x32010d, 0x32010e,

@@ -41,26 +41,23 @@ const char *loom_strerror(int err)
 {
     switch (err) {
     case LOOM_OK: return "success";
-    case LOOM_ERR_NOMEM: return "out of memory";
-    case LOOM_ERR_INVALID: return "invalid argument";
-    case LOOM_ERR_BUFFER: return "output buffer too small";
-    case LOOM_ERR_INCOMPLETE: return "input ended inside an item";
-    case LOOM_ERR_LIMIT: return "a configured limit was exceeded";
-    case LOOM_ERR_STATE: return "not allowed in the current state";
-    case LOOM_ERR_PROTOCOL: return "protocol error (PROTOCOL_ERROR)";
-    case LOOM_ERR_INTERNAL: return "internal error (INTERNAL_ERROR)";
-    case LOOM_ERR_FLOW_CONTROL: return "flow-control error (FLOW_CONTROL_ERROR)";
-    case LOOM_ERR_SETTINGS_TIMEOUT: return "settings not acknowledged in time (SETTINGS_TIMEOUT)";
-    case LOOM_ERR_STREAM_CLOSED: return "frame on a closed stream (STREAM_CLOSED)";
-    case LOOM_ERR_FRAME_SIZE: return "invalid frame size (FRAME_SIZE_ERROR)";
-    case LOOM_ERR_REFUSED_STREAM: return "stream refused (REFUSED_STREAM)";
-    case LOOM_ERR_CANCEL: return "stream cancelled (CANCEL)";
-    case LOOM_ERR_COMPRESSION: return "header compression error (COMPRESSION_ERROR)";
-    case LOOM_ERR_CONNECT: return "CONNECT tunnel failed (CONNECT_ERROR)";
-    case LOOM_ERR_ENHANCE_YOUR_CALM: return "peer exceeded a limit (ENHANCE_YOUR_CALM)";
-    case LOOM_ERR_INADEQUATE_SECURITY: return "inadequate TLS security (INADEQUATE_SECURITY)";
-    case LOOM_ERR_HTTP_1_1_REQUIRED: return "HTTP/1.1 required (HTTP_1_1_REQUIRED)";
+#define XX(name, value, text)                                                                      \
+    case LOOM_ERR_##name: return text;
+        LOOM_ERRNO_MAP(XX)
+#undef XX
     default: return "unknown error";
+    }
+}
+
+const char *loom_errname(int err)
+{
+    switch (err) {
+    case LOOM_OK: return "OK";
+#define XX(name, value, text)                                                                      \
+    case LOOM_ERR_##name: return #name;
+        LOOM_ERRNO_MAP(XX)
+#undef XX
+    default: return "UNKNOWN";
     }
 }
 

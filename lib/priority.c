@@ -1,15 +1,13 @@
-/* RFC 7540 §5.3 priorities (deprecated by RFC 9113 §5.3.2, still honored
- * when a peer uses them): a dependency tree with weights, scheduled by
- * weighted fair queuing among siblings. RFC 9218 urgencies (send.c) are the
- * default; the tree takes over for a connection whose peer sends RFC 7540
- * signals, did not opt out with SETTINGS_NO_RFC7540_PRIORITIES, and sends no
- * RFC 9218 priority field.
+/* The RFC 7540 §5.3 scheduler (deprecated by RFC 9113 §5.3.2, still honored
+ * when a peer uses it): a dependency tree with weights, scheduled by
+ * weighted fair queuing among siblings. A connection uses it when its peer
+ * sends RFC 7540 signals first, did not opt out with
+ * SETTINGS_NO_RFC7540_PRIORITIES, and sends no RFC 9218 priority field
+ * (recv.c makes the choice, once).
  *
  * Every stream is a node; the connection holds the root (stream 0). A
  * node's `pready` counts the ready streams in its subtree (itself
  * included), so the scheduler descends only into subtrees with work. */
-#include <string.h>
-
 #include "conn_internal.h"
 
 static int is_ancestor(const stream *a, const stream *s)
@@ -48,29 +46,85 @@ static void attach(stream *p, stream *s)
     if (s->pready) add_ready(p, (int32_t)s->pready);
 }
 
-void loom_prio_init(loom_conn *c, stream *s)
+static void t_open(loom_conn *c, stream *s)
 {
     s->weight = 16; /* §5.3.5 default */
-    attach(&c->proot, s);
+    attach(c->sched.root, s);
 }
 
-void loom_prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri)
+/* A closing stream's children take its place (§5.3.4). */
+static void t_close(loom_conn *c, stream *s)
 {
-    stream *p = pri->depends_on ? loom_stream_find(c, (int32_t)pri->depends_on) : NULL;
+    stream *p = s->pparent ? s->pparent : c->sched.root;
+    while (s->pchild) {
+        stream *ch = s->pchild;
+        detach(ch);
+        attach(p, ch);
+    }
+    detach(s);
+}
+
+static void t_ready(loom_conn *c, stream *s)
+{
+    (void)c;
+    add_ready(s, 1);
+}
+
+static void t_unready(loom_conn *c, stream *s)
+{
+    (void)c;
+    add_ready(s, -1);
+}
+
+/* Descends from the root: a ready node is served before its dependents;
+ * among siblings with work, the least virtual time goes next. */
+static stream *t_pick(loom_conn *c)
+{
+    stream *root = c->sched.root, *n = root;
+    while (n->pready) {
+        if (n != root && n->ready) return n;
+        stream *best = NULL;
+        for (stream *ch = n->pchild; ch; ch = ch->psibling)
+            if (ch->pready && (!best || ch->pcycle < best->pcycle)) best = ch;
+        if (!best) return NULL;
+        n = best;
+    }
+    return NULL;
+}
+
+/* n octets of s were sent: each node on the path advances its virtual
+ * time in inverse proportion to its weight. */
+static void t_charge(loom_conn *c, stream *s, size_t n)
+{
+    for (stream *x = s; x && x != c->sched.root; x = x->pparent) {
+        x->pcycle += ((uint64_t)n + 1) * 256 / x->weight;
+        if (x->pparent) x->pparent->pvt = x->pcycle;
+    }
+}
+
+const sched_ops loom__sched_rfc7540 = {
+    "RFC 7540", t_open, t_close, t_ready, t_unready, t_pick, t_charge,
+};
+
+void loom__prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri)
+{
+    if (c->sched.ops != &loom__sched_rfc7540) return; /* not the scheduler in use */
+    stream *root = c->sched.root;
+    stream *p = pri->depends_on ? loom__streams_find(&c->streams, (int32_t)pri->depends_on) : NULL;
     /* a parent we do not know (idle or long closed): the root, default
      * weight (RFC 9113 §5.3.4 lets us) */
     if (pri->depends_on && !p) {
-        p = &c->proot;
+        p = root;
         s->weight = 16;
     } else {
-        if (!p) p = &c->proot;
+        if (!p) p = root;
         s->weight = pri->weight;
     }
     if (p == s) return; /* self-dependency is caught by the frame parser */
     /* §5.3.3: depending on one's own descendant first moves that
      * descendant to where s was */
     if (is_ancestor(s, p)) {
-        stream *old = s->pparent ? s->pparent : &c->proot;
+        stream *old = s->pparent ? s->pparent : root;
         detach(p);
         attach(old, p);
     }
@@ -84,47 +138,4 @@ void loom_prio_set(loom_conn *c, stream *s, const loom_priority_spec *pri)
         }
     }
     attach(p, s);
-}
-
-/* A closing stream's children take its place (§5.3.4). */
-void loom_prio_remove(loom_conn *c, stream *s)
-{
-    stream *p = s->pparent ? s->pparent : &c->proot;
-    while (s->pchild) {
-        stream *ch = s->pchild;
-        detach(ch);
-        attach(p, ch);
-    }
-    detach(s);
-}
-
-void loom_prio_ready(stream *s, int ready)
-{
-    add_ready(s, ready ? 1 : -1);
-}
-
-/* Descends from the root: a ready node is served before its dependents;
- * among siblings with work, the least virtual time goes next. */
-stream *loom_prio_pick(loom_conn *c)
-{
-    stream *n = &c->proot;
-    while (n->pready) {
-        if (n != &c->proot && n->ready) return n;
-        stream *best = NULL;
-        for (stream *ch = n->pchild; ch; ch = ch->psibling)
-            if (ch->pready && (!best || ch->pcycle < best->pcycle)) best = ch;
-        if (!best) return NULL;
-        n = best;
-    }
-    return NULL;
-}
-
-/* n octets of s were sent: each node on the path advances its virtual
- * time in inverse proportion to its weight. */
-void loom_prio_charge(loom_conn *c, stream *s, size_t n)
-{
-    for (stream *x = s; x && x != &c->proot; x = x->pparent) {
-        x->pcycle += ((uint64_t)n + 1) * 256 / x->weight;
-        if (x->pparent) x->pparent->pvt = x->pcycle;
-    }
 }

@@ -1,7 +1,7 @@
 /* The HPACK static table (RFC 7541 Appendix A) and the encoder's lookups. */
 #include <string.h>
 
-#include "loom/hpack.h"
+#include "loom/hpack_lowlevel.h"
 #include "static_table.h"
 
 #define E(n, v)                                                                                    \
@@ -9,7 +9,7 @@
         (const uint8_t *)n, sizeof(n) - 1, (const uint8_t *)v, sizeof(v) - 1, 0                    \
     }
 
-const loom_hpack_field loom_hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1] = {
+const loom_hpack_field loom__hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1] = {
     {NULL, 0, NULL, 0, 0},                 /* index 0 is not used (RFC 7541 §2.3.3) */
     E(":authority", ""),                   /* 1 */
     E(":method", "GET"),                   /* 2 */
@@ -78,7 +78,7 @@ const loom_hpack_field loom_hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1] = {
  * (they are consecutive); 0 when the name is not in the table. Switching on
  * the length and the last octet leaves at most a couple of memcmp calls. */
 
-uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count)
+uint32_t loom__hpack_static_name(const uint8_t *name, size_t len, uint32_t *count)
 {
     const char *cand[3] = {NULL, NULL, NULL};
     uint32_t first[3] = {0, 0, 0}, cnt[3] = {0, 0, 0};
@@ -219,7 +219,7 @@ uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count
         break;
     }
     for (int i = 0; i < k; i++)
-        if (loom_same(name, (const uint8_t *)cand[i], len)) {
+        if (loom__same(name, (const uint8_t *)cand[i], len)) {
             *count = cnt[i];
             return first[i];
         }
@@ -232,18 +232,18 @@ int loom_hpack_static_get(uint32_t index, loom_hpack_field *f)
         memset(f, 0, sizeof(*f));
         return LOOM_ERR_INVALID;
     }
-    *f = loom_hpack_static[index];
+    *f = loom__hpack_static[index];
     return 0;
 }
 
 uint32_t loom_hpack_static_find(const uint8_t *name, size_t name_len, const uint8_t *value,
                                 size_t value_len, int *exact)
 {
-    uint32_t count, first = loom_hpack_static_name(name, name_len, &count);
+    uint32_t count, first = loom__hpack_static_name(name, name_len, &count);
     *exact = 0;
     for (uint32_t i = first; first && i < first + count; i++) {
-        const loom_hpack_field *e = &loom_hpack_static[i];
-        if (e->value_len == value_len && loom_same(e->value, value, value_len)) {
+        const loom_hpack_field *e = &loom__hpack_static[i];
+        if (e->value_len == value_len && loom__same(e->value, value, value_len)) {
             *exact = 1;
             return i;
         }

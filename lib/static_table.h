@@ -4,15 +4,15 @@
 
 #include <string.h>
 
-#include "loom/hpack.h"
+#include "loom/hpack_lowlevel.h"
 
-extern const loom_hpack_field loom_hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1];
+extern const loom_hpack_field loom__hpack_static[LOOM_HPACK_STATIC_ENTRIES + 1];
 
-uint32_t loom_hpack_static_name(const uint8_t *name, size_t len, uint32_t *count);
+uint32_t loom__hpack_static_name(const uint8_t *name, size_t len, uint32_t *count);
 
 /* Equality of the short strings of header fields, as overlapping word
  * loads rather than a call to memcmp (it is on the encoder's hot path). */
-static inline int loom_same(const uint8_t *a, const uint8_t *b, size_t n)
+static inline int loom__same(const uint8_t *a, const uint8_t *b, size_t n)
 {
     /* whole words, the last one overlapping; short strings by two
      * overlapping halves */

@@ -100,24 +100,24 @@ def main():
       " * (RFC 7541 Appendix B). Do not edit; tests/unit/test_huffman_table.sh\n"
       " * regenerates it and compares. */\n")
     w('#include "huffman.h"\n\n')
-    w("const uint32_t loom_huff_code[257] = {\n")
+    w("const uint32_t loom__huff_code[257] = {\n")
     for i in range(0, 257, 8):
         w("    " + " ".join("0x%x," % codes[s][0] for s in range(i, min(i + 8, 257))) + "\n")
-    w("};\n\nconst uint8_t loom_huff_len[257] = {\n")
+    w("};\n\nconst uint8_t loom__huff_len[257] = {\n")
     for i in range(0, 257, 16):
         w("    " + " ".join("%d," % codes[s][1] for s in range(i, min(i + 16, 257))) + "\n")
     w("};\n\n/* the encoder's table: code << 8 | length, one load per octet */\n")
-    w("const uint64_t loom_huff_enc[256] = {\n")
+    w("const uint64_t loom__huff_enc[256] = {\n")
     for i in range(0, 256, 4):
         w("    " + " ".join("0x%xull," % (codes[s][0] << 8 | codes[s][1]) for s in range(i, i + 4)) + "\n")
     w("};\n\n/* 1 where a string may end: padding of at most 7 one-bits (RFC 7541 §5.2) */\n")
-    w("const uint8_t loom_huff_accept[256] = {\n")
+    w("const uint8_t loom__huff_accept[256] = {\n")
     acc = [1 if accept.get(id(n), False) else 0 for n in states]
     for i in range(0, 256, 32):
         w("    " + " ".join("%d," % a for a in acc[i:i + 32]) + "\n")
     w("};\n\n/* [state << 8 | octet]: next state (bits 0-7), symbols emitted (bits 8-9),\n"
       " * EOS met (bit 10), first symbol (bits 16-23), second (bits 24-31). */\n")
-    w("const uint32_t loom_huff_decode[256 * 256] = {\n")
+    w("const uint32_t loom__huff_decode[256 * 256] = {\n")
     for i in range(0, len(table), 8):
         w("    " + " ".join("0x%x," % e for e in table[i:i + 8]) + "\n")
     w("};\n")

@@ -10,14 +10,24 @@
 extern "C" {
 #endif
 
+/* Every public function is declared LOOM_API: the shared library exports
+ * these and nothing else (it is built with -fvisibility=hidden). */
+#if defined(_WIN32)
+#define LOOM_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define LOOM_API __attribute__((visibility("default")))
+#else
+#define LOOM_API
+#endif
+
 #define LOOM_VERSION_MAJOR  0
-#define LOOM_VERSION_MINOR  1
+#define LOOM_VERSION_MINOR  2
 #define LOOM_VERSION_PATCH  0
-#define LOOM_VERSION_STRING "0.1.0"
+#define LOOM_VERSION_STRING "0.2.0"
 
 /* The library version at run time (may differ from LOOM_VERSION_STRING when
  * linked against a shared library of another release). */
-const char *loom_version(void);
+LOOM_API const char *loom_version(void);
 
 /* RFC 9113 §7 error codes, as sent on the wire in RST_STREAM and GOAWAY. */
 typedef enum {
@@ -37,44 +47,56 @@ typedef enum {
     LOOM_H2_HTTP_1_1_REQUIRED = 0xd,
 } loom_h2_code;
 
-/* Library errors: 0 is success, every failure is negative.
- *
- * The protocol errors are laid out so that LOOM_ERR_H2_BASE - err is the
- * RFC 9113 code: loom_err_h2_code() maps one to the other. */
+/* Library errors, listed once (as libuv's UV_ERRNO_MAP): XX(name, value,
+ * description). 0 is success, every failure is negative. The protocol
+ * errors are laid out so that LOOM_ERR_H2_BASE - err is the RFC 9113 code:
+ * loom_err_h2_code() maps one to the other. Adding an error is one line. */
+#define LOOM_ERR_H2_BASE (-100)
+#define LOOM_ERRNO_MAP(XX)                                                                         \
+    XX(NOMEM, -1, "out of memory")                                                                 \
+    XX(INVALID, -2, "invalid argument")                                                            \
+    XX(BUFFER, -3, "output buffer too small")                                                      \
+    XX(INCOMPLETE, -4, "input ended inside an item")                                               \
+    XX(LIMIT, -5, "a configured limit was exceeded")                                               \
+    XX(STATE, -6, "not allowed in the current state")                                              \
+    XX(VERSION, -7, "structure size or version not supported by this library")                     \
+    XX(PROTOCOL, LOOM_ERR_H2_BASE - 0x1, "protocol error (PROTOCOL_ERROR)")                        \
+    XX(INTERNAL, LOOM_ERR_H2_BASE - 0x2, "internal error (INTERNAL_ERROR)")                        \
+    XX(FLOW_CONTROL, LOOM_ERR_H2_BASE - 0x3, "flow-control error (FLOW_CONTROL_ERROR)")            \
+    XX(SETTINGS_TIMEOUT, LOOM_ERR_H2_BASE - 0x4,                                                   \
+       "settings not acknowledged in time (SETTINGS_TIMEOUT)")                                     \
+    XX(STREAM_CLOSED, LOOM_ERR_H2_BASE - 0x5, "frame on a closed stream (STREAM_CLOSED)")          \
+    XX(FRAME_SIZE, LOOM_ERR_H2_BASE - 0x6, "invalid frame size (FRAME_SIZE_ERROR)")                \
+    XX(REFUSED_STREAM, LOOM_ERR_H2_BASE - 0x7, "stream refused (REFUSED_STREAM)")                  \
+    XX(CANCEL, LOOM_ERR_H2_BASE - 0x8, "stream cancelled (CANCEL)")                                \
+    XX(COMPRESSION, LOOM_ERR_H2_BASE - 0x9, "header compression error (COMPRESSION_ERROR)")        \
+    XX(CONNECT, LOOM_ERR_H2_BASE - 0xa, "CONNECT tunnel failed (CONNECT_ERROR)")                   \
+    XX(ENHANCE_YOUR_CALM, LOOM_ERR_H2_BASE - 0xb, "peer exceeded a limit (ENHANCE_YOUR_CALM)")     \
+    XX(INADEQUATE_SECURITY, LOOM_ERR_H2_BASE - 0xc,                                                \
+       "inadequate TLS security (INADEQUATE_SECURITY)")                                            \
+    XX(HTTP_1_1_REQUIRED, LOOM_ERR_H2_BASE - 0xd, "HTTP/1.1 required (HTTP_1_1_REQUIRED)")
+
 typedef enum {
     LOOM_OK = 0,
-    LOOM_ERR_NOMEM = -1,      /* the allocator said no */
-    LOOM_ERR_INVALID = -2,    /* a caller passed an argument out of range */
-    LOOM_ERR_BUFFER = -3,     /* the output buffer is too small */
-    LOOM_ERR_INCOMPLETE = -4, /* the input ended inside an item */
-    LOOM_ERR_LIMIT = -5,      /* a configured bound was reached */
-    LOOM_ERR_STATE = -6,      /* the call is not allowed in the current state */
-
-    LOOM_ERR_H2_BASE = -100,
-    LOOM_ERR_PROTOCOL = LOOM_ERR_H2_BASE - LOOM_H2_PROTOCOL_ERROR,
-    LOOM_ERR_INTERNAL = LOOM_ERR_H2_BASE - LOOM_H2_INTERNAL_ERROR,
-    LOOM_ERR_FLOW_CONTROL = LOOM_ERR_H2_BASE - LOOM_H2_FLOW_CONTROL_ERROR,
-    LOOM_ERR_SETTINGS_TIMEOUT = LOOM_ERR_H2_BASE - LOOM_H2_SETTINGS_TIMEOUT,
-    LOOM_ERR_STREAM_CLOSED = LOOM_ERR_H2_BASE - LOOM_H2_STREAM_CLOSED,
-    LOOM_ERR_FRAME_SIZE = LOOM_ERR_H2_BASE - LOOM_H2_FRAME_SIZE_ERROR,
-    LOOM_ERR_REFUSED_STREAM = LOOM_ERR_H2_BASE - LOOM_H2_REFUSED_STREAM,
-    LOOM_ERR_CANCEL = LOOM_ERR_H2_BASE - LOOM_H2_CANCEL,
-    LOOM_ERR_COMPRESSION = LOOM_ERR_H2_BASE - LOOM_H2_COMPRESSION_ERROR,
-    LOOM_ERR_CONNECT = LOOM_ERR_H2_BASE - LOOM_H2_CONNECT_ERROR,
-    LOOM_ERR_ENHANCE_YOUR_CALM = LOOM_ERR_H2_BASE - LOOM_H2_ENHANCE_YOUR_CALM,
-    LOOM_ERR_INADEQUATE_SECURITY = LOOM_ERR_H2_BASE - LOOM_H2_INADEQUATE_SECURITY,
-    LOOM_ERR_HTTP_1_1_REQUIRED = LOOM_ERR_H2_BASE - LOOM_H2_HTTP_1_1_REQUIRED,
+#define LOOM_ERR_ENUM_(name, value, text) LOOM_ERR_##name = (value),
+    LOOM_ERRNO_MAP(LOOM_ERR_ENUM_)
+#undef LOOM_ERR_ENUM_
 } loom_err;
 
-/* A short English description of a loom_err (never NULL). */
-const char *loom_strerror(int err);
+/* A short English description of a loom_err (never NULL; "unknown error"
+ * for a value that is not one). */
+LOOM_API const char *loom_strerror(int err);
+
+/* The error's name as in the enum without its prefix ("PROTOCOL" for
+ * LOOM_ERR_PROTOCOL, "OK" for 0), or "UNKNOWN". */
+LOOM_API const char *loom_errname(int err);
 
 /* The RFC 9113 error code an error is sent as: the code itself for protocol
  * errors, INTERNAL_ERROR for everything else. */
-uint32_t loom_err_h2_code(int err);
+LOOM_API uint32_t loom_err_h2_code(int err);
 
 /* The name of an RFC 9113 error code ("PROTOCOL_ERROR"), or "UNKNOWN". */
-const char *loom_h2_code_name(uint32_t code);
+LOOM_API const char *loom_h2_code_name(uint32_t code);
 
 /* Every allocation of the library goes through one of these. NULL anywhere
  * the library takes a `const loom_mem *` means malloc/realloc/free. */
@@ -86,7 +108,7 @@ typedef struct loom_mem {
 } loom_mem;
 
 /* The default allocator (the C library's). */
-const loom_mem *loom_mem_default(void);
+LOOM_API const loom_mem *loom_mem_default(void);
 
 #ifdef __cplusplus
 }

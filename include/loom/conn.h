@@ -17,7 +17,16 @@ typedef struct loom_conn loom_conn;
 
 typedef enum { LOOM_CLIENT = 0, LOOM_SERVER = 1 } loom_role;
 
+/* The engine's configuration. It grows at its end from release to release
+ * without breaking programs built against an older one: `size` says which
+ * layout the caller was compiled with (loom_config_default() sets it), the
+ * library takes the fields that layout has and defaults the rest, and
+ * refuses (loom_conn_new() returns NULL, loom_config_check() says
+ * LOOM_ERR_VERSION) a layout smaller than the first versioned one or a
+ * larger one that sets fields it does not know. */
 typedef struct {
+    uint32_t size; /* sizeof(loom_config) as the caller knows it */
+
     /* Our SETTINGS (RFC 9113 §6.5.2), sent in the preface. */
     uint32_t header_table_size;      /* 4096 */
     uint32_t enable_push;            /* client: 1 accepts pushes; server: not sent */
@@ -52,8 +61,14 @@ typedef struct {
     const loom_mem *mem;
 } loom_config;
 
-/* Safe defaults for a role. */
-void loom_config_default(loom_config *cfg, loom_role role);
+/* Safe defaults for a role, for a structure of `size` octets (the caller's
+ * sizeof). Returns 0 or LOOM_ERR_VERSION. Use loom_config_default(). */
+LOOM_API int loom_config_init(loom_config *cfg, size_t size, loom_role role);
+#define loom_config_default(cfg, role) ((void)loom_config_init((cfg), sizeof(*(cfg)), (role)))
+
+/* Whether loom_conn_new() would take cfg: 0, LOOM_ERR_VERSION (a layout it
+ * cannot take) or LOOM_ERR_INVALID (a value out of range). */
+LOOM_API int loom_config_check(const loom_config *cfg, loom_role role);
 
 /* ---- events ---- */
 
@@ -82,7 +97,7 @@ typedef struct {
             size_t n;
             int end_stream;
             int status; /* responses: the :status value, else 0 */
-        } headers;      /* HEADERS, TRAILERS and PUSH_PROMISE (with promised_id) */
+        } headers;      /* LOOM_EV_HEADERS and LOOM_EV_TRAILERS */
         struct {
             const uint8_t *data;
             size_t len;
@@ -90,9 +105,9 @@ typedef struct {
         } data;
         struct {
             int32_t promised_id;
-            const loom_hpack_field *fields;
+            const loom_hpack_field *fields; /* the promised request */
             size_t n;
-        } push;
+        } push; /* LOOM_EV_PUSH_PROMISE (stream_id is the associated stream) */
         struct {
             uint32_t error_code; /* RFC 9113 §7 */
             int by_peer;         /* the peer reset it */
@@ -132,7 +147,12 @@ typedef struct {
     } u;
 } loom_event;
 
-/* Return 0 to go on; non-zero makes loom_conn_recv() stop and return it. */
+/* The application's one callback. Return 0 to go on. A non-zero value is
+ * the application's own code, not a loom_err (use positive values to keep
+ * them apart): loom_conn_recv() stops at once and returns it unchanged,
+ * with the rest of its input unread, so the connection cannot go on and
+ * should be closed (send what loom_conn_send() still has first, if you
+ * like). The engine never returns a positive value of its own. */
 typedef int (*loom_on_event)(loom_conn *c, const loom_event *ev, void *user);
 
 /* ---- bodies: pull sources ---- */
@@ -168,33 +188,33 @@ typedef struct {
 
 /* ---- the connection ---- */
 
-loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event on_event,
-                         void *user);
+LOOM_API loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_on_event on_event,
+                                  void *user);
 /* Frees the connection. Streams still open are reported closed first
  * (LOOM_EV_STREAM_CLOSED with CANCEL), so their resources can be released. */
-void loom_conn_free(loom_conn *c);
+LOOM_API void loom_conn_free(loom_conn *c);
 
 /* Feeds received octets. Returns 0, or a negative loom_err after a
  * connection error (GOAWAY with its code is queued, later input ignored),
  * or the non-zero value an event callback returned. */
-int loom_conn_recv(loom_conn *c, const uint8_t *in, size_t len);
+LOOM_API int loom_conn_recv(loom_conn *c, const uint8_t *in, size_t len);
 
 /* Fills out[] with what to write next (at most max pieces); returns the
  * count, 0 when there is nothing to write. Pieces stay valid until
  * loom_conn_sent(). */
-size_t loom_conn_send(loom_conn *c, loom_out *out, size_t max);
+LOOM_API size_t loom_conn_send(loom_conn *c, loom_out *out, size_t max);
 
 /* Reports that n octets of what loom_conn_send() gave were written. */
-void loom_conn_sent(loom_conn *c, size_t n);
+LOOM_API void loom_conn_sent(loom_conn *c, size_t n);
 
-int loom_conn_want_write(const loom_conn *c);
+LOOM_API int loom_conn_want_write(const loom_conn *c);
 /* Neither side has anything more to say: the socket can be closed. */
-int loom_conn_done(const loom_conn *c);
+LOOM_API int loom_conn_done(const loom_conn *c);
 
 /* Ends the connection with SETTINGS_TIMEOUT when our SETTINGS has gone
  * unacknowledged for longer than timeout_ms (RFC 9113 §6.5.3). The runtime
  * calls it from a timer. Returns 0 or the error. */
-int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms);
+LOOM_API int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms);
 
 /* The connection was upgraded from HTTP/1.1 (RFC 9113 §3.1 refers to
  * RFC 7540 §3.2). req/n: the upgraded request as HTTP/2 fields (:method,
@@ -205,8 +225,8 @@ int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms);
  * Client (settings unused): after the 101, the request is stream 1,
  * half-closed (local), and its response arrives as events on stream 1.
  * Call before loom_conn_recv(). */
-int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len,
-                      const loom_hpack_field *req, size_t n);
+LOOM_API int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len,
+                               const loom_hpack_field *req, size_t n);
 
 /* ---- submissions ---- */
 
@@ -215,47 +235,48 @@ int loom_conn_upgrade(loom_conn *c, const uint8_t *settings, size_t len,
  * after a stream closes), LOOM_ERR_STATE after GOAWAY or when stream ids
  * ran out (open a new connection). body NULL: no body (END_STREAM on
  * HEADERS). */
-int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n, const loom_body *body);
+LOOM_API int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n,
+                              const loom_body *body);
 
 /* Server: answers a stream. A 1xx status (e.g. 103 Early Hints) may come
  * before the final response; body NULL for a final response means no body. */
-int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
-                 const loom_body *body);
+LOOM_API int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
+                          const loom_body *body);
 
 /* Server: promises a push on client stream sid; returns the promised
  * stream's id, to loom_respond() to. LOOM_ERR_STATE when the client
  * disabled push or sid is not open; LOOM_ERR_INVALID for a request that is
  * not a GET/HEAD without a body of the same authority; LOOM_ERR_LIMIT at the
  * client's MAX_CONCURRENT_STREAMS. */
-int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t n);
+LOOM_API int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t n);
 
-int loom_reset(loom_conn *c, int32_t sid, uint32_t code);
+LOOM_API int loom_reset(loom_conn *c, int32_t sid, uint32_t code);
 
 /* graceful: server two-step shutdown (RFC 9113 §6.8) — GOAWAY with
  * 2^31-1, then after a round trip (a PING) the real last stream id. */
-int loom_goaway(loom_conn *c, uint32_t code, int graceful, const char *debug);
+LOOM_API int loom_goaway(loom_conn *c, uint32_t code, int graceful, const char *debug);
 
-int loom_ping(loom_conn *c);
+LOOM_API int loom_ping(loom_conn *c);
 
 /* Sends new SETTINGS (RFC 9113 §6.5). A raised limit applies at once, a
  * lowered one once the peer acknowledges it. At most 8 may be
  * unacknowledged (LOOM_ERR_LIMIT); invalid values are LOOM_ERR_INVALID. */
-int loom_submit_settings(loom_conn *c, const loom_setting *list, size_t n);
+LOOM_API int loom_submit_settings(loom_conn *c, const loom_setting *list, size_t n);
 
 /* Manual windows: n octets of sid's DATA were consumed by the app. */
-void loom_consumed(loom_conn *c, int32_t sid, size_t n);
+LOOM_API void loom_consumed(loom_conn *c, int32_t sid, size_t n);
 
 /* A deferred body has data again. */
-int loom_resume(loom_conn *c, int32_t sid);
+LOOM_API int loom_resume(loom_conn *c, int32_t sid);
 
 /* RFC 9218 priority of a stream: client sends PRIORITY_UPDATE, server uses
  * it for scheduling. */
-int loom_set_priority(loom_conn *c, int32_t sid, uint8_t urgency, int incremental);
+LOOM_API int loom_set_priority(loom_conn *c, int32_t sid, uint8_t urgency, int incremental);
 
 /* ---- inspection ---- */
 
-void *loom_stream_get_user(loom_conn *c, int32_t sid);
-int loom_stream_set_user(loom_conn *c, int32_t sid, void *user);
+LOOM_API void *loom_stream_get_user(loom_conn *c, int32_t sid);
+LOOM_API int loom_stream_set_user(loom_conn *c, int32_t sid, void *user);
 
 typedef struct {
     uint32_t open_streams;
@@ -267,10 +288,10 @@ typedef struct {
     uint64_t header_bytes_in, header_bytes_out; /* HPACK octets on the wire */
 } loom_conn_stats;
 
-void loom_conn_get_stats(const loom_conn *c, loom_conn_stats *s);
+LOOM_API void loom_conn_get_stats(const loom_conn *c, loom_conn_stats *s);
 
 /* Peer's current setting (after the peer's SETTINGS). */
-uint32_t loom_conn_peer_setting(const loom_conn *c, uint16_t id);
+LOOM_API uint32_t loom_conn_peer_setting(const loom_conn *c, uint16_t id);
 
 #ifdef __cplusplus
 }

@@ -171,35 +171,36 @@ typedef struct {
  * further from the peer is meaningful.
  *
  * max_frame_size is the local SETTINGS_MAX_FRAME_SIZE. */
-int loom_frame_parse(const uint8_t *in, size_t len, uint32_t max_frame_size, loom_frame *f,
-                     loom_frame_error *e);
+LOOM_API int loom_frame_parse(const uint8_t *in, size_t len, uint32_t max_frame_size, loom_frame *f,
+                              loom_frame_error *e);
 
 /* Reads the 9-octet frame header. No checks. */
-void loom_frame_hd_parse(const uint8_t in[LOOM_FRAME_HEADER_LEN], loom_frame_hd *hd);
+LOOM_API void loom_frame_hd_parse(const uint8_t in[LOOM_FRAME_HEADER_LEN], loom_frame_hd *hd);
 
 /* Writes a 9-octet frame header; the reserved bit is sent as 0. */
-void loom_frame_hd_pack(uint8_t out[LOOM_FRAME_HEADER_LEN], const loom_frame_hd *hd);
+LOOM_API void loom_frame_hd_pack(uint8_t out[LOOM_FRAME_HEADER_LEN], const loom_frame_hd *hd);
 
 /* The payload length loom_frame_pack() writes for f (hd.length is ignored
  * and computed), including padding. */
-size_t loom_frame_payload_len(const loom_frame *f);
+LOOM_API size_t loom_frame_payload_len(const loom_frame *f);
 
 /* Writes the whole frame, header included, into out. Returns the octets
  * written, LOOM_ERR_BUFFER when cap is too small, or LOOM_ERR_INVALID when
  * the frame cannot be represented (a field out of range, padding on a type
  * without a PADDED flag). The PADDED and PRIORITY flags in hd.flags choose
  * whether the pad length and priority fields are written. */
-int loom_frame_pack(const loom_frame *f, uint8_t *out, size_t cap);
+LOOM_API int loom_frame_pack(const loom_frame *f, uint8_t *out, size_t cap);
 
 /* Entry i (< f->u.settings.count) of a parsed or to-be-written SETTINGS. */
-loom_setting loom_frame_setting(const loom_frame *f, size_t i);
+LOOM_API loom_setting loom_frame_setting(const loom_frame *f, size_t i);
 
 /* Iterates an ORIGIN frame's entries. *pos starts at 0. Returns 1 with
  * *origin and *len set, 0 at the end, LOOM_ERR_FRAME_SIZE for a truncated entry. */
-int loom_frame_origin_next(const loom_frame *f, size_t *pos, const uint8_t **origin, size_t *len);
+LOOM_API int loom_frame_origin_next(const loom_frame *f, size_t *pos, const uint8_t **origin,
+                                    size_t *len);
 
 /* The name of a frame type ("HEADERS"), or "UNKNOWN". */
-const char *loom_frame_type_name(uint8_t type);
+LOOM_API const char *loom_frame_type_name(uint8_t type);
 
 /* An incremental reader: feed it the byte stream however it was split, get
  * frames out. Whole frames are parsed in place from the caller's input; only
@@ -214,8 +215,9 @@ typedef struct loom_frame_reader {
     int dead; /* a connection error was returned */
 } loom_frame_reader;
 
-void loom_frame_reader_init(loom_frame_reader *r, uint32_t max_frame_size, const loom_mem *mem);
-void loom_frame_reader_free(loom_frame_reader *r);
+LOOM_API void loom_frame_reader_init(loom_frame_reader *r, uint32_t max_frame_size,
+                                     const loom_mem *mem);
+LOOM_API void loom_frame_reader_free(loom_frame_reader *r);
 
 /* Takes the next frame. *used is set to the input octets consumed (always,
  * whatever the return). Returns 1 with *f set (its pointers valid until the
@@ -223,11 +225,11 @@ void loom_frame_reader_free(loom_frame_reader *r);
  * whole frame is left, or a negative loom_err with *e set. A stream-scope
  * error consumes its frame and the reader goes on; after a connection-scope
  * error every call returns that error again. */
-int loom_frame_reader_next(loom_frame_reader *r, const uint8_t *in, size_t len, size_t *used,
-                           loom_frame *f, loom_frame_error *e);
+LOOM_API int loom_frame_reader_next(loom_frame_reader *r, const uint8_t *in, size_t len,
+                                    size_t *used, loom_frame *f, loom_frame_error *e);
 
 /* Changes the limit (a new local SETTINGS_MAX_FRAME_SIZE once acknowledged). */
-void loom_frame_reader_set_max(loom_frame_reader *r, uint32_t max_frame_size);
+LOOM_API void loom_frame_reader_set_max(loom_frame_reader *r, uint32_t max_frame_size);
 
 #ifdef __cplusplus
 }

@@ -55,39 +55,6 @@ typedef enum {
     LOOM_HPACK_REP_NEVER_INDEXED = 3, /* §6.2.3 */
 } loom_hpack_rep;
 
-/* ---- primitives (RFC 7541 §5) ---- */
-
-/* Decodes an N-bit prefix integer (§5.1). Returns octets used (> 0), 0 when
- * the input ends inside the integer, or LOOM_ERR_COMPRESSION when the value
- * does not fit in 32 bits. */
-int loom_hpack_int_decode(const uint8_t *in, size_t len, int prefix_bits, uint32_t *value);
-
-/* Encodes v with an N-bit prefix; the bits of out[0] above the prefix are
- * taken from `first` (the representation's pattern). Returns octets written
- * or LOOM_ERR_BUFFER. */
-int loom_hpack_int_encode(uint8_t *out, size_t cap, int prefix_bits, uint8_t first, uint32_t v);
-
-/* The Huffman-coded length of a string, in octets (§5.2, Appendix B). */
-size_t loom_huffman_encoded_len(const uint8_t *s, size_t len);
-
-/* Huffman-encodes s; returns octets written or LOOM_ERR_BUFFER. */
-int loom_huffman_encode(const uint8_t *s, size_t len, uint8_t *out, size_t cap);
-
-/* Decodes a Huffman string. Returns octets written (which never exceed
- * len * 8 / 5), LOOM_ERR_BUFFER, or LOOM_ERR_COMPRESSION for EOS in the
- * string, padding longer than 7 bits or padding that is not all ones. */
-int loom_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
-
-/* ---- the static table (Appendix A) ---- */
-
-/* Entry i, 1..61 (1-based, as on the wire); NULL fields out of range. */
-int loom_hpack_static_get(uint32_t index, loom_hpack_field *f);
-
-/* The index of an exact name+value match (*exact = 1), else of the first
- * entry with the name (*exact = 0); 0 if the name is not in the table. */
-uint32_t loom_hpack_static_find(const uint8_t *name, size_t name_len, const uint8_t *value,
-                                size_t value_len, int *exact);
-
 /* ---- decoder ---- */
 
 typedef struct loom_hpack_decoder loom_hpack_decoder;
@@ -108,15 +75,15 @@ typedef int (*loom_hpack_on_field)(void *user, const loom_hpack_field *f, loom_h
  * change it with loom_hpack_decoder_set_max_table_size() as the local
  * setting changes). max_list_size: the local SETTINGS_MAX_HEADER_LIST_SIZE
  * (0 means LOOM_HPACK_DEFAULT_MAX_LIST_SIZE). */
-loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
-                                           const loom_mem *mem);
-void loom_hpack_decoder_free(loom_hpack_decoder *d);
+LOOM_API loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
+                                                    const loom_mem *mem);
+LOOM_API void loom_hpack_decoder_free(loom_hpack_decoder *d);
 
 /* A new local SETTINGS_HEADER_TABLE_SIZE. A smaller value binds at once: the
  * encoder owes us a size update at the start of its next block (RFC 7541
  * §4.2), and one is then required. */
-int loom_hpack_decoder_set_max_table_size(loom_hpack_decoder *d, uint32_t max_table_size);
-void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32_t max_list_size);
+LOOM_API int loom_hpack_decoder_set_max_table_size(loom_hpack_decoder *d, uint32_t max_table_size);
+LOOM_API void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32_t max_list_size);
 
 /* Decodes one complete header block (all of HEADERS + CONTINUATION).
  * Returns 0, the callback's non-zero value, or a negative loom_err with *e
@@ -131,47 +98,72 @@ void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32_t max_li
  *   table stays in step: the connection can go on, and the stream is
  *   refused (RFC 9113 §10.5.1).
  * - LOOM_ERR_NOMEM. */
-int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-                      void *user, loom_hpack_error *e);
+LOOM_API int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len,
+                               loom_hpack_on_field cb, void *user, loom_hpack_error *e);
+
+/* A decoded header list, caller-owned and reused block after block: the
+ * fields and their strings live in the list's own memory (taken through
+ * its loom_mem), which it keeps, so a list that has held the largest block
+ * decodes the next ones without allocating. Read fields[0..n) and reps;
+ * the other members are private. */
+typedef struct loom_hpack_list {
+    loom_hpack_field *fields;
+    uint8_t *reps; /* reps[i]: how fields[i] was represented (loom_hpack_rep) */
+    size_t n;
+    /* private */
+    size_t cap;
+    uint8_t *buf;
+    size_t used, bcap;
+    const loom_mem *mem;
+} loom_hpack_list;
+
+LOOM_API void loom_hpack_list_init(loom_hpack_list *l, const loom_mem *mem);
+LOOM_API void loom_hpack_list_free(loom_hpack_list *l);
+
+/* Decodes one complete block into l, which is emptied first. Returns what
+ * loom_hpack_decode() returns; on LOOM_ERR_LIMIT the fields within the limit
+ * are in l. The list never holds more than the decoder's list limit. */
+LOOM_API int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len,
+                                     loom_hpack_list *l, loom_hpack_error *e);
 
 /* The decoder's current dynamic table: size in octets (RFC 7541 §4.1),
  * number of entries, and its size limit. */
-size_t loom_hpack_decoder_table_size(const loom_hpack_decoder *d);
-size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d);
-size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d);
+LOOM_API size_t loom_hpack_decoder_table_size(const loom_hpack_decoder *d);
+LOOM_API size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d);
+LOOM_API size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d);
 
 /* ---- encoder ---- */
 
 typedef struct loom_hpack_encoder loom_hpack_encoder;
 
 /* The encoder starts at the protocol default table size (4096). */
-loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem);
-void loom_hpack_encoder_free(loom_hpack_encoder *enc);
+LOOM_API loom_hpack_encoder *loom_hpack_encoder_new(const loom_mem *mem);
+LOOM_API void loom_hpack_encoder_free(loom_hpack_encoder *enc);
 
 /* The peer's SETTINGS_HEADER_TABLE_SIZE. The encoder uses
  * min(peer_max, its own cap) and emits the size update(s) RFC 7541 §4.2
  * requires at the start of the next block. */
-int loom_hpack_encoder_set_max_table_size(loom_hpack_encoder *enc, uint32_t peer_max);
+LOOM_API int loom_hpack_encoder_set_max_table_size(loom_hpack_encoder *enc, uint32_t peer_max);
 
 /* Caps the table the encoder uses (memory it may spend), whatever the peer
  * allows. Default 4096. */
-int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap);
+LOOM_API int loom_hpack_encoder_set_table_cap(loom_hpack_encoder *enc, uint32_t cap);
 
 /* When the encoder Huffman-codes strings (RFC 7541 §5.2). */
-void loom_hpack_encoder_set_huffman(loom_hpack_encoder *enc, loom_hpack_huffman mode);
+LOOM_API void loom_hpack_encoder_set_huffman(loom_hpack_encoder *enc, loom_hpack_huffman mode);
 
 /* An upper bound on the octets loom_hpack_encode() writes for these fields. */
-size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n);
+LOOM_API size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n);
 
 /* Encodes one header block. Names must already be lowercase for HTTP/2.
  * Returns octets written; LOOM_ERR_BUFFER when cap is below
  * loom_hpack_encode_bound() (checked first: the encoder is then unchanged);
  * or LOOM_ERR_NOMEM. */
-int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
-                      uint8_t *out, size_t cap);
+LOOM_API int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                               uint8_t *out, size_t cap);
 
-size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc);
-size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc);
+LOOM_API size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc);
+LOOM_API size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "loom/hpack.h"
+#include "loom/hpack_lowlevel.h"
 #include "hpack_util.h"
 
 /* ------------------------------------------------------------------ */

@@ -9,7 +9,7 @@ FUZZ_DIR    ?= build-fuzz
 PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 BENCH_DIR   ?= build-bench
-HPACK_TEST_CASE ?= ../shared/hpack-test-case
+HPACK_TEST_CASE ?= tests/data/hpack-test-case
 BENCH_FLAGS ?=
 
 # the main job: the server on its built-in demo site (Ctrl-C stops it gracefully)

@@ -3,7 +3,7 @@
 (same input format) from the hpack-test-case stories and a few hand-made
 blocks that end in each kind of decoding error.
 
-    fuzz/hpack_seeds.py [HPACK_TEST_CASE]   (default ../shared/hpack-test-case)
+    fuzz/hpack_seeds.py [HPACK_TEST_CASE]   (default tests/data/hpack-test-case)
 """
 import hashlib
 import json
@@ -40,7 +40,7 @@ def story_seed(path, ncases, header=b"\x00\x00\x00", enc_change=None):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared",
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "tests", "data",
                                                               "hpack-test-case")
     seeds = []
     folders = ["nghttp2", "go-hpack", "python-hpack", "haskell-http2-linear-huffman",

@@ -1,5 +1,5 @@
 /* loom's HPACK decoder against other encoders, on the hpack-test-case
- * stories (../shared/hpack-test-case): every story of every implementation
+ * stories (tests/data/hpack-test-case): every story of every implementation
  * folder decodes, case after case on one decoder (one connection), to
  * exactly the header lists it lists: same order, names and values.
  *

@@ -402,6 +402,8 @@ static void ng_encode_pass(const corpus *c, sink *k)
 
 /* ---- correctness, once, before timing ---- */
 
+/* nghttp2's fields, copied as its inflater emits them (loom's side is a
+ * loom_hpack_list, filled by loom_hpack_decode_block). */
 typedef struct {
     loom_hpack_field *f;
     size_t n, cap;
@@ -425,14 +427,6 @@ static void flist_clear(flist *l)
         free((void *)l->f[i].value);
     }
     l->n = 0;
-}
-
-static int loom_collect(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
-{
-    (void)rep;
-    flist_add(user, f->name, f->name_len, f->value, f->value_len,
-              f->flags & LOOM_HPACK_NEVER_INDEXED);
-    return 0;
 }
 
 static void ng_collect_block(nghttp2_hd_inflater *in, const uint8_t *p, size_t len, flist *out,
@@ -481,7 +475,8 @@ static void same_fields(const loom_hpack_field *a, size_t na, const loom_hpack_f
 
 static void check_decode(const corpus *c)
 {
-    flist lf = {0}, nf = {0};
+    loom_hpack_list lf = {0};
+    flist nf = {0};
     for (size_t i = 0; i < c->n; i++) {
         const story *s = &c->stories[i];
         loom_hpack_decoder *d =
@@ -500,20 +495,19 @@ static void check_decode(const corpus *c)
                     die("%s: table size change failed", what);
             }
             loom_hpack_error e = {0};
-            int rc = loom_hpack_decode(d, bc->wire, bc->wire_len, loom_collect, &lf, &e);
+            int rc = loom_hpack_decode_block(d, bc->wire, bc->wire_len, &lf, &e);
             if (rc != 0)
                 die("%s: loom: %s at offset %zu: %s", what, loom_strerror(rc), e.offset,
                     e.reason ? e.reason : "");
             ng_collect_block(in, bc->wire, bc->wire_len, &nf, what);
-            same_fields(lf.f, lf.n, nf.f, nf.n, FLAGS_EQUAL, what, "loom", "nghttp2");
-            same_fields(lf.f, lf.n, bc->fields, bc->n, FLAGS_IGNORE, what, "loom", "the JSON");
-            flist_clear(&lf);
+            same_fields(lf.fields, lf.n, nf.f, nf.n, FLAGS_EQUAL, what, "loom", "nghttp2");
+            same_fields(lf.fields, lf.n, bc->fields, bc->n, FLAGS_IGNORE, what, "loom", "the JSON");
             flist_clear(&nf);
         }
         loom_hpack_decoder_free(d);
         nghttp2_hd_inflate_del(in);
     }
-    free(lf.f);
+    loom_hpack_list_free(&lf);
     free(nf.f);
 }
 
@@ -521,7 +515,8 @@ static void check_decode(const corpus *c)
  * Also counts both encoders' output octets. */
 static void check_encode(const corpus *c, size_t *loom_bytes, size_t *ng_bytes)
 {
-    flist lf = {0}, nf = {0};
+    loom_hpack_list lf = {0};
+    flist nf = {0};
     *loom_bytes = *ng_bytes = 0;
     for (size_t i = 0; i < c->n; i++) {
         const story *s = &c->stories[i];
@@ -546,16 +541,15 @@ static void check_encode(const corpus *c, size_t *loom_bytes, size_t *ng_bytes)
             same_fields(nf.f, nf.n, bc->fields, bc->n, FLAGS_KEPT, what,
                         "nghttp2's decoding of loom's", "the input");
             loom_hpack_error e = {0};
-            int rc = loom_hpack_decode(ld, g_out, (size_t)n, loom_collect, &lf, &e);
+            int rc = loom_hpack_decode_block(ld, g_out, (size_t)n, &lf, &e);
             if (rc != 0)
                 die("%s: loom cannot decode its own output: %s at offset %zu: %s", what,
                     loom_strerror(rc), e.offset, e.reason ? e.reason : "");
-            same_fields(lf.f, lf.n, bc->fields, bc->n, FLAGS_KEPT, what,
+            same_fields(lf.fields, lf.n, bc->fields, bc->n, FLAGS_KEPT, what,
                         "loom's decoding of loom's", "the input");
             ssize_t m = nghttp2_hd_deflate_hd(ne, g_out, g_out_cap, bc->nv, bc->n);
             if (m < 0) die("%s: nghttp2 deflate: %s", what, nghttp2_strerror((int)m));
             *ng_bytes += (size_t)m;
-            flist_clear(&lf);
             flist_clear(&nf);
         }
         loom_hpack_encoder_free(le);
@@ -563,7 +557,7 @@ static void check_encode(const corpus *c, size_t *loom_bytes, size_t *ng_bytes)
         nghttp2_hd_deflate_del(ne);
         nghttp2_hd_inflate_del(ni);
     }
-    free(lf.f);
+    loom_hpack_list_free(&lf);
     free(nf.f);
 }
 

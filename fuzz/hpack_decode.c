@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flist.h"
+#include "fuzz_util.h"
 #include "loom/hpack.h"
 
 static const uint32_t table_sizes[16] = {4096, 0,    1,    31,   32,   33,    64,    100,
@@ -33,22 +33,25 @@ static const uint32_t table_sizes[16] = {4096, 0,    1,    31,   32,   33,    64
  * a few KiB of input expand fully, which must still be bounded. */
 static const uint32_t list_sizes[8] = {0, 1, 32, 64, 200, 1024, 4096, 16u << 20};
 
-static int collect(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
+/* The decoder's own view of what it reported must hang together. */
+static void check_list(const loom_hpack_list *l)
 {
-    flist *l = user;
-    /* the decoder's own view of what it reported must hang together */
-    if ((f->name_len && !f->name) || (f->value_len && !f->value)) abort();
-    if (rep > LOOM_HPACK_REP_NEVER_INDEXED) abort();
-    if (((f->flags & LOOM_HPACK_NEVER_INDEXED) != 0) != (rep == LOOM_HPACK_REP_NEVER_INDEXED))
-        abort();
-    flist_add(l, f->name, f->name_len, f->value, f->value_len, f->flags, rep);
-    return 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const loom_hpack_field *f = &l->fields[i];
+        loom_hpack_rep rep = (loom_hpack_rep)l->reps[i];
+        if ((f->name_len && !f->name) || (f->value_len && !f->value)) abort();
+        if (rep > LOOM_HPACK_REP_NEVER_INDEXED) abort();
+        if (((f->flags & LOOM_HPACK_NEVER_INDEXED) != 0) != (rep == LOOM_HPACK_REP_NEVER_INDEXED))
+            abort();
+    }
 }
 
-static void flist_clear(flist *l)
+static int decode(loom_hpack_decoder *d, const uint8_t *in, size_t n, loom_hpack_list *l,
+                  loom_hpack_error *e)
 {
-    l->n = 0;
-    l->used = 0;
+    int rc = loom_hpack_decode_block(d, in, n, l, e);
+    check_list(l);
+    return rc;
 }
 
 /* ---- an allocator that fails on request, to reach the NOMEM paths ---- */
@@ -85,12 +88,12 @@ static void fail(const char *why)
     abort();
 }
 
-static int same_fent(const flist *a, size_t i, const flist *b, size_t j)
+static int same_field(const loom_hpack_list *a, size_t i, const loom_hpack_list *b, size_t j)
 {
-    const fent *x = &a->f[i], *y = &b->f[j];
-    return x->nlen == y->nlen && memcmp(a->buf + x->noff, b->buf + y->noff, x->nlen) == 0 &&
-           x->vlen == y->vlen && memcmp(a->buf + x->voff, b->buf + y->voff, x->vlen) == 0 &&
-           x->flags == y->flags && x->rep == y->rep;
+    const loom_hpack_field *x = &a->fields[i], *y = &b->fields[j];
+    return x->name_len == y->name_len && memcmp(x->name, y->name, x->name_len) == 0 &&
+           x->value_len == y->value_len && memcmp(x->value, y->value, x->value_len) == 0 &&
+           x->flags == y->flags && a->reps[i] == b->reps[j];
 }
 
 /* d's result (rc, got, under `limit`) against the unlimited decoder's (rs,
@@ -98,8 +101,8 @@ static int same_fent(const flist *a, size_t i, const flist *b, size_t j)
  * block is malformed or not whatever the limit (RFC 9113 §4.3), and past
  * the limit loom reports a prefix of the fields (RFC 9113 §10.5.1).
  * Returns 1 when the input must end here. */
-static int check_shadow(int rc, const flist *got, int rs, const char *rs_reason, const flist *full,
-                        size_t limit)
+static int check_shadow(int rc, const loom_hpack_list *got, int rs, const char *rs_reason,
+                        const loom_hpack_list *full, size_t limit)
 {
     (void)rs_reason;
     if (rs != 0 && rs != LOOM_ERR_COMPRESSION) fail("unlimited decoder: unexpected result");
@@ -110,10 +113,10 @@ static int check_shadow(int rc, const flist *got, int rs, const char *rs_reason,
     if (rs != 0) fail("malformed, yet decoded (or LIMIT) under the list limit");
     if (got->n > full->n) fail("more fields under the list limit than without");
     for (size_t i = 0; i < got->n; i++)
-        if (!same_fent(got, i, full, i)) fail("fields differ under the list limit");
+        if (!same_field(got, i, full, i)) fail("fields differ under the list limit");
     size_t list = 0;
     for (size_t i = 0; i < full->n; i++)
-        list += full->f[i].nlen + full->f[i].vlen + 32;
+        list += full->fields[i].name_len + full->fields[i].value_len + 32;
     if (rc == 0 && (got->n != full->n || list > limit)) fail("decoded, but not the whole list");
     if (rc == LOOM_ERR_LIMIT && list <= limit) fail("LIMIT for a list within the limit");
     return 0;
@@ -123,17 +126,16 @@ static int check_shadow(int rc, const flist *got, int rs, const char *rs_reason,
 
 /* Encodes what d decoded and decodes it with d2, which follows enc's table:
  * the same fields must come back, in order, never-indexed kept. */
-static void round_trip(loom_hpack_encoder *enc, loom_hpack_decoder *d2, const flist *in, flist *out)
+static void round_trip(loom_hpack_encoder *enc, loom_hpack_decoder *d2, const loom_hpack_list *in,
+                       loom_hpack_list *out)
 {
     loom_hpack_field *fields = xrealloc(NULL, in->n * sizeof *fields);
     for (size_t i = 0; i < in->n; i++) {
-        const fent *e = &in->f[i];
+        fields[i] = in->fields[i];
         /* a field that came without indexing is re-sent the same way: the
          * encoder's NO_INDEX path gets exercised too */
-        uint8_t flags = e->flags & LOOM_HPACK_NEVER_INDEXED;
-        if (e->rep == LOOM_HPACK_REP_WITHOUT_INDEX) flags |= LOOM_HPACK_NO_INDEX;
-        fields[i] =
-            (loom_hpack_field){in->buf + e->noff, e->nlen, in->buf + e->voff, e->vlen, flags};
+        fields[i].flags &= LOOM_HPACK_NEVER_INDEXED;
+        if (in->reps[i] == LOOM_HPACK_REP_WITHOUT_INDEX) fields[i].flags |= LOOM_HPACK_NO_INDEX;
     }
     size_t bound = loom_hpack_encode_bound(fields, in->n);
     uint8_t *wire = xrealloc(NULL, bound);
@@ -145,16 +147,15 @@ static void round_trip(loom_hpack_encoder *enc, loom_hpack_decoder *d2, const fl
     if (loom_hpack_encoder_table_size(enc) > LOOM_HPACK_DEFAULT_TABLE_SIZE)
         fail("encode: table above its cap");
 
-    flist_clear(out);
     loom_hpack_error e;
-    if (loom_hpack_decode(d2, wire, (size_t)n, collect, out, &e) != 0)
+    if (decode(d2, wire, (size_t)n, out, &e) != 0)
         fail("round trip: loom cannot decode its own encoding");
     if (out->n != in->n) fail("round trip: field count differs");
     for (size_t i = 0; i < in->n; i++) {
-        const fent *a = &in->f[i], *b = &out->f[i];
-        if (a->nlen != b->nlen || memcmp(in->buf + a->noff, out->buf + b->noff, a->nlen) != 0)
+        const loom_hpack_field *a = &in->fields[i], *b = &out->fields[i];
+        if (a->name_len != b->name_len || memcmp(a->name, b->name, a->name_len) != 0)
             fail("round trip: a name differs");
-        if (a->vlen != b->vlen || memcmp(in->buf + a->voff, out->buf + b->voff, a->vlen) != 0)
+        if (a->value_len != b->value_len || memcmp(a->value, b->value, a->value_len) != 0)
             fail("round trip: a value differs");
         /* never-indexed must survive re-encoding (RFC 7541 §6.2.3); the
          * encoder may add it on its own for sensitive fields (§7.1.3) */
@@ -189,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * the block holds, and both tables must still be the same */
     loom_hpack_decoder *ds = loom_hpack_decoder_new(setting, UINT32_MAX, NULL);
     if (!enc || !d2 || !ds) abort();
-    flist got = {0}, again = {0}, full = {0};
+    loom_hpack_list got = {0}, again = {0}, full = {0};
     size_t limit = list_max ? list_max : LOOM_HPACK_DEFAULT_MAX_LIST_SIZE;
 
     while (p < end) {
@@ -217,12 +218,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * past its end */
         uint8_t *copy = xrealloc(NULL, n);
         if (n) memcpy(copy, blk, n);
-        flist_clear(&got);
         loom_hpack_error e = {0, 0, NULL};
-        int rc = loom_hpack_decode(d, copy, n, collect, &got, &e);
-        flist_clear(&full);
+        int rc = decode(d, copy, n, &got, &e);
         loom_hpack_error es;
-        int rs = loom_hpack_decode(ds, copy, n, collect, &full, &es);
+        int rs = decode(ds, copy, n, &full, &es);
         free(copy);
 
         if (loom_hpack_decoder_table_size(d) > loom_hpack_decoder_table_max(d)) abort();
@@ -232,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* what was reported fits the list limit, even on LIMIT */
         size_t list = 0;
         for (size_t i = 0; i < got.n; i++)
-            list += got.f[i].nlen + got.f[i].vlen + 32;
+            list += got.fields[i].name_len + got.fields[i].value_len + 32;
         if (list > limit) abort();
 
         if (rc == LOOM_ERR_NOMEM) break; /* connection over */
@@ -250,9 +249,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         round_trip(enc, d2, &got, &again);
     }
 
-    flist_free(&got);
-    flist_free(&again);
-    flist_free(&full);
+    loom_hpack_list_free(&got);
+    loom_hpack_list_free(&again);
+    loom_hpack_list_free(&full);
     loom_hpack_decoder_free(d);
     loom_hpack_decoder_free(ds);
     loom_hpack_decoder_free(d2);

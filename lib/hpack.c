@@ -609,6 +609,7 @@ static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
 int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len,
                             loom_hpack_list *l, loom_hpack_error *e)
 {
+    if (!l->mem) l->mem = loom_mem_default(); /* a zero-initialised list */
     l->n = 0;
     l->used = 0;
     e->err = 0;

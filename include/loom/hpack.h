@@ -105,7 +105,8 @@ LOOM_API int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t 
  * fields and their strings live in the list's own memory (taken through
  * its loom_mem), which it keeps, so a list that has held the largest block
  * decodes the next ones without allocating. Read fields[0..n) and reps;
- * the other members are private. */
+ * the other members are private. A list initialised to all zeros uses the
+ * default allocator. */
 typedef struct loom_hpack_list {
     loom_hpack_field *fields;
     uint8_t *reps; /* reps[i]: how fields[i] was represented (loom_hpack_rep) */

@@ -132,25 +132,23 @@ static int print_story(const char *file, json_t *root)
 
 /* ---- decode ---- */
 
-typedef struct {
-    json_t *headers;
-    const char *bad; /* why a field could not go into JSON */
-} decode_ctx;
-
-static int on_field(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
+/* The decoded fields as the story's "headers": [{name: value}, ...]. NULL
+ * when a field is not UTF-8, which JSON cannot hold. */
+static json_t *fields_json(const loom_hpack_list *l)
 {
-    (void)rep;
-    decode_ctx *ctx = user;
-    json_t *value = json_stringn((const char *)f->value, f->value_len);
-    json_t *h = json_object();
-    if (!value || !h || json_object_setn_new(h, (const char *)f->name, f->name_len, value) != 0) {
-        /* jansson takes only UTF-8: a field of other octets cannot be shown */
-        ctx->bad = "a decoded header is not UTF-8, which JSON cannot hold";
-        json_decref(h);
-        return 1;
+    json_t *headers = json_array();
+    for (size_t i = 0; headers && i < l->n; i++) {
+        const loom_hpack_field *f = &l->fields[i];
+        json_t *value = json_stringn((const char *)f->value, f->value_len);
+        json_t *h = json_object();
+        if (!value || !h || json_object_setn_new(h, (const char *)f->name, f->name_len, value)) {
+            json_decref(h);
+            json_decref(headers);
+            return NULL;
+        }
+        json_array_append_new(headers, h);
     }
-    json_array_append_new(ctx->headers, h);
-    return 0;
+    return headers;
 }
 
 static int decode_story(const char *file)
@@ -158,6 +156,7 @@ static int decode_story(const char *file)
     json_t *root = load_story(file);
     if (!root) return 1;
     loom_hpack_decoder *d = loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE, 0, NULL);
+    loom_hpack_list fields = {0};
     if (!d) {
         json_decref(root);
         return fail(file, -1, "%s", loom_strerror(LOOM_ERR_NOMEM));
@@ -194,22 +193,23 @@ static int decode_story(const char *file)
             status = fail(file, seqno, "wire is not hex");
             break;
         }
-        decode_ctx ctx = {json_array(), NULL};
         loom_hpack_error e = {0};
-        int rc = loom_hpack_decode(d, block, len, on_field, &ctx, &e);
+        int rc = loom_hpack_decode_block(d, block, len, &fields, &e);
         free(block);
         if (rc != 0) {
-            if (rc > 0)
-                status = fail(file, seqno, "%s", ctx.bad);
-            else
-                status = fail(file, seqno, "%s (at octet %zu of the wire)",
-                              e.reason ? e.reason : loom_strerror(rc), e.offset);
-            json_decref(ctx.headers);
+            status = fail(file, seqno, "%s (at octet %zu of the wire)",
+                          e.reason ? e.reason : loom_strerror(rc), e.offset);
             break;
         }
-        json_object_set_new(c, "headers", ctx.headers);
+        json_t *headers = fields_json(&fields);
+        if (!headers) {
+            status = fail(file, seqno, "a decoded header is not UTF-8, which JSON cannot hold");
+            break;
+        }
+        json_object_set_new(c, "headers", headers);
     }
     loom_hpack_decoder_free(d);
+    loom_hpack_list_free(&fields);
     if (status == 0) status = print_story(file, root);
     json_decref(root);
     return status;

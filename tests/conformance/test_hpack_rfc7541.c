@@ -217,9 +217,9 @@ static void check_table(loom_hpack_decoder *d, const rfc_block *b)
         probe[i] = (uint8_t)(0x80 | (62 + i));
     hlist l = {0};
     loom_hpack_error e;
-    assert_int_equal(loom_hpack_decode(d, probe, n, hlist_on_field, &l, &e), 0);
+    assert_int_equal(loom_hpack_decode_block(d, probe, n, &l, &e), 0);
     assert_hlist(&l, b->t, n);
-    hlist_free(&l);
+    loom_hpack_list_free(&l);
     assert_int_equal(loom_hpack_decoder_table_size(d), b->table_size);
 }
 
@@ -241,21 +241,21 @@ static void test_decoder(void **state)
             free(hex);
             hlist l = {0};
             loom_hpack_error e = {0};
-            int rc = loom_hpack_decode(d, wire, n, hlist_on_field, &l, &e);
+            int rc = loom_hpack_decode_block(d, wire, n, &l, &e);
             if (rc != 0) fail_msg("%s: decode returned %d (%s)", b->id, rc, e.reason);
             assert_hlist(&l, b->f, nf);
             for (size_t i = 0; i < nf; i++) {
-                if (l.v[i].rep != rep_of(b->reps[i]))
-                    fail_msg("%s field %zu: representation %d, RFC %c", b->id, i, l.v[i].rep,
+                if (l.reps[i] != rep_of(b->reps[i]))
+                    fail_msg("%s field %zu: representation %d, RFC %c", b->id, i, l.reps[i],
                              b->reps[i]);
                 int never = b->reps[i] == '!';
-                assert_int_equal(!!(l.v[i].flags & LOOM_HPACK_NEVER_INDEXED), never);
+                assert_int_equal(!!(l.fields[i].flags & LOOM_HPACK_NEVER_INDEXED), never);
             }
             assert_int_equal(loom_hpack_decoder_table_max(d), seqs[s].table);
             check_table(d, b);
             fields += nf;
             blocks++;
-            hlist_free(&l);
+            loom_hpack_list_free(&l);
             free(wire);
         }
         loom_hpack_decoder_free(d);
@@ -326,21 +326,21 @@ static void test_encoder(void **state)
             /* (a) loom decodes it back to the same list */
             hlist l = {0};
             loom_hpack_error e = {0};
-            int rc = loom_hpack_decode(d, out, (size_t)n, hlist_on_field, &l, &e);
+            int rc = loom_hpack_decode_block(d, out, (size_t)n, &l, &e);
             if (rc != 0) fail_msg("%s: loom's block does not decode: %d (%s)", b->id, rc, e.reason);
             assert_hlist(&l, b->f, nf);
             for (size_t i = 0; i < nf; i++) {
                 /* never-indexed and without-indexing are the caller's
                  * choices and must be honoured (§6.2.2, §6.2.3) */
-                if (b->reps[i] == '!') assert_int_equal(l.v[i].rep, LOOM_HPACK_REP_NEVER_INDEXED);
-                if (b->reps[i] == '-') assert_int_equal(l.v[i].rep, LOOM_HPACK_REP_WITHOUT_INDEX);
+                if (b->reps[i] == '!') assert_int_equal(l.reps[i], LOOM_HPACK_REP_NEVER_INDEXED);
+                if (b->reps[i] == '-') assert_int_equal(l.reps[i], LOOM_HPACK_REP_WITHOUT_INDEX);
             }
             assert_int_equal(loom_hpack_encoder_table_size(enc), loom_hpack_decoder_table_size(d));
 
             char *got = hex_encode(body, body_len);
             char reps[MAXF + 1];
             for (size_t i = 0; i < nf; i++) {
-                reps[i] = "i+-!"[l.v[i].rep];
+                reps[i] = "i+-!"[l.reps[i]];
                 /* the one field loom's policy represents differently */
                 if (reps[i] != b->reps[i] && strcmp(b->f[i][0], "location"))
                     fail_msg("%s field %zu (%s): loom used %c, the RFC %c", b->id, i, b->f[i][0],
@@ -367,7 +367,7 @@ static void test_encoder(void **state)
                           b->id, body_len, rfc_len, reps, b->reps,
                           !strcmp(got, b->hex) ? ", byte-exact" : "");
             free(got);
-            hlist_free(&l);
+            loom_hpack_list_free(&l);
             free(out);
             free(rfc);
         }

@@ -32,7 +32,7 @@ static void check_case(const char *path, int seqno, const hlist *l, const loom_h
 {
     if (l->n != n) fail_msg("%s case %d: %zu fields decoded, %zu listed", path, seqno, l->n, n);
     for (size_t i = 0; i < n; i++) {
-        const hfield *h = &l->v[i];
+        const loom_hpack_field *h = &l->fields[i];
         if (h->name_len != want[i].name_len || memcmp(h->name, want[i].name, h->name_len) ||
             h->value_len != want[i].value_len ||
             (h->value_len && memcmp(h->value, want[i].value, h->value_len)))
@@ -68,8 +68,7 @@ static void decode_story(const char *path)
         size_t n;
         loom_hpack_field *want = story_fields(path, c, &n);
         loom_hpack_error e = {0};
-        hlist_clear(&l);
-        int rc = loom_hpack_decode(d, wire, len, hlist_on_field, &l, &e);
+        int rc = loom_hpack_decode_block(d, wire, len, &l, &e);
         if (rc != 0)
             fail_msg("%s case %d: decode returned %d at offset %zu (%s)", path, seqno, rc, e.offset,
                      e.reason);
@@ -80,7 +79,7 @@ static void decode_story(const char *path)
         free(wire);
     }
     n_stories++;
-    hlist_free(&l);
+    loom_hpack_list_free(&l);
     loom_hpack_decoder_free(d);
     json_decref(root);
 }
@@ -133,8 +132,7 @@ static void encode_story(const char *path)
         int len = loom_hpack_encode(enc, f, n, out, bound);
         if (len < 0) fail_msg("%s case %zu: encode returned %d", path, i, len);
         loom_hpack_error e = {0};
-        hlist_clear(&l);
-        int rc = loom_hpack_decode(d, out, (size_t)len, hlist_on_field, &l, &e);
+        int rc = loom_hpack_decode_block(d, out, (size_t)len, &l, &e);
         if (rc != 0)
             fail_msg("%s case %zu: loom cannot decode its own block: %s", path, i, e.reason);
         check_case(path, (int)i, &l, f, n);
@@ -149,7 +147,7 @@ static void encode_story(const char *path)
         free(f);
     }
     raw_stories++;
-    hlist_free(&l);
+    loom_hpack_list_free(&l);
     loom_hpack_decoder_free(d);
     loom_hpack_encoder_free(enc);
     json_decref(root);

@@ -2,9 +2,7 @@
  * place a stream ends, connection errors, timeouts, the HTTP/1.1 Upgrade,
  * and inspection. Receiving is in recv.c, sending in send.c; both call
  * down into this file, never the other way round. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <string.h>
-#include <time.h>
 
 #include "conn_internal.h"
 
@@ -76,14 +74,6 @@ int loom_config_check(const loom_config *cfg, loom_role role)
 {
     loom_config c;
     return config_take(&c, cfg, role);
-}
-
-uint64_t loom__now(loom_conn *c)
-{
-    if (c->cfg.now_ms) return c->cfg.now_ms(c->user);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- life ---- */

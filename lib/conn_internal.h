@@ -15,6 +15,8 @@
 #ifndef LOOM_LIB_CONN_INTERNAL_H
 #define LOOM_LIB_CONN_INTERNAL_H
 
+#include <time.h>
+
 #include "buf.h"
 #include "fields.h"
 #include "flow.h"
@@ -125,8 +127,16 @@ static inline int loom__flow_sendable(const loom_conn *c, const stream *s)
     return (s->send_window > 0 && c->flow.send_window > 0) || loom__body_left(s) == 0;
 }
 
+/* Milliseconds on the configured clock (CLOCK_MONOTONIC by default). */
+static inline uint64_t loom__now(const loom_conn *c)
+{
+    if (c->cfg.now_ms) return c->cfg.now_ms(c->user);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* conn.c: the connection object's shared operations */
-uint64_t loom__now(loom_conn *c);
 /* A new stream in the store and in the scheduler, with the engine's
  * defaults (windows, urgency). NULL: no memory. */
 stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state);

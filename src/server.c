@@ -110,7 +110,7 @@ typedef struct hconn {
     int upgrade_hold;
     size_t hold_left;
     /* life */
-    uint64_t idle_timer, hs_timer;
+    uint64_t idle_timer, hs_timer, settings_timer;
     int want_out, closing, shutdown_sent;
     char peer[64];
     struct hconn *prev, *next;
@@ -380,6 +380,19 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     return sid;
 }
 
+/* RFC 9113 §6.5.3: a peer that never acknowledges our SETTINGS gets a
+ * GOAWAY SETTINGS_TIMEOUT. The engine keeps the time; this timer asks it
+ * once the limit has passed (a little after, so the engine's clock agrees). */
+static void settings_fired(loop *l, void *user)
+{
+    (void)l;
+    hconn *c = user;
+    c->settings_timer = 0;
+    if (c->proto == P_H2 &&
+        loom_conn_check_timeouts(c->h2, (uint32_t)c->w->sh->o->settings_timeout_ms) < 0)
+        conn_flush(c); /* the GOAWAY goes out, then the connection closes */
+}
+
 static int start_h2(hconn *c, const char *label)
 {
     loom_config cfg;
@@ -388,6 +401,8 @@ static int start_h2(hconn *c, const char *label)
     if (!c->h2) return -1;
     c->proto = P_H2;
     c->label = label;
+    c->settings_timer =
+        loop_timer(c->w->l, (uint64_t)c->w->sh->o->settings_timeout_ms + 50, settings_fired, c);
     return 0;
 }
 
@@ -664,6 +679,8 @@ static void h1_answer(hconn *c)
             loom_conn_free(c->h2);
             c->h2 = NULL;
             c->proto = P_H1;
+            loop_timer_cancel(c->w->l, c->settings_timer);
+            c->settings_timer = 0;
         }
     }
 
@@ -852,6 +869,7 @@ static void conn_close(hconn *c)
     loop_del(w->l, c->fd);
     if (c->idle_timer) loop_timer_cancel(w->l, c->idle_timer);
     if (c->hs_timer) loop_timer_cancel(w->l, c->hs_timer);
+    if (c->settings_timer) loop_timer_cancel(w->l, c->settings_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->proto == P_H1 && c->h1req.fd >= 0) close(c->h1req.fd);
     if (c->ssl) {

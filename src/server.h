@@ -23,6 +23,7 @@ typedef struct {
     const char *push_map;   /* file: "PAGE ASSET..." lines */
     const char *access_log; /* file, "-" for stderr, NULL for none */
     int idle_timeout_ms, handshake_timeout_ms, grace_ms;
+    int settings_timeout_ms; /* RFC 9113 §6.5.3: our SETTINGS unacknowledged this long */
     int no_early_hints;
     void (*ready)(const char *what, void *user); /* after the sockets listen */
     void *ready_user;

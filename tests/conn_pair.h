@@ -33,6 +33,7 @@ typedef struct side {
     int goaways;
     uint32_t goaway_code, goaway_last;
     int pings, settings, settings_acks, errors, promises;
+    uint64_t last_rtt_us; /* of the last PING_ACK */
     int last_error;
     int refuse_pushes; /* client: reset every promise with CANCEL */
     int frames_in[256], frames_out[256];
@@ -121,7 +122,10 @@ static int pair_on_event(loom_conn *c, const loom_event *ev, void *user)
         s->goaway_code = ev->u.goaway.error_code;
         s->goaway_last = ev->u.goaway.last_stream_id;
         break;
-    case LOOM_EV_PING_ACK: s->pings++; break;
+    case LOOM_EV_PING_ACK:
+        s->pings++;
+        s->last_rtt_us = ev->u.ping.rtt_us;
+        break;
     case LOOM_EV_SETTINGS: s->settings++; break;
     case LOOM_EV_SETTINGS_ACK: s->settings_acks++; break;
     case LOOM_EV_ERROR:

@@ -45,10 +45,11 @@ enum {
     GX_STREAM = 92,
 };
 
-#define MAX_CONNS   64
-#define MAX_HEADERS 64
-#define HTML_MAX    (4u << 20)
-#define MAX_FRAMES  200000
+#define MAX_CONNS           64
+#define MAX_HEADERS         64
+#define HTML_MAX            (4u << 20)
+#define MAX_FRAMES          200000
+#define SETTINGS_TIMEOUT_MS 10000
 
 typedef struct gconn gconn;
 
@@ -1023,6 +1024,9 @@ static void run(void)
         for (int i = 0; i < G.nconns; i++) {
             gconn *gc = G.conns[i];
             if (gc->dead) continue;
+            /* RFC 9113 §6.5.3: a server that never acknowledges our
+             * SETTINGS ends with GOAWAY SETTINGS_TIMEOUT */
+            if (loom_conn_check_timeouts(gc->h2, SETTINGS_TIMEOUT_MS) < 0) gc->dead = 1;
             int rc = flush(gc);
             if (rc < 0) {
                 gc->dead = 1;

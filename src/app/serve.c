@@ -34,6 +34,8 @@ static const char usage[] =
     "  --access-log FILE    one line per request (\"-\" for stderr; default: none)\n"
     "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
+    "  --settings-timeout SEC   end an HTTP/2 connection whose peer does not acknowledge\n"
+    "                       our SETTINGS in SEC seconds (SETTINGS_TIMEOUT; default 10)\n"
     "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
     "  --help               this text\n"
     "\n"
@@ -159,7 +161,7 @@ int serve_main(int argc, char **argv)
     o.handshake_timeout_ms = 10000;
     o.grace_ms = 10000;
     o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    int idle = 60, hs = 10, grace = 10;
+    int idle = 60, hs = 10, grace = 10, st = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -201,6 +203,9 @@ int serve_main(int argc, char **argv)
         } else if (!strcmp(a, "--handshake-timeout")) {
             if (num_arg(a, v, &hs) < 0) return SERVE_USAGE;
             i++;
+        } else if (!strcmp(a, "--settings-timeout")) {
+            if (num_arg(a, v, &st) < 0) return SERVE_USAGE;
+            i++;
         } else if (!strcmp(a, "--grace")) {
             if (num_arg(a, v, &grace) < 0) return SERVE_USAGE;
             i++;
@@ -223,6 +228,7 @@ int serve_main(int argc, char **argv)
     o.idle_timeout_ms = idle * 1000;
     o.handshake_timeout_ms = hs * 1000;
     o.grace_ms = grace * 1000;
+    o.settings_timeout_ms = st * 1000;
     char demo[4200], map[4400];
     int is_demo = !o.root;
     if (is_demo) {

@@ -10,6 +10,7 @@
 
 #include "conn_internal.h" /* to fast-forward stream ids */
 #include "conn_pair.h"
+#include "hpack_util.h" /* the counting allocator */
 
 static side *cl, *sv;
 static uint8_t *big;
@@ -301,15 +302,56 @@ static void test_priorities_order(void **state)
     assert_int_equal(loom_respond(sv->c, 1, f, 1, &b1), 0);
     assert_int_equal(loom_respond(sv->c, 3, f, 1, &b2), 0);
     pair_run(cl, sv, 0);
+    /* both complete, whole, unreset: only then does the order mean anything */
+    for (int32_t sid = 1; sid <= 3; sid += 2) {
+        rec_stream *r = rec_get(cl, sid);
+        assert_int_equal(r->closed, 1);
+        assert_int_equal(r->close_code, 0);
+        assert_true(r->end_stream);
+        assert_int_equal(r->body_len, sid == 1 ? 900000 : 1000);
+    }
     assert_true(rec_get(cl, 3)->order < rec_get(cl, 1)->order);
 }
 
+/* A clock the test moves by hand. */
+static uint64_t fake_now = 5000;
+static uint64_t fake_clock(void *user)
+{
+    (void)user;
+    return fake_now;
+}
+
+static int setup_clock(void **state)
+{
+    (void)state;
+    loom_config c;
+    loom_config_default(&c, LOOM_CLIENT);
+    c.now_ms = fake_clock;
+    return setup_with(&c, NULL);
+}
+
+/* The RTT of a PING is the time from sending it to its ACK, as the event
+ * and the stats say: 37 ms here, by the test's clock. */
 static void test_ping_rtt(void **state)
 {
     (void)state;
-    assert_int_equal(loom_ping(cl->c), 0);
     pair_run(cl, sv, 0);
+    assert_int_equal(loom_ping(cl->c), 0);
+    pair_move(cl, sv, 0); /* the PING reaches the server */
+    fake_now += 37;
+    pair_move(sv, cl, 0); /* its ACK comes back 37 ms later */
     assert_int_equal(cl->pings, 1);
+    assert_int_equal(cl->last_rtt_us, 37000);
+    loom_conn_stats st;
+    loom_conn_get_stats(cl->c, &st);
+    assert_int_equal(st.rtt_us, 37000);
+    /* a second one, 5 ms */
+    assert_int_equal(loom_ping(cl->c), 0);
+    pair_move(cl, sv, 0);
+    fake_now += 5;
+    pair_move(sv, cl, 0);
+    assert_int_equal(cl->pings, 2);
+    assert_int_equal(cl->last_rtt_us, 5000);
 }
 
 static void test_trailers(void **state)
@@ -442,13 +484,6 @@ static void test_manual_window_backpressure(void **state)
     assert_int_equal(r->closed, 1);
 }
 
-static uint64_t fake_now;
-static uint64_t fake_clock(void *user)
-{
-    (void)user;
-    return fake_now;
-}
-
 static void test_settings_timeout(void **state)
 {
     (void)state;
@@ -508,6 +543,59 @@ static void test_rapid_reset(void **state)
 
 /* RFC 9113 §5.1.1: stream ids cannot be reused; when they run out the
  * client is told, so that the runtime opens a new connection. */
+/* In steady state, receiving requests and answering them allocates
+ * nothing: field blocks decode into the connection's arena (reset per
+ * block), stream objects and buffers are reused. Counted with an allocator
+ * that counts every call, over rounds of 10 concurrent requests of 8 fields
+ * each (a cookie and a user agent among them), answered with small bodies. */
+static void test_steady_state_allocates_nothing(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    counting cnt = {0};
+    loom_mem mem = counting_mem(&cnt);
+    loom_config scfg;
+    loom_config_default(&scfg, LOOM_SERVER);
+    scfg.mem = &mem;
+    assert_int_equal(setup_with(NULL, &scfg), 0);
+    memset(answered, 0, sizeof(answered));
+    pair_run(cl, sv, 0);
+    size_t after_warmup = 0;
+    for (int round = 0; round < 60; round++) {
+        if (round == 10) after_warmup = cnt.calls; /* buffers have grown to size */
+        for (int i = 0; i < 10; i++) {
+            char path[32];
+            snprintf(path, sizeof(path), "/item/%d/%d", round, i);
+            loom_hpack_field f[] = {
+                FIELD(":method", "GET"),
+                FIELD(":scheme", "https"),
+                FIELD(":authority", "example.com"),
+                {(const uint8_t *)":path", 5, (const uint8_t *)path, strlen(path), 0},
+                FIELD("user-agent", "loom-test/1.0 (steady state)"),
+                FIELD("accept", "*/*"),
+                FIELD("accept-encoding", "gzip, br"),
+                FIELD("cookie", "session=0123456789abcdef0123456789abcdef"),
+            };
+            assert_true(loom_request(cl->c, f, 8, NULL) > 0);
+        }
+        pair_run(cl, sv, 0);
+        answer_all(300);
+        pair_run(cl, sv, 0);
+    }
+    /* every request was answered in full */
+    int done = 0;
+    for (int i = 0; i < cl->nst; i++)
+        done += cl->st[i].closed && cl->st[i].close_code == 0 && cl->st[i].body_len == 300;
+    assert_int_equal(done, 600);
+    assert_true(after_warmup > 0);
+    if (cnt.calls != after_warmup)
+        fail_msg("the server allocated %zu times in 500 requests after warm-up",
+                 cnt.calls - after_warmup);
+    teardown(NULL);
+    assert_int_equal(cnt.live, 0); /* and everything came back */
+    assert_int_equal(setup(NULL), 0);
+}
+
 static void test_stream_id_exhaustion(void **state)
 {
     (void)state;
@@ -541,7 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_goaway_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_goaway_retry_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priorities_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ping_rtt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_rtt, setup_clock, teardown),
         cmocka_unit_test_setup_teardown(test_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_hints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thousand_streams, setup, teardown),
@@ -550,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_settings_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rapid_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_id_exhaustion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steady_state_allocates_nothing, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big);

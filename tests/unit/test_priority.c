@@ -17,6 +17,7 @@ static uint8_t body[400000];
 typedef struct {
     int32_t sid[4096];
     uint32_t len[4096];
+    uint8_t end[4096]; /* the frame carried END_STREAM */
     int n;
 } data_log;
 
@@ -128,10 +129,15 @@ static void drain(loom_conn *c, data_log *log)
                 assert_true(rc > 0);
                 p += used;
                 n -= used;
-                if (f.hd.type == LOOM_FRAME_DATA && log->n < 4096) {
+                if (f.hd.type == LOOM_FRAME_DATA) {
+                    assert_true(log->n < 4096);
                     log->sid[log->n] = (int32_t)f.hd.stream_id;
+                    log->end[log->n] = (f.hd.flags & LOOM_FLAG_END_STREAM) != 0;
                     log->len[log->n++] = f.hd.length;
                 }
+                /* nothing here resets a stream: a reset would hide a stream
+                 * that never finished */
+                assert_int_not_equal(f.hd.type, LOOM_FRAME_RST_STREAM);
             }
             loom_conn_sent(c, out[i].len);
         }
@@ -154,6 +160,23 @@ static int first_frame_of(const data_log *log, int32_t sid)
     return -1;
 }
 
+/* Before any order is compared: the stream sent all its len octets, and
+ * its last DATA frame (only that one) ended it. Without this an order
+ * check could pass on a stream that never finished (-1 < anything). */
+static void assert_complete(const data_log *log, int32_t sid, size_t len)
+{
+    size_t got = 0;
+    int ends = 0, last = last_frame_of(log, sid);
+    for (int i = 0; i < log->n; i++)
+        if (log->sid[i] == sid) {
+            got += log->len[i];
+            ends += log->end[i];
+        }
+    assert_int_equal(got, len);
+    assert_int_equal(ends, 1);
+    assert_true(last >= 0 && log->end[last]);
+}
+
 static void test_rfc9218_urgency(void **state)
 {
     (void)state;
@@ -166,6 +189,9 @@ static void test_rfc9218_urgency(void **state)
     respond(c, 5, 300000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 300000);
+    assert_complete(&log, 3, 300000);
+    assert_complete(&log, 5, 300000);
     /* strictly by urgency: 3 (u=1), then 5 (u=3), then 1 (u=6) */
     assert_true(last_frame_of(&log, 3) < first_frame_of(&log, 5));
     assert_true(last_frame_of(&log, 5) < first_frame_of(&log, 1));
@@ -182,6 +208,8 @@ static void test_rfc9218_incremental_interleaves(void **state)
     respond(c, 3, 200000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 200000);
+    assert_complete(&log, 3, 200000);
     /* incremental streams of one urgency take turns */
     assert_true(first_frame_of(&log, 3) < last_frame_of(&log, 1));
     assert_true(first_frame_of(&log, 1) < last_frame_of(&log, 3));
@@ -202,6 +230,8 @@ static void test_rfc7540_dependency(void **state)
     respond(c, 1, 300000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 300000);
+    assert_complete(&log, 3, 300000);
     /* the parent is served before its dependent */
     assert_true(last_frame_of(&log, 1) < first_frame_of(&log, 3));
     loom_conn_free(c);
@@ -217,6 +247,8 @@ static void test_rfc7540_weights(void **state)
     respond(c, 3, 400000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 400000);
+    assert_complete(&log, 3, 400000);
     /* siblings share by weight: by the time the heavy one is done the
      * light one has had far less */
     int end3 = last_frame_of(&log, 3);
@@ -240,6 +272,9 @@ static void test_rfc7540_exclusive(void **state)
     respond(c, 5, 100000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 100000);
+    assert_complete(&log, 3, 100000);
+    assert_complete(&log, 5, 100000);
     assert_true(last_frame_of(&log, 5) < first_frame_of(&log, 1));
     assert_true(last_frame_of(&log, 5) < first_frame_of(&log, 3));
     loom_conn_free(c);
@@ -256,6 +291,8 @@ static void test_priority_field_wins_over_rfc7540(void **state)
     respond(c, 3, 300000);
     data_log log = {.n = 0};
     drain(c, &log);
+    assert_complete(&log, 1, 300000);
+    assert_complete(&log, 3, 300000);
     assert_true(last_frame_of(&log, 3) < first_frame_of(&log, 1));
     loom_conn_free(c);
 }

@@ -270,8 +270,9 @@ size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
 
 /* The scratch buffer holds one field's decoded name and value at a time;
  * the decoding budget (list limit, table size) bounds it. */
-static int scratch_reserve(loom_hpack_decoder *d, size_t need)
+static inline int scratch_reserve(loom_hpack_decoder *d, size_t need)
 {
+    if (need <= d->scratch_cap && d->scratch) return 0; /* the usual case: no call */
     size_t max = 2 * ((size_t)d->max_list + d->max_allowed) + 64;
     return loom__grow(d->mem, (void **)&d->scratch, &d->scratch_cap, need, 1, max);
 }

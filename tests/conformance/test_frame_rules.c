@@ -166,35 +166,39 @@ static const rule_case cases[] = {
      CONN(LOOM_ERR_FRAME_SIZE)},
 };
 
-static void test_rules(void **state)
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* One row of cases[], the cmocka state of its case. */
+static void test_rule(void **state)
 {
-    (void)state;
-    size_t n = sizeof(cases) / sizeof(cases[0]);
-    for (size_t i = 0; i < n; i++) {
-        const rule_case *c = &cases[i];
-        /* an exact-size heap copy: ASan catches any read past the frame */
-        uint8_t *in = malloc(c->len);
-        memcpy(in, c->bytes, c->len);
-        loom_frame f;
-        loom_frame_error e = {0, 0, 0, NULL};
-        int rc = loom_frame_parse(in, c->len, LOOM_MAX_FRAME_SIZE_MIN, &f, &e);
-        print_message("  %-50s -> %d %s\n", c->name, rc, rc < 0 ? e.reason : "");
-        if (c->err == 0) {
-            assert_int_equal(rc, (int)c->len);
-        } else {
-            assert_int_equal(rc, c->err);
-            assert_int_equal(e.err, c->err);
-            assert_int_equal(e.scope, c->scope);
-            assert_int_equal(e.stream_id, c->stream_id);
-            assert_non_null(e.reason);
-            assert_non_null(strstr(e.reason, "RFC"));
-        }
-        free(in);
+    const rule_case *c = *state;
+    /* an exact-size heap copy: ASan catches any read past the frame */
+    uint8_t *in = malloc(c->len);
+    memcpy(in, c->bytes, c->len);
+    loom_frame f;
+    loom_frame_error e = {0, 0, 0, NULL};
+    int rc = loom_frame_parse(in, c->len, LOOM_MAX_FRAME_SIZE_MIN, &f, &e);
+    print_message("  %-50s -> %d %s\n", c->name, rc, rc < 0 ? e.reason : "");
+    if (c->err == 0) {
+        assert_int_equal(rc, (int)c->len);
+    } else {
+        assert_int_equal(rc, c->err);
+        assert_int_equal(e.err, c->err);
+        assert_int_equal(e.scope, c->scope);
+        assert_int_equal(e.stream_id, c->stream_id);
+        assert_non_null(e.reason);
+        assert_non_null(strstr(e.reason, "RFC"));
     }
+    free(in);
 }
 
+/* Each row is its own case, named by the row, so that one failure does not
+ * hide the others. */
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_rules)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    struct CMUnitTest tests[NCASES];
+    for (size_t i = 0; i < NCASES; i++)
+        tests[i] = (struct CMUnitTest){
+            .name = cases[i].name, .test_func = test_rule, .initial_state = (void *)&cases[i]};
+    return cmocka_run_group_tests_name("RFC 9113 frame rules", tests, NULL, NULL);
 }

@@ -29,16 +29,15 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "h1.h"
 #include "loom/loom.h"
 #include "loop.h"
 #include "tls.h"
+#include "transport.h"
 
-#define RBUF           16384
-#define WBUF_MAX       (64 * 1024)
-#define H1_MAX_HEAD    16384
-#define H1_MAX_HEADERS 64
-#define MAX_PUSH       32
-#define UPGRADE_HOLD   16384
+#define RBUF         16384
+#define MAX_PUSH     32
+#define UPGRADE_HOLD 16384
 
 /* ---- shared, read-only after start ---- */
 
@@ -79,27 +78,16 @@ typedef struct {
 
 typedef struct hconn {
     worker *w;
-    int fd;
-    SSL *ssl;
-    int tls, ktls;
+    transport tp;
+    int tls;
     enum { P_HANDSHAKE, P_DETECT, P_H2, P_H1 } proto;
     const char *label; /* "h2", "h2c", "http/1.1" */
     loom_conn *h2;
-    /* TLS output staged for SSL_write (and h1 output in clear) */
-    uint8_t *wbuf;
-    size_t wlen, woff;
-    /* h1 */
-    http_parser hp;
+    /* cleartext detection and HTTP/1.1: allocated for those only */
     uint8_t *in;
     size_t inlen;
-    char *head; /* request line and fields, allocated for HTTP/1.1 only */
-    size_t headlen;
-    struct {
-        size_t n, nl, v, vl;
-    } hdr[H1_MAX_HEADERS];
-    int nhdr, in_value;
-    size_t url, urllen;
-    int h1_done; /* a request is complete and being answered */
+    h1_msg *req;
+    int h1_busy; /* a request is complete and being answered */
     int h1_keepalive;
     sreq h1req;
     uint64_t h1_left, h1_off; /* file body still to send */
@@ -413,248 +401,61 @@ static int start_h2(hconn *c, const char *label)
  * while output is pending. */
 static void want_out(hconn *c, int on)
 {
-    int rd = !(c->proto == P_H1 && c->h1_done);
+    int rd = !(c->proto == P_H1 && c->h1_busy);
     int want = (rd ? LOOP_READ : 0) | (on ? LOOP_WRITE : 0);
     if (c->want_out == want + 1) return;
     c->want_out = want + 1;
-    loop_mod(c->w->l, c->fd, (uint32_t)want);
+    loop_mod(c->w->l, c->tp.fd, (uint32_t)want);
 }
 
-/* Writes c->wbuf through TLS or the socket. Returns 1 when all of it went,
- * 0 when the socket is full, -1 on error. */
-static int push_wbuf(hconn *c)
-{
-    int rc = tls_send_all(c->ssl, c->fd, c->wbuf, c->wlen, &c->woff);
-    if (rc > 0) c->woff = c->wlen = 0;
-    return rc;
-}
-
-static int wbuf_room(hconn *c)
-{
-    if (!c->wbuf && !(c->wbuf = malloc(WBUF_MAX))) return 0;
-    return (int)(WBUF_MAX - c->wlen);
-}
-
-/* Moves the engine's output to the socket: cleartext with writev and
- * sendfile (zero copy); TLS through a staging buffer, or SSL_sendfile when
- * the kernel does the TLS. */
+/* 1: the engine has nothing more, 0: the socket is full, -1: failed. */
 static int flush_h2(hconn *c)
 {
-    for (;;) {
-        int rc = push_wbuf(c);
-        if (rc <= 0) return rc;
-        loom_out out[64];
-        size_t k = loom_conn_send(c->h2, out, 64);
-        if (k == 0) return 1;
-        if (c->upgrade_hold) { /* cleartext only: clip to what is left */
-            size_t left = c->hold_left, i;
-            for (i = 0; i < k && left; i++) {
-                if (out[i].len > left) out[i].len = left;
-                left -= out[i].len;
-            }
-            k = i;
-            if (k == 0) return 1; /* the rest goes once the client's preface is in */
-        }
-        if (!c->ssl) {
-            if (out[0].fd >= 0) {
-                off_t off = (off_t)out[0].off;
-                ssize_t n = sendfile(c->fd, out[0].fd, &off, out[0].len);
-                if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-                if (n == 0) return -1; /* the file shrank */
-                loom_conn_sent(c->h2, (size_t)n);
-                if (c->upgrade_hold) c->hold_left -= (size_t)n;
-                continue;
-            }
-            struct iovec iov[64];
-            size_t ni = 0, total = 0;
-            for (; ni < k && out[ni].fd < 0; ni++) {
-                iov[ni].iov_base = (void *)out[ni].base;
-                iov[ni].iov_len = out[ni].len;
-                total += out[ni].len;
-            }
-            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = ni};
-            ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-            if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-            loom_conn_sent(c->h2, (size_t)n);
-            if (c->upgrade_hold) c->hold_left -= (size_t)n;
-            if ((size_t)n < total) return 0;
-            continue;
-        }
-        if (c->ktls && out[0].fd >= 0) {
-            ossl_ssize_t n = SSL_sendfile(c->ssl, out[0].fd, (off_t)out[0].off, out[0].len, 0);
-            if (n < 0) {
-                int e = SSL_get_error(c->ssl, (int)n);
-                return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
-            }
-            loom_conn_sent(c->h2, (size_t)n);
-            continue;
-        }
-        /* gather into the staging buffer, then one SSL_write */
-        int room = wbuf_room(c);
-        for (size_t i = 0; i < k && room > 0; i++) {
-            size_t take = out[i].len < (size_t)room ? out[i].len : (size_t)room;
-            if (out[i].fd >= 0) {
-                ssize_t n = pread(out[i].fd, c->wbuf + c->wlen, take, (off_t)out[i].off);
-                if (n <= 0) return -1;
-                take = (size_t)n;
-            } else {
-                memcpy(c->wbuf + c->wlen, out[i].base, take);
-            }
-            c->wlen += take;
-            room -= (int)take;
-            loom_conn_sent(c->h2, take);
-            if (take < out[i].len) break;
-            if (c->ktls && i + 1 < k && out[i + 1].fd >= 0) break;
-        }
+    if (!c->upgrade_hold) {
+        int rc = tp_send_conn(&c->tp, c->h2, SIZE_MAX);
+        return rc == TP_DONE ? 1 : rc == TP_AGAIN ? 0 : -1;
     }
+    uint64_t before = c->tp.bytes_out;
+    int rc = tp_send_conn(&c->tp, c->h2, c->hold_left);
+    c->hold_left -= (size_t)(c->tp.bytes_out - before);
+    if (rc == TP_ERROR) return -1;
+    /* held back: the rest goes once the client's preface is in */
+    return rc == TP_DONE || c->hold_left == 0 ? 1 : 0;
 }
 
 /* ---- HTTP/1.1 ---- */
 
-static int h1_on_url(http_parser *p, const char *at, size_t n)
-{
-    hconn *c = p->data;
-    if (!c->head || c->headlen + n > H1_MAX_HEAD) return 1;
-    if (!c->urllen) c->url = c->headlen;
-    memcpy(c->head + c->headlen, at, n);
-    c->headlen += n;
-    c->urllen += n;
-    return 0;
-}
-
-static int h1_on_field(http_parser *p, const char *at, size_t n)
-{
-    hconn *c = p->data;
-    if (!c->head || c->headlen + n > H1_MAX_HEAD) return 1;
-    if (c->in_value || c->nhdr == 0) {
-        if (c->nhdr == H1_MAX_HEADERS) return 1;
-        c->hdr[c->nhdr].n = c->headlen;
-        c->hdr[c->nhdr].nl = 0;
-        c->hdr[c->nhdr].vl = 0;
-        c->nhdr++;
-        c->in_value = 0;
-    }
-    memcpy(c->head + c->headlen, at, n);
-    c->headlen += n;
-    c->hdr[c->nhdr - 1].nl += n;
-    return 0;
-}
-
-static int h1_on_value(http_parser *p, const char *at, size_t n)
-{
-    hconn *c = p->data;
-    if (!c->head || c->headlen + n > H1_MAX_HEAD || c->nhdr == 0) return 1;
-    if (!c->in_value) {
-        c->hdr[c->nhdr - 1].v = c->headlen;
-        c->in_value = 1;
-    }
-    memcpy(c->head + c->headlen, at, n);
-    c->headlen += n;
-    c->hdr[c->nhdr - 1].vl += n;
-    return 0;
-}
-
-static int h1_on_complete(http_parser *p)
-{
-    hconn *c = p->data;
-    c->h1_done = 1;
-    http_parser_pause(p, 1); /* one request at a time */
-    return 0;
-}
-
-static const http_parser_settings h1_settings = {
-    .on_url = h1_on_url,
-    .on_header_field = h1_on_field,
-    .on_header_value = h1_on_value,
-    .on_message_complete = h1_on_complete,
-};
-
-static const char *h1_header(hconn *c, const char *name, size_t *len)
-{
-    size_t nl = strlen(name);
-    for (int i = 0; i < c->nhdr; i++)
-        if (c->hdr[i].nl == nl && !strncasecmp(c->head + c->hdr[i].n, name, nl)) {
-            *len = c->hdr[i].vl;
-            return c->head + c->hdr[i].v;
-        }
-    *len = 0;
-    return NULL;
-}
-
-static int b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
-{
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v;
-        char ch = s[i];
-        if (ch >= 'A' && ch <= 'Z')
-            v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z')
-            v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9')
-            v = ch - '0' + 52;
-        else if (ch == '-' || ch == '+')
-            v = 62;
-        else if (ch == '_' || ch == '/')
-            v = 63;
-        else if (ch == '=')
-            break;
-        else
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap) return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (int)o;
-}
-
-static void h1_reset(hconn *c)
-{
-    /* HTTP/2 connections never pay for this buffer */
-    if (!c->head) c->head = malloc(H1_MAX_HEAD);
-    c->headlen = c->urllen = 0;
-    c->nhdr = c->in_value = 0;
-    c->h1_done = 0;
-    http_parser_init(&c->hp, HTTP_REQUEST);
-    c->hp.data = c;
-}
-
 static void feed_h2(hconn *c, const uint8_t *p, size_t n);
 
-/* Answers the complete HTTP/1.1 request in c->head. */
+static void h1_begin(hconn *c)
+{
+    c->proto = P_H1;
+    c->label = "http/1.1";
+    if (!c->req && (c->req = malloc(sizeof(*c->req)))) h1_init(c->req, 0, NULL, NULL);
+    c->h1_busy = 0;
+}
+
+/* Answers the complete HTTP/1.1 request in c->req. */
 static void h1_answer(hconn *c)
 {
     shared *sh = c->w->sh;
+    h1_msg *m = c->req;
     req_view v;
     memset(&v, 0, sizeof(v));
-    v.method = http_method_str((enum http_method)c->hp.method);
+    v.method = h1_method(m);
     v.method_len = strlen(v.method);
-    v.path = c->head + c->url;
-    v.path_len = c->urllen;
-    v.inm = h1_header(c, "if-none-match", &v.inm_len);
-    v.ims = h1_header(c, "if-modified-since", &v.ims_len);
-    v.range = h1_header(c, "range", &v.range_len);
-    v.ae = h1_header(c, "accept-encoding", &v.ae_len);
-    v.authority = h1_header(c, "host", &v.authority_len);
-    c->h1_keepalive = http_should_keep_alive(&c->hp) && !c->w->stopping;
+    v.path = h1_target(m, &v.path_len);
+    v.inm = h1_field(m, "if-none-match", &v.inm_len);
+    v.ims = h1_field(m, "if-modified-since", &v.ims_len);
+    v.range = h1_field(m, "range", &v.range_len);
+    v.ae = h1_field(m, "accept-encoding", &v.ae_len);
+    v.authority = h1_field(m, "host", &v.authority_len);
+    c->h1_keepalive = h1_keep_alive(m) && !c->w->stopping;
 
-    /* RFC 9113 §3.1 / RFC 7540 §3.2: Upgrade: h2c on a request without a
-     * body, with exactly one HTTP2-Settings */
-    size_t ul, sl, cl;
-    const char *up = h1_header(c, "upgrade", &ul), *hs = h1_header(c, "http2-settings", &sl);
-    const char *conn = h1_header(c, "connection", &cl);
-    if (!c->tls && up && ul == 3 && !strncasecmp(up, "h2c", 3) && hs && conn &&
-        memmem(conn, cl, "HTTP2-Settings", 14) &&
-        (c->hp.content_length == 0 || c->hp.content_length == ULLONG_MAX) &&
-        !(c->hp.flags & F_CHUNKED)) {
-        uint8_t settings[256];
-        int k = b64url_decode(hs, sl, settings, sizeof(settings));
+    /* RFC 9113 §3.1 / RFC 7540 §3.2: Upgrade: h2c */
+    uint8_t settings[256];
+    int k = h1_h2c_request(m, !c->tls, settings, sizeof(settings));
+    if (k >= 0) {
         loom_hpack_field req[] = {
             {(const uint8_t *)":method", 7, (const uint8_t *)v.method, v.method_len, 0},
             {(const uint8_t *)":scheme", 7, (const uint8_t *)"http", 4, 0},
@@ -662,13 +463,10 @@ static void h1_answer(hconn *c)
              v.authority_len, 0},
             {(const uint8_t *)":path", 5, (const uint8_t *)v.path, v.path_len, 0},
         };
-        if (k >= 0 && start_h2(c, "h2c") == 0 &&
-            loom_conn_upgrade(c->h2, settings, (size_t)k, req, 4) == 0) {
+        if (start_h2(c, "h2c") == 0 && loom_conn_upgrade(c->h2, settings, (size_t)k, req, 4) == 0) {
             static const char sw[] =
                 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-            wbuf_room(c);
-            memcpy(c->wbuf + c->wlen, sw, sizeof(sw) - 1);
-            c->wlen += sizeof(sw) - 1;
+            if (tp_write(&c->tp, sw, sizeof(sw) - 1) == TP_ERROR) c->closing = 1;
             respond_h2(c, 1, &v, 1);
             c->upgrade = 1; /* what follows the request is the client's preface */
             c->upgrade_hold = 1;
@@ -678,62 +476,50 @@ static void h1_answer(hconn *c)
         if (c->h2) {
             loom_conn_free(c->h2);
             c->h2 = NULL;
-            c->proto = P_H1;
             loop_timer_cancel(c->w->l, c->settings_timer);
             c->settings_timer = 0;
         }
+        c->proto = P_H1;
     }
 
     file_reply r;
     serve_file(sh, &v, &r, NULL); /* HTTP/1.1 sends from the file itself */
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v.path, v.path_len) : NULL;
-    wbuf_room(c);
-    size_t o = c->wlen;
-    char *w = (char *)c->wbuf;
-    size_t cap = WBUF_MAX;
-#define OUT(...) o += (size_t)snprintf(w + o, cap - o, __VA_ARGS__)
-    static const char *const reason[] = {
-        "OK",        "Partial Content", "Not Modified",       "Bad Request",
-        "Forbidden", "Not Found",       "Method Not Allowed", "Range Not Satisfiable"};
-    int ri = r.status == 200   ? 0
-             : r.status == 206 ? 1
-             : r.status == 304 ? 2
-             : r.status == 400 ? 3
-             : r.status == 403 ? 4
-             : r.status == 404 ? 5
-             : r.status == 405 ? 6
-                               : 7;
-    if (pe && !sh->o->no_early_hints && !head && c->hp.http_minor >= 1) {
-        OUT("HTTP/1.1 103 Early Hints\r\n");
+    char buf[8192];
+    h1_out o = {buf, 0, sizeof(buf), 0};
+    if (pe && !sh->o->no_early_hints && !head && m->hp.http_minor >= 1) {
+        h1_printf(&o, "HTTP/1.1 103 Early Hints\r\n");
         for (int i = 0; i < pe->n; i++)
-            OUT("Link: <%s>; rel=preload\r\n", pe->assets[i]);
-        OUT("\r\n");
+            h1_printf(&o, "Link: <%s>; rel=preload\r\n", pe->assets[i]);
+        h1_printf(&o, "\r\n");
     }
-    OUT("HTTP/1.1 %d %s\r\nServer: loom/%s\r\n", r.status, reason[ri], LOOM_VERSION_STRING);
+    h1_printf(&o, "HTTP/1.1 %d %s\r\nServer: loom/%s\r\n", r.status, h1_reason(r.status),
+              LOOM_VERSION_STRING);
     uint64_t body_len = 0;
     const char *err_body = NULL;
     if (r.status == 200 || r.status == 206) {
-        OUT("Content-Type: %s\r\nContent-Length: %llu\r\nETag: %s\r\nLast-Modified: %s\r\n"
-            "Accept-Ranges: bytes\r\n",
-            r.type, (unsigned long long)r.length, r.etag, r.last_modified);
-        if (r.encoding) OUT("Content-Encoding: %s\r\nVary: accept-encoding\r\n", r.encoding);
-        if (r.status == 206) OUT("Content-Range: %s\r\n", r.content_range);
+        h1_printf(&o,
+                  "Content-Type: %s\r\nContent-Length: %llu\r\nETag: %s\r\nLast-Modified: %s\r\n"
+                  "Accept-Ranges: bytes\r\n",
+                  r.type, (unsigned long long)r.length, r.etag, r.last_modified);
+        if (r.encoding)
+            h1_printf(&o, "Content-Encoding: %s\r\nVary: accept-encoding\r\n", r.encoding);
+        if (r.status == 206) h1_printf(&o, "Content-Range: %s\r\n", r.content_range);
         body_len = head ? 0 : r.length;
     } else if (r.status == 304) {
-        OUT("ETag: %s\r\n", r.etag);
+        h1_printf(&o, "ETag: %s\r\n", r.etag);
     } else {
         size_t bl;
         err_body = files_error_body(r.status, &bl);
-        OUT("Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
-        if (r.status == 416) OUT("Content-Range: %s\r\n", r.content_range);
-        if (r.status == 405) OUT("Allow: GET, HEAD\r\n");
+        h1_printf(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
+        if (r.status == 416) h1_printf(&o, "Content-Range: %s\r\n", r.content_range);
+        if (r.status == 405) h1_printf(&o, "Allow: GET, HEAD\r\n");
         if (head) err_body = NULL;
     }
-    OUT("Connection: %s\r\n\r\n", c->h1_keepalive ? "keep-alive" : "close");
-    if (err_body) OUT("%s", err_body);
-#undef OUT
-    c->wlen = o < cap ? o : cap;
+    h1_printf(&o, "Connection: %s\r\n\r\n", c->h1_keepalive ? "keep-alive" : "close");
+    if (err_body) h1_printf(&o, "%s", err_body);
+    if (tp_write(&c->tp, o.p, o.len) == TP_ERROR) c->closing = 1;
     fill_sreq(&c->h1req, 0, &v, r.status, r.fd);
     c->h1_off = r.offset;
     c->h1_left = body_len;
@@ -744,43 +530,21 @@ static void h1_answer(hconn *c)
     }
 }
 
-/* Sends the HTTP/1.1 response in progress. 1: done, 0: socket full, -1. */
+/* Sends the HTTP/1.1 response in progress. 1: done, 0: socket full, -1:
+ * failed, -2: done and the connection closes. */
 static int flush_h1(hconn *c)
 {
-    for (;;) {
-        int rc = push_wbuf(c);
-        if (rc <= 0) return rc;
-        if (!c->h1_left) break;
-        if (!c->ssl || c->ktls) {
-            ssize_t n = c->ssl
-                            ? SSL_sendfile(c->ssl, c->h1req.fd, (off_t)c->h1_off, c->h1_left, 0)
-                            : sendfile(c->fd, c->h1req.fd, &(off_t){(off_t)c->h1_off}, c->h1_left);
-            if (n < 0) {
-                if (c->ssl) {
-                    int e = SSL_get_error(c->ssl, (int)n);
-                    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
-                }
-                return errno == EAGAIN || errno == EINTR ? 0 : -1;
-            }
-            if (n == 0) return -1;
-            c->h1_off += (uint64_t)n;
-            c->h1_left -= (uint64_t)n;
-            continue;
-        }
-        wbuf_room(c);
-        size_t take = c->h1_left < WBUF_MAX ? (size_t)c->h1_left : WBUF_MAX;
-        ssize_t n = pread(c->h1req.fd, c->wbuf, take, (off_t)c->h1_off);
-        if (n <= 0) return -1;
-        c->wlen = (size_t)n;
-        c->h1_off += (uint64_t)n;
-        c->h1_left -= (uint64_t)n;
-    }
-    if (c->h1_done) {
+    int rc = tp_flush(&c->tp);
+    if (rc == TP_DONE && c->h1_left)
+        rc = tp_send_file(&c->tp, c->h1req.fd, &c->h1_off, &c->h1_left);
+    if (rc != TP_DONE) return rc == TP_AGAIN ? 0 : -1;
+    if (c->h1_busy) {
         access_log(c, &c->h1req, 0);
         if (c->h1req.fd >= 0) close(c->h1req.fd);
         c->h1req.fd = -1;
+        c->h1_busy = 0;
         if (!c->h1_keepalive) return -2; /* close after the response */
-        h1_reset(c);
+        h1_reset(c->req);
     }
     return 1;
 }
@@ -788,23 +552,21 @@ static int flush_h1(hconn *c)
 /* Parses buffered HTTP/1.1 input, answering one request at a time. */
 static void run_h1(hconn *c)
 {
-    while (!c->h1_done && c->inlen) {
-        size_t n = http_parser_execute(&c->hp, &h1_settings, (const char *)c->in, c->inlen);
-        enum http_errno err = HTTP_PARSER_ERRNO(&c->hp);
-        if (err != HPE_OK && err != HPE_PAUSED) {
+    while (!c->h1_busy && c->inlen && c->req) {
+        ssize_t n = h1_feed(c->req, c->in, c->inlen);
+        if (n < 0) {
             /* malformed or too large: 400 and close */
             static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n"
                                       "Connection: close\r\n\r\n400 Bad Request\n";
-            wbuf_room(c);
-            memcpy(c->wbuf, bad, sizeof(bad) - 1);
-            c->wlen = sizeof(bad) - 1;
+            tp_write(&c->tp, bad, sizeof(bad) - 1);
             c->closing = 1;
             c->inlen = 0;
             return;
         }
-        memmove(c->in, c->in + n, c->inlen - n);
-        c->inlen -= n;
-        if (!c->h1_done) return; /* needs more input */
+        memmove(c->in, c->in + n, c->inlen - (size_t)n);
+        c->inlen -= (size_t)n;
+        if (!c->req->msg_done) return; /* needs more input */
+        c->h1_busy = 1;
         h1_answer(c);
         if (c->upgrade) {
             c->upgrade = 0;
@@ -814,12 +576,14 @@ static void run_h1(hconn *c)
             if (rest) feed_h2(c, c->in, rest);
             free(c->in);
             c->in = NULL;
-            free(c->head);
-            c->head = NULL;
+            h1_free(c->req);
+            free(c->req);
+            c->req = NULL;
+            c->h1_busy = 0;
             return;
         }
         int rc = flush_h1(c);
-        if (rc == -2 || rc < 0) {
+        if (rc < 0) {
             c->closing = 1;
             return;
         }
@@ -866,26 +630,22 @@ static void hs_fired(loop *l, void *user)
 static void conn_close(hconn *c)
 {
     worker *w = c->w;
-    loop_del(w->l, c->fd);
+    loop_del(w->l, c->tp.fd);
     if (c->idle_timer) loop_timer_cancel(w->l, c->idle_timer);
     if (c->hs_timer) loop_timer_cancel(w->l, c->hs_timer);
     if (c->settings_timer) loop_timer_cancel(w->l, c->settings_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->proto == P_H1 && c->h1req.fd >= 0) close(c->h1req.fd);
-    if (c->ssl) {
-        SSL_shutdown(c->ssl);
-        SSL_free(c->ssl);
-    }
-    close(c->fd);
+    tp_close(&c->tp);
     if (c->prev)
         c->prev->next = c->next;
     else
         w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     w->nconns--;
-    free(c->wbuf);
     free(c->in);
-    free(c->head);
+    if (c->req) h1_free(c->req);
+    free(c->req);
     free(c);
     if (w->stopping && w->nconns == 0) loop_stop(w->l);
 }
@@ -896,8 +656,8 @@ static int conn_flush(hconn *c)
     int rc = 1;
     if (c->proto == P_H1) {
         rc = flush_h1(c);
-        if (rc > 0 && !c->h1_done) run_h1(c); /* pipelined requests */
-        if (rc > 0 && c->closing) rc = push_wbuf(c) > 0 ? -2 : 0;
+        if (rc > 0 && !c->h1_busy) run_h1(c); /* pipelined requests */
+        if (rc > 0 && c->closing) rc = tp_flush(&c->tp) == TP_DONE ? -2 : 0;
     }
     if (c->proto == P_H2 && rc > 0) {
         rc = flush_h2(c);
@@ -924,102 +684,81 @@ static void feed_h2(hconn *c, const uint8_t *p, size_t n)
 
 static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/* Cleartext input before the protocol is known, and HTTP/1.1: kept in
+ * c->in (bounded). Returns -1 when the connection must close. */
+static int buffer_input(hconn *c, const uint8_t *p, size_t n)
+{
+    if ((!c->in && !(c->in = malloc(H1_MAX_HEAD + RBUF))) || c->inlen + n > H1_MAX_HEAD + RBUF)
+        return -1;
+    memcpy(c->in + c->inlen, p, n);
+    c->inlen += n;
+    if (c->proto == P_DETECT) {
+        size_t k = c->inlen < 24 ? c->inlen : 24;
+        if (memcmp(c->in, preface, k)) {
+            h1_begin(c);
+        } else if (c->inlen >= 24) {
+            if (start_h2(c, "h2c") < 0) return -1;
+            size_t all = c->inlen;
+            c->inlen = 0;
+            feed_h2(c, c->in, all);
+            /* HTTP/2 reads straight from the socket: the detection
+             * buffer is not kept for the connection's life */
+            free(c->in);
+            c->in = NULL;
+        }
+    }
+    if (c->proto == P_H1) run_h1(c);
+    return 0;
+}
+
 static void on_io(loop *l, int fd, uint32_t events, void *user)
 {
     (void)l;
     (void)fd;
     hconn *c = user;
     if (c->proto == P_HANDSHAKE) {
-        ERR_clear_error();
-        int rc = SSL_accept(c->ssl);
-        if (rc <= 0) {
-            int e = SSL_get_error(c->ssl, rc);
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-                want_out(c, e == SSL_ERROR_WANT_WRITE);
-            else
-                conn_close(c);
+        int rc = tp_handshake(&c->tp);
+        if (rc == TP_AGAIN) {
+            want_out(c, c->tp.want_write);
+            return;
+        }
+        if (rc == TP_ERROR) {
+            conn_close(c);
             return;
         }
         if (c->hs_timer) loop_timer_cancel(c->w->l, c->hs_timer);
         c->hs_timer = 0;
-        c->ktls = tls_ktls_send(c->ssl);
-        const unsigned char *alpn;
-        unsigned len;
-        SSL_get0_alpn_selected(c->ssl, &alpn, &len);
-        if (len == 2 && !memcmp(alpn, "h2", 2)) {
+        if (!strcmp(tp_alpn(&c->tp), "h2")) {
             if (start_h2(c, "h2") < 0) {
                 conn_close(c);
                 return;
             }
         } else {
-            c->proto = P_H1;
-            c->label = "http/1.1";
-            h1_reset(c);
+            h1_begin(c);
         }
         touch(c);
         want_out(c, 1);
     }
     if ((events & LOOP_WRITE) && conn_flush(c) < 0) return; /* c is gone */
-    if (!(events & (LOOP_READ | EPOLLHUP | EPOLLERR))) return;
+    if (!(events & (LOOP_READ | EPOLLHUP | EPOLLERR)) && !tp_pending(&c->tp)) return;
     /* read what there is, bounded per turn */
     uint8_t buf[RBUF];
     for (int round = 0; round < 16; round++) {
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int k = SSL_read(c->ssl, buf, sizeof(buf));
-            if (k <= 0) {
-                int e = SSL_get_error(c->ssl, k);
-                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
-                conn_close(c);
-                return;
-            }
-            n = k;
-        } else {
-            n = recv(c->fd, buf, sizeof(buf), 0);
-            if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-            if (n <= 0) {
-                conn_close(c);
-                return;
-            }
+        ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
+        if (n == TP_AGAIN) break;
+        if (n < 0) {
+            conn_close(c);
+            return;
         }
         touch(c);
-        if (c->proto == P_DETECT || c->proto == P_H1) {
-            /* cleartext: the h2 preface or HTTP/1.1 */
-            if ((!c->in && !(c->in = malloc(H1_MAX_HEAD + RBUF))) ||
-                c->inlen + (size_t)n > H1_MAX_HEAD + RBUF) {
-                conn_close(c);
-                return;
-            }
-            memcpy(c->in + c->inlen, buf, (size_t)n);
-            c->inlen += (size_t)n;
-            if (c->proto == P_DETECT) {
-                size_t k = c->inlen < 24 ? c->inlen : 24;
-                if (!memcmp(c->in, preface, k)) {
-                    if (c->inlen < 24) continue;
-                    if (start_h2(c, "h2c") < 0) {
-                        conn_close(c);
-                        return;
-                    }
-                    size_t all = c->inlen;
-                    c->inlen = 0;
-                    feed_h2(c, c->in, all);
-                    /* HTTP/2 reads straight from the socket: the detection
-                     * buffer is not kept for the connection's life */
-                    free(c->in);
-                    c->in = NULL;
-                } else {
-                    c->proto = P_H1;
-                    c->label = "http/1.1";
-                    h1_reset(c);
-                }
-            }
-            if (c->proto == P_H1) run_h1(c);
-        } else if (c->proto == P_H2) {
+        if (c->proto == P_H2)
             feed_h2(c, buf, (size_t)n);
+        else if (buffer_input(c, buf, (size_t)n) < 0) {
+            conn_close(c);
+            return;
         }
         if (c->closing) break;
-        if ((size_t)n < sizeof(buf)) break;
+        if ((size_t)n < sizeof(buf) && !tp_pending(&c->tp)) break;
     }
     conn_flush(c);
 }
@@ -1044,16 +783,19 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
             continue;
         }
         c->w = w;
-        c->fd = cfd;
         c->tls = tls;
         c->h1req.fd = -1;
         getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof(c->peer), NULL, 0, NI_NUMERICHOST);
         if (tls) {
-            c->ssl = SSL_new(w->sh->tls);
-            SSL_set_fd(c->ssl, cfd);
+            if (tp_init_tls(&c->tp, cfd, w->sh->tls, 1, NULL, NULL) < 0) {
+                tp_close(&c->tp);
+                free(c);
+                continue;
+            }
             c->proto = P_HANDSHAKE;
             c->hs_timer = loop_timer(l, (uint64_t)w->sh->o->handshake_timeout_ms, hs_fired, c);
         } else {
+            tp_init(&c->tp, cfd);
             c->proto = P_DETECT;
             c->label = "http/1.1";
         }
@@ -1094,7 +836,7 @@ static void on_shutdown(loop *l, int fd, uint32_t events, void *user)
         next = c->next;
         if (c->proto == P_H2) {
             conn_flush(c);
-        } else if (c->proto == P_H1 && c->h1_done) {
+        } else if (c->proto == P_H1 && c->h1_busy) {
             c->h1_keepalive = 0;
         } else {
             conn_close(c);

@@ -1,0 +1,328 @@
+/* HTTP/1.1 on http-parser, for the server and the clients. */
+#define _GNU_SOURCE
+#include "h1.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- parsing ---- */
+
+static int copy(h1_msg *m, const char *at, size_t n)
+{
+    if (!m->head && !(m->head = malloc(H1_MAX_HEAD))) return -1;
+    if (m->headlen + n > H1_MAX_HEAD) {
+        m->too_big = 1;
+        return -1;
+    }
+    memcpy(m->head + m->headlen, at, n);
+    m->headlen += n;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    h1_msg *m = p->data;
+    if (!m->urllen) m->url = (uint32_t)m->headlen;
+    m->urllen += (uint32_t)n;
+    return copy(m, at, n);
+}
+
+static int on_field(http_parser *p, const char *at, size_t n)
+{
+    h1_msg *m = p->data;
+    if (m->in_value || m->nf == 0 || (m->head_done && m->nf == m->ntrailer_from)) {
+        if (m->nf == H1_MAX_FIELDS) {
+            m->too_big = 1;
+            return -1;
+        }
+        m->f[m->nf].n = (uint32_t)m->headlen;
+        m->f[m->nf].nl = m->f[m->nf].vl = 0;
+        m->f[m->nf].v = (uint32_t)m->headlen;
+        m->nf++;
+        m->in_value = 0;
+    }
+    m->f[m->nf - 1].nl += (uint32_t)n;
+    return copy(m, at, n);
+}
+
+static int on_value(http_parser *p, const char *at, size_t n)
+{
+    h1_msg *m = p->data;
+    if (m->nf == 0) return -1;
+    if (!m->in_value) {
+        m->f[m->nf - 1].v = (uint32_t)m->headlen;
+        m->in_value = 1;
+    }
+    m->f[m->nf - 1].vl += (uint32_t)n;
+    return copy(m, at, n);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    h1_msg *m = p->data;
+    m->head_done = 1;
+    m->ntrailer_from = m->nf;
+    m->in_value = 0;
+    /* a response to HEAD, or a 1xx/204/304, has no body (RFC 9112 §6.3) */
+    if (m->response &&
+        (m->no_body || p->status_code == 204 || p->status_code == 304 || p->status_code / 100 == 1))
+        return 1;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    h1_msg *m = p->data;
+    m->body_bytes += n;
+    return m->on_body ? m->on_body(m, (const uint8_t *)at, n) : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    h1_msg *m = p->data;
+    m->msg_done = 1;
+    http_parser_pause(p, 1); /* one message at a time */
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void h1_init(h1_msg *m, int response, h1_body_cb cb, void *user)
+{
+    memset(m, 0, sizeof(*m));
+    m->response = (uint8_t)response;
+    m->on_body = cb;
+    m->user = user;
+    http_parser_init(&m->hp, response ? HTTP_RESPONSE : HTTP_REQUEST);
+    m->hp.data = m;
+}
+
+void h1_reset(h1_msg *m)
+{
+    char *head = m->head;
+    h1_body_cb cb = m->on_body;
+    void *user = m->user;
+    uint8_t no_body = m->no_body;
+    h1_init(m, m->response, cb, user);
+    m->head = head;
+    m->no_body = no_body;
+}
+
+void h1_free(h1_msg *m)
+{
+    free(m->head);
+    m->head = NULL;
+}
+
+ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
+{
+    if (m->msg_done || (m->head_done && m->hp.upgrade)) return 0;
+    size_t used = http_parser_execute(&m->hp, &settings, (const char *)p, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&m->hp);
+    if (e != HPE_OK && e != HPE_PAUSED) {
+        m->err = m->too_big ? "request head too large" : http_errno_description(e);
+        return -1;
+    }
+    return (ssize_t)used;
+}
+
+int h1_eof(h1_msg *m)
+{
+    if (m->msg_done) return 0;
+    http_parser_execute(&m->hp, &settings, NULL, 0);
+    return m->msg_done ? 0 : -1;
+}
+
+const char *h1_field(const h1_msg *m, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < m->nf; i++)
+        if (m->f[i].nl == nl && !strncasecmp(m->head + m->f[i].n, name, nl)) {
+            *len = m->f[i].vl;
+            return m->head + m->f[i].v;
+        }
+    *len = 0;
+    return NULL;
+}
+
+void h1_field_at(const h1_msg *m, int i, const char **name, size_t *nl, const char **value,
+                 size_t *vl)
+{
+    *name = m->head + m->f[i].n;
+    *nl = m->f[i].nl;
+    *value = m->head + m->f[i].v;
+    *vl = m->f[i].vl;
+}
+
+const char *h1_method(const h1_msg *m)
+{
+    return http_method_str((enum http_method)m->hp.method);
+}
+
+const char *h1_target(const h1_msg *m, size_t *len)
+{
+    *len = m->urllen;
+    return m->head ? m->head + m->url : "";
+}
+
+int h1_status(const h1_msg *m)
+{
+    return (int)m->hp.status_code;
+}
+
+int h1_keep_alive(const h1_msg *m)
+{
+    return http_should_keep_alive(&m->hp);
+}
+
+int h1_chunked(const h1_msg *m)
+{
+    return (m->hp.flags & F_CHUNKED) != 0;
+}
+
+int64_t h1_content_length(const h1_msg *m)
+{
+    size_t n;
+    return h1_field(m, "content-length", &n) ? (int64_t)m->hp.content_length : -1;
+}
+
+/* ---- the h2c Upgrade ---- */
+
+static int b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v;
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '-' || ch == '+')
+            v = 62;
+        else if (ch == '_' || ch == '/')
+            v = 63;
+        else if (ch == '=')
+            break;
+        else
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap) return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (int)o;
+}
+
+int h1_h2c_request(const h1_msg *m, int cleartext, uint8_t *out, size_t cap)
+{
+    size_t ul, sl, cl;
+    const char *up = h1_field(m, "upgrade", &ul), *hs = h1_field(m, "http2-settings", &sl);
+    const char *conn = h1_field(m, "connection", &cl);
+    /* RFC 7540 §3.2: h2c only in cleartext, exactly one HTTP2-Settings,
+     * named in Connection; a request with a body is not upgraded here */
+    if (!cleartext || !up || ul != 3 || strncasecmp(up, "h2c", 3) || !hs || !conn ||
+        !memmem(conn, cl, "HTTP2-Settings", 14))
+        return -1;
+    int n = 0;
+    for (int i = 0; i < m->nf; i++)
+        n += m->f[i].nl == 14 && !strncasecmp(m->head + m->f[i].n, "http2-settings", 14);
+    if (n != 1) return -1;
+    if (h1_chunked(m) || (h1_content_length(m) > 0)) return -1;
+    int k = b64url_decode(hs, sl, out, cap);
+    return k >= 0 && k % 6 == 0 ? k : -1;
+}
+
+int h1_settings_b64(const loom_setting *list, size_t n, char *out, size_t cap)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[6 * 16];
+    if (n > 16) return -1;
+    for (size_t i = 0; i < n; i++) {
+        raw[i * 6] = (uint8_t)(list[i].id >> 8);
+        raw[i * 6 + 1] = (uint8_t)list[i].id;
+        for (int k = 0; k < 4; k++)
+            raw[i * 6 + 2 + k] = (uint8_t)(list[i].value >> (24 - 8 * k));
+    }
+    size_t len = n * 6, o = 0;
+    if (cap < len / 3 * 4 + 4) return -1;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)raw[i + 1] << 8;
+        if (i + 2 < len) v |= raw[i + 2];
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < len) out[o++] = tbl[(v >> 6) & 63];
+        if (i + 2 < len) out[o++] = tbl[v & 63];
+    }
+    out[o] = 0;
+    return (int)o;
+}
+
+/* ---- writing ---- */
+
+void h1_printf(h1_out *o, const char *fmt, ...)
+{
+    if (o->len >= o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len) {
+        o->overflow = 1;
+        o->len = o->cap;
+    } else {
+        o->len += (size_t)n;
+    }
+}
+
+void h1_request_head(h1_out *o, const char *method, const char *target, const char *host,
+                     const loom_hpack_field *f, size_t n, int64_t body_len)
+{
+    h1_printf(o, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, host);
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].name_len && f[i].name[0] == ':') continue;
+        h1_printf(o, "%.*s: %.*s\r\n", (int)f[i].name_len, (const char *)f[i].name,
+                  (int)f[i].value_len, (const char *)f[i].value);
+    }
+    if (body_len >= 0)
+        h1_printf(o, "Content-Length: %lld\r\n", (long long)body_len);
+    else if (body_len == -2)
+        h1_printf(o, "Transfer-Encoding: chunked\r\n");
+}
+
+void h1_chunk_head(h1_out *o, size_t n)
+{
+    h1_printf(o, n ? "%zx\r\n" : "0\r\n\r\n", n);
+}
+
+const char *h1_reason(int status)
+{
+    switch (status) {
+#define XX(num, name, string)                                                                      \
+    case num: return #string;
+        HTTP_STATUS_MAP(XX)
+#undef XX
+    default: return "Unknown";
+    }
+}

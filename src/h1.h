@@ -1,0 +1,105 @@
+/* HTTP/1.1 (RFC 9112) on http-parser, both ways: requests for the server,
+ * responses for clients; bodies (Content-Length, chunked, to the close)
+ * handed out as they are parsed; keep-alive; the Upgrade to h2c on both
+ * sides, with the HTTP2-Settings value encoded and decoded here only. */
+#ifndef LOOM_SRC_H1_H
+#define LOOM_SRC_H1_H
+
+#include <http_parser.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loom/conn.h"
+
+#define H1_MAX_HEAD   16384 /* request or status line and fields */
+#define H1_MAX_FIELDS 100
+
+typedef struct h1_msg h1_msg;
+
+/* Body octets as they are parsed (chunked framing removed). Returning
+ * non-zero stops the parse (h1_feed returns -1). */
+typedef int (*h1_body_cb)(h1_msg *m, const uint8_t *p, size_t n);
+
+struct h1_msg {
+    http_parser hp;
+    char *head; /* the line's parts and the fields, copied (allocated on first use) */
+    size_t headlen;
+    struct {
+        uint32_t n, nl, v, vl;
+    } f[H1_MAX_FIELDS];
+    int nf, in_value;
+    int ntrailer_from; /* fields from here on are trailers (chunked) */
+    uint32_t url, urllen;
+    uint8_t response;
+    uint8_t head_done; /* the line and fields are in */
+    uint8_t msg_done;  /* the whole message is in */
+    uint8_t no_body;   /* response to HEAD (or 204/304): no body whatever it says */
+    uint8_t too_big;
+    uint64_t body_bytes;
+    h1_body_cb on_body;
+    void *user;
+    const char *err; /* why the message is malformed */
+};
+
+/* A parser of requests (response 0) or responses (1). */
+void h1_init(h1_msg *m, int response, h1_body_cb on_body, void *user);
+/* Ready for the next message on the connection (keep-alive). */
+void h1_reset(h1_msg *m);
+void h1_free(h1_msg *m);
+
+/* Parses octets: returns how many were used (it stops after a whole
+ * message, and after the head of an Upgrade or CONNECT), or -1 for a
+ * malformed or oversized message (m->err). */
+ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n);
+/* The peer closed: ends a body that runs to the close. Returns 0 when the
+ * message is whole, -1 when it was cut short. */
+int h1_eof(h1_msg *m);
+
+/* A field's value by name (case-insensitive; the first of its name), NULL
+ * when absent. */
+const char *h1_field(const h1_msg *m, const char *name, size_t *len);
+/* Field i (name, value). */
+void h1_field_at(const h1_msg *m, int i, const char **name, size_t *nl, const char **value,
+                 size_t *vl);
+const char *h1_method(const h1_msg *m);
+const char *h1_target(const h1_msg *m, size_t *len);
+int h1_status(const h1_msg *m);
+int h1_keep_alive(const h1_msg *m);
+int h1_chunked(const h1_msg *m);
+/* Content-Length, or -1 when there is none. */
+int64_t h1_content_length(const h1_msg *m);
+
+/* The h2c Upgrade a server may take (RFC 7540 §3.2, kept by RFC 9113
+ * §3.1): "Upgrade: h2c", "Connection: Upgrade, HTTP2-Settings" and one
+ * HTTP2-Settings, decoded into settings (a SETTINGS payload). Returns its
+ * length, or -1 when the request does not ask for h2c (or cannot). */
+int h1_h2c_request(const h1_msg *m, int cleartext, uint8_t *settings, size_t cap);
+
+/* The HTTP2-Settings value (base64url, no padding) of a SETTINGS payload
+ * holding list[0..n). Returns its length, or -1 when cap is too small. */
+int h1_settings_b64(const loom_setting *list, size_t n, char *out, size_t cap);
+
+/* ---- writing ---- */
+
+/* Appends printf-style text to a buffer; the result is clipped at cap. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int overflow;
+} h1_out;
+void h1_printf(h1_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A request head: the request line, Host, the fields given (HTTP/2 names
+ * taken as they are; pseudo-header fields skipped), and Content-Length
+ * when body_len >= 0 (-2: Transfer-Encoding: chunked). */
+void h1_request_head(h1_out *o, const char *method, const char *target, const char *host,
+                     const loom_hpack_field *f, size_t n, int64_t body_len);
+
+/* One chunk of a chunked body (n 0: the last chunk, no trailers). */
+void h1_chunk_head(h1_out *o, size_t n);
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *h1_reason(int status);
+
+#endif

@@ -66,6 +66,7 @@ static int on_headers_complete(http_parser *p)
     m->head_done = 1;
     m->ntrailer_from = m->nf;
     m->in_value = 0;
+    if (m->on_head && m->on_head(m)) return -1;
     /* a response to HEAD, or a 1xx/204/304, has no body (RFC 9112 §6.3) */
     if (m->response &&
         (m->no_body || p->status_code == 204 || p->status_code == 304 || p->status_code / 100 == 1))
@@ -111,11 +112,13 @@ void h1_reset(h1_msg *m)
 {
     char *head = m->head;
     h1_body_cb cb = m->on_body;
+    h1_head_cb hcb = m->on_head;
     void *user = m->user;
     uint8_t no_body = m->no_body;
     h1_init(m, m->response, cb, user);
     m->head = head;
     m->no_body = no_body;
+    m->on_head = hcb;
 }
 
 void h1_free(h1_msg *m)

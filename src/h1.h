@@ -20,6 +20,8 @@ typedef struct h1_msg h1_msg;
 /* Body octets as they are parsed (chunked framing removed). Returning
  * non-zero stops the parse (h1_feed returns -1). */
 typedef int (*h1_body_cb)(h1_msg *m, const uint8_t *p, size_t n);
+/* The head is complete (before any of its body). Non-zero stops the parse. */
+typedef int (*h1_head_cb)(h1_msg *m);
 
 struct h1_msg {
     http_parser hp;
@@ -38,11 +40,13 @@ struct h1_msg {
     uint8_t too_big;
     uint64_t body_bytes;
     h1_body_cb on_body;
+    h1_head_cb on_head; /* optional */
     void *user;
     const char *err; /* why the message is malformed */
 };
 
-/* A parser of requests (response 0) or responses (1). */
+/* A parser of requests (response 0) or responses (1); set m->on_head after
+ * for a callback at the end of each head. */
 void h1_init(h1_msg *m, int response, h1_body_cb on_body, void *user);
 /* Ready for the next message on the connection (keep-alive). */
 void h1_reset(h1_msg *m);

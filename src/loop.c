@@ -155,6 +155,7 @@ void loop_stop(loop *l)
 int loop_run(loop *l)
 {
     struct epoll_event evs[128];
+    l->stop = 0; /* a loop stopped before runs again */
     while (!l->stop) {
         int wait = -1;
         if (l->nheap) {

@@ -1,8 +1,11 @@
-/* loom get: fetches URLs over HTTP/2, all URLs of an origin concurrently on
- * one connection (and origins that share an address and a certificate on
- * one connection too, RFC 9113 §9.1.1, narrowed or widened by ORIGIN,
- * RFC 8336), shows the frames (-v), the header compression (--stats), and
- * draws the connection (--timeline, --har). */
+/* loom get: fetches URLs over HTTP/2 (or HTTP/1.1 when a server does not
+ * speak it, like curl), all URLs of an origin concurrently on one
+ * connection (and origins that share an address and a certificate on one
+ * connection too, RFC 9113 §9.1.1, narrowed or widened by ORIGIN, RFC
+ * 8336), shows the frames (-v), the header compression (--stats), and draws
+ * the connection (--timeline, --har). The connections are src/client.c's;
+ * this file is the command: arguments, which connection a URL goes on,
+ * output. */
 #define _GNU_SOURCE
 #include "get.h"
 
@@ -11,21 +14,20 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../client.h"
 #include "../tls.h"
 #include "loom/loom.h"
 
@@ -50,6 +52,7 @@ enum {
 #define HTML_MAX            (4u << 20)
 #define MAX_FRAMES          200000
 #define SETTINGS_TIMEOUT_MS 10000
+#define MAX_TRIES           5 /* a request handed back (never processed) is sent again this often */
 
 typedef struct gconn gconn;
 
@@ -57,8 +60,11 @@ typedef struct greq {
     char url[2048], scheme[8], host[256], port[8], path[1536], authority[300];
     char method[16];
     gconn *conn;
+    cl_req cr; /* the request as the client runtime carries it */
+    loom_hpack_field fields[MAX_HEADERS + 4];
+    char clen[24];
     int32_t sid;
-    int submitted, done, pushed, refused, failed;
+    int queued, done, pushed, refused, failed, tries;
     int status;
     uint32_t error_code;
     char mime[128];
@@ -73,32 +79,30 @@ typedef struct greq {
     get_hdr req_hdrs[MAX_HEADERS], resp_hdrs[MAX_HEADERS];
     size_t n_req_hdrs, n_resp_hdrs;
     int from_links; /* found by -a */
+    int h1;         /* went over HTTP/1.1 */
 } greq;
 
 struct gconn {
     int idx;
     char scheme[8], host[256], port[8];
-    int fd;
-    SSL *ssl;
+    cl_conn *cl; /* NULL once it ended */
     X509 *cert;
     struct sockaddr_storage addr;
-    socklen_t addrlen;
     char ip[64];
-    loom_conn *h2;
-    int dead, goaway;
+    int ready, dead, goaway;
+    cl_proto proto;
+    char first_url[2048];  /* the URL it was opened for, to name it in errors */
     char origins[16][300]; /* from ORIGIN frames (RFC 8336) */
     int norigins, has_origin;
     int got_settings; /* the server's first SETTINGS (and an ORIGIN after it) came */
     double t_dns, t_connect, t_tls;
     size_t pp_len; /* field block octets of the last PUSH_PROMISE */
-    uint8_t wbuf[65536];
-    size_t wlen, woff;
 };
 
 /* ---- state ---- */
 
 static struct {
-    int verbose, stats, no_push, insecure, h2c, fail, all, repeat, quiet;
+    int verbose, stats, no_push, insecure, h2c, fail, all, repeat, quiet, http2_only;
     const char *cacert, *timeline, *har, *out_file, *push_dir, *priority, *data_arg;
     int remote_name;
     const char *method;
@@ -108,16 +112,16 @@ static struct {
     size_t data_len;
     double max_time;
     SSL_CTX *tls;
+    loop *l;
     double t0;
     double epoch0;
     gconn *conns[MAX_CONNS];
-    int nconns;
+    int nconns, open_conns;
     greq **reqs;
     size_t nreqs, capreqs;
     get_frame_rec *frames;
     size_t nframes;
-    greq *submitting; /* the request whose HEADERS are being written */
-    int exit_code;
+    int exit_code, finishing;
     char exit_msg[512];
     uint8_t urgency, incremental;
     int has_priority;
@@ -130,6 +134,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - G.t0;
 }
 
+static void fail_with(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_with(int code, const char *fmt, ...)
 {
     if (G.exit_code) return; /* the first reason is the one that counts */
@@ -139,6 +144,10 @@ static void fail_with(int code, const char *fmt, ...)
     vsnprintf(G.exit_msg, sizeof(G.exit_msg), fmt, ap);
     va_end(ap);
 }
+
+static void assign(void);
+static void assign_soon(void);
+static void check_all_done(void);
 
 /* ---- URLs ---- */
 
@@ -195,6 +204,7 @@ static greq *add_req(const greq *tmpl)
     if (!r) return NULL;
     *r = *tmpl;
     r->t_start = r->t_headers = r->t_end = -1;
+    r->cr.user = r;
     G.reqs[G.nreqs++] = r;
     return r;
 }
@@ -316,22 +326,37 @@ static void trace_frame(gconn *gc, const loom_frame *f, int sent)
     }
     default: break;
     }
-    if (sent && f->hd.type == LOOM_FRAME_HEADERS && G.submitting) {
-        greq *r = G.submitting;
+    cl_req *sub = gc->cl ? cl_submitting(gc->cl) : NULL;
+    if (sent && f->hd.type == LOOM_FRAME_HEADERS && sub) {
+        greq *r = sub->user;
         fprintf(stderr, "          ; Open new stream\n");
         for (size_t i = 0; i < r->n_req_hdrs; i++)
             fprintf(stderr, "          %s: %s\n", r->req_hdrs[i].name, r->req_hdrs[i].value);
     }
 }
 
-/* ---- requests ---- */
-
-static greq *req_by_sid(gconn *gc, int32_t sid)
+/* -v over HTTP/1.1: the heads as they went and came, as curl shows them. */
+static void trace_h1(cl_conn *c, int sent, const char *p, size_t n)
 {
-    for (size_t i = 0; i < G.nreqs; i++)
-        if (G.reqs[i]->conn == gc && G.reqs[i]->sid == sid) return G.reqs[i];
-    return NULL;
+    gconn *gc = cl_user(c);
+    if (!G.verbose) return;
+    while (n) {
+        const char *eol = memchr(p, '\n', n);
+        size_t k = eol ? (size_t)(eol - p) + 1 : n;
+        size_t shown = k;
+        while (shown && (p[shown - 1] == '\n' || p[shown - 1] == '\r'))
+            shown--;
+        if (shown || !sent)
+            fprintf(stderr, "[%8.3f] %s%s %.*s\n", now_s(),
+                    G.nconns > 1 || gc->idx > 0 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0}
+                                                : "",
+                    sent ? ">" : "<", (int)shown, p);
+        p += k;
+        n -= k;
+    }
 }
+
+/* ---- requests ---- */
 
 static void keep_hdr(get_hdr *h, size_t *n, const uint8_t *name, size_t nl, const uint8_t *val,
                      size_t vl)
@@ -362,62 +387,73 @@ static size_t h1_size(const greq *r, int response)
     return n + 2;
 }
 
-static int submit(greq *r)
+static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n,
+                     int informational);
+static void req_data(cl_req *cr, const uint8_t *p, size_t n);
+static void req_trailers(cl_req *cr, const loom_hpack_field *f, size_t n);
+static void req_done(cl_req *cr, int outcome);
+static const cl_req_cb req_cb = {req_head, req_data, req_trailers, req_done};
+
+/* Puts r on gc: the request as it will be sent. */
+static void submit(gconn *gc, greq *r)
 {
-    gconn *gc = r->conn;
-    loom_hpack_field f[MAX_HEADERS + 8];
+    r->conn = gc;
+    r->queued = 1;
+    r->tries++;
     size_t n = 0;
+    int ua = 0, accept = 0;
+    for (size_t i = 0; i < G.nextra; i++) {
+        ua |= !strcmp(G.extra[i].name, "user-agent");
+        accept |= !strcmp(G.extra[i].name, "accept");
+    }
 #define ADD(nm, v)                                                                                 \
-    f[n++] =                                                                                       \
-        (loom_hpack_field){(const uint8_t *)(nm), strlen(nm), (const uint8_t *)(v), strlen(v), 0}
-    ADD(":method", r->method);
-    ADD(":scheme", r->scheme);
-    ADD(":authority", r->authority);
-    ADD(":path", r->path);
-    ADD("user-agent", "loom/" LOOM_VERSION_STRING);
-    ADD("accept", "*/*");
-    char clen[24];
-    if (G.data) {
-        snprintf(clen, sizeof(clen), "%zu", G.data_len);
-        ADD("content-length", clen);
+    r->fields[n++] = (loom_hpack_field)                                                            \
+    {                                                                                              \
+        (const uint8_t *)(nm), strlen(nm), (const uint8_t *)(v), strlen(v), 0                      \
+    }
+    if (!ua) ADD("user-agent", "loom/" LOOM_VERSION_STRING);
+    if (!accept) ADD("accept", "*/*");
+    if (G.data && !r->pushed && !r->from_links) {
+        snprintf(r->clen, sizeof(r->clen), "%zu", G.data_len);
+        ADD("content-length", r->clen);
     }
     if (G.priority) ADD("priority", G.priority);
     for (size_t i = 0; i < G.nextra && n < MAX_HEADERS; i++)
         ADD(G.extra[i].name, G.extra[i].value);
 #undef ADD
-    for (size_t i = 0; i < r->n_req_hdrs; i++) { /* an earlier try at the stream limit */
+    for (size_t i = 0; i < r->n_req_hdrs; i++) { /* an earlier try */
         free((void *)r->req_hdrs[i].name);
         free((void *)r->req_hdrs[i].value);
     }
     r->n_req_hdrs = 0;
+    keep_hdr(r->req_hdrs, &r->n_req_hdrs, (const uint8_t *)":method", 7, (const uint8_t *)r->method,
+             strlen(r->method));
+    keep_hdr(r->req_hdrs, &r->n_req_hdrs, (const uint8_t *)":scheme", 7, (const uint8_t *)r->scheme,
+             strlen(r->scheme));
+    keep_hdr(r->req_hdrs, &r->n_req_hdrs, (const uint8_t *)":authority", 10,
+             (const uint8_t *)r->authority, strlen(r->authority));
+    keep_hdr(r->req_hdrs, &r->n_req_hdrs, (const uint8_t *)":path", 5, (const uint8_t *)r->path,
+             strlen(r->path));
     for (size_t i = 0; i < n; i++)
-        keep_hdr(r->req_hdrs, &r->n_req_hdrs, f[i].name, f[i].name_len, f[i].value, f[i].value_len);
-    loom_body b = {.data = G.data, .len = G.data_len, .fd = -1};
-    G.submitting = r;
-    int32_t sid = loom_request(gc->h2, f, n, G.data ? &b : NULL);
-    G.submitting = NULL;
-    if (sid == LOOM_ERR_LIMIT) return 0; /* the peer's stream limit: later */
-    if (sid < 0) {
-        r->failed = 1;
-        r->done = 1;
-        fail_with(GX_STREAM, "%s: cannot open a stream: %s", r->url, loom_strerror(sid));
-        return -1;
-    }
-    r->sid = sid;
-    r->submitted = 1;
+        keep_hdr(r->req_hdrs, &r->n_req_hdrs, r->fields[i].name, r->fields[i].name_len,
+                 r->fields[i].value, r->fields[i].value_len);
+    cl_req *cr = &r->cr;
+    cr->method = r->method;
+    cr->scheme = r->scheme;
+    cr->authority = r->authority;
+    cr->path = r->path;
+    cr->fields = r->fields;
+    cr->nfields = n;
+    int body = G.data && !r->from_links && !r->pushed;
+    cr->body = body ? G.data : NULL;
+    cr->body_len = body ? G.data_len : 0;
+    cr->cb = &req_cb;
+    cr->user = r;
+    cr->urgency = G.has_priority ? G.urgency : -1;
+    cr->incremental = G.incremental;
     r->t_start = now_s();
     r->req_h1 = h1_size(r, 0);
-    if (G.has_priority) loom_set_priority(gc->h2, sid, G.urgency, G.incremental);
-    return 1;
-}
-
-static void submit_pending(gconn *gc)
-{
-    for (size_t i = 0; i < G.nreqs; i++) {
-        greq *r = G.reqs[i];
-        if (r->conn == gc && !r->submitted && !r->done && !r->pushed)
-            if (submit(r) == 0) return;
-    }
+    cl_submit(gc->cl, cr);
 }
 
 /* -a: the same-origin resources an HTML page links to. */
@@ -472,13 +508,17 @@ static void finish(greq *r)
 {
     if (r->done) return;
     r->done = 1;
+    r->queued = 0;
     r->t_end = now_s();
     if (r->out && !r->out_tmp && r->out != stdout) {
         fclose(r->out);
         r->out = NULL;
     }
-    if (G.all && r->html && !r->failed) find_links(r);
-    if (r->conn && r->conn->h2 && !r->conn->dead) submit_pending(r->conn);
+    if (G.all && r->html && !r->failed) {
+        find_links(r);
+        assign_soon();
+    }
+    check_all_done();
 }
 
 static FILE *open_output(greq *r)
@@ -503,10 +543,86 @@ static FILE *open_output(greq *r)
     return fopen(r->save_path, "wb");
 }
 
-static int on_event(loom_conn *c, const loom_event *ev, void *user)
+/* ---- a request's response, from the client runtime ---- */
+
+static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n, int informational)
 {
-    gconn *gc = user;
-    greq *r;
+    greq *r = cr->user;
+    if (G.verbose && r->conn && r->conn->proto == CL_PROTO_H2) trace_fields(f, n);
+    if (informational) return; /* 1xx */
+    r->status = status;
+    r->t_headers = now_s();
+    r->h1 = r->conn && r->conn->proto == CL_PROTO_H1;
+    for (size_t i = 0; i < n; i++) {
+        keep_hdr(r->resp_hdrs, &r->n_resp_hdrs, f[i].name, f[i].name_len, f[i].value,
+                 f[i].value_len);
+        if (f[i].name_len == 12 && !strncasecmp((const char *)f[i].name, "content-type", 12))
+            snprintf(r->mime, sizeof(r->mime), "%.*s", (int)f[i].value_len, f[i].value);
+    }
+    r->resp_h1 = h1_size(r, 1);
+    r->out = open_output(r);
+    if (!r->out && (r->save_path[0] || r->out_tmp)) {
+        fail_with(GX_WRITE, "%s: cannot write %s: %s", r->url,
+                  r->save_path[0] ? r->save_path : "a temporary file", strerror(errno));
+        r->save_path[0] = 0; /* not saved: the summary must not say it was */
+    }
+    if (!strncmp(r->mime, "text/html", 9) && G.all && !r->html) r->html = malloc(HTML_MAX);
+    if (G.fail && r->status >= 400 && !r->pushed)
+        fail_with(GX_HTTP, "%s: HTTP status %d", r->url, r->status);
+}
+
+static void req_data(cl_req *cr, const uint8_t *p, size_t n)
+{
+    greq *r = cr->user;
+    r->bytes += n;
+    if (r->out && fwrite(p, 1, n, r->out) != n)
+        fail_with(GX_WRITE, "%s: cannot write the body: %s", r->url, strerror(errno));
+    if (r->html && r->html_len + n <= HTML_MAX) {
+        memcpy(r->html + r->html_len, p, n);
+        r->html_len += n;
+    }
+}
+
+static void req_trailers(cl_req *cr, const loom_hpack_field *f, size_t n)
+{
+    (void)cr;
+    if (G.verbose) trace_fields(f, n);
+}
+
+static void req_done(cl_req *cr, int outcome)
+{
+    greq *r = cr->user;
+    gconn *gc = r->conn;
+    r->sid = cr->sid;
+    r->req_hpack = r->pushed ? r->req_hpack : cr->req_head_wire;
+    r->resp_hpack = cr->resp_head_wire;
+    if (outcome == CL_DONE_RETRY && r->tries < MAX_TRIES && !G.finishing) {
+        /* never processed: again, on a new connection if need be */
+        r->conn = NULL;
+        r->queued = 0;
+        assign_soon();
+        return;
+    }
+    if (outcome != CL_DONE_OK) {
+        r->failed = 1;
+        r->error_code = cr->h2_code;
+        if (!r->pushed) {
+            if (cr->h2_code)
+                fail_with(GX_STREAM, "%s: stream %d reset: %s", r->url, (int)cr->sid,
+                          loom_h2_code_name(cr->h2_code));
+            else
+                fail_with(GX_STREAM, "%s: the connection closed before the response ended", r->url);
+        }
+    }
+    (void)gc;
+    finish(r);
+}
+
+/* ---- connections ---- */
+
+static int conn_event(cl_conn *c, const loom_event *ev)
+{
+    gconn *gc = cl_user(c);
     switch (ev->type) {
     case LOOM_EV_FRAME: {
         const loom_frame *f = ev->u.frame.frame;
@@ -516,14 +632,8 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
                 (get_frame_rec){now_s(),     (int32_t)f->hd.stream_id,  f->hd.type,
                                 f->hd.flags, (uint8_t)ev->u.frame.sent, f->hd.length,
                                 gc->idx};
-        /* HPACK octets per request, for --stats */
-        int32_t sid = (int32_t)f->hd.stream_id;
         if (f->hd.type == LOOM_FRAME_PUSH_PROMISE && !ev->u.frame.sent)
             gc->pp_len = f->u.push_promise.len;
-        if (f->hd.type == LOOM_FRAME_HEADERS || f->hd.type == LOOM_FRAME_CONTINUATION) {
-            r = ev->u.frame.sent ? G.submitting : req_by_sid(gc, sid);
-            if (r) *(ev->u.frame.sent ? &r->req_hpack : &r->resp_hpack) += f->hd.length;
-        }
         break;
     }
     case LOOM_EV_PUSH_PROMISE: {
@@ -544,7 +654,7 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
         if (find_url(url) || parse_url(url, &t) < 0) {
             if (G.verbose)
                 fprintf(stderr, "          ; refusing push of %s: already fetched\n", url);
-            loom_reset(c, ev->u.push.promised_id, LOOM_H2_CANCEL);
+            cl_push_accept(c, ev->u.push.promised_id, NULL);
             greq *x = add_req(&(greq){0});
             if (x) {
                 snprintf(x->url, sizeof(x->url), "%s", url);
@@ -559,8 +669,8 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
         t.conn = gc;
         t.sid = ev->u.push.promised_id;
         t.pushed = 1;
-        t.submitted = 1;
-        r = add_req(&t);
+        t.queued = 1;
+        greq *r = add_req(&t);
         if (!r) break;
         r->t_start = now_s();
         for (size_t i = 0; i < ev->u.push.n; i++)
@@ -569,69 +679,11 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
                      ev->u.push.fields[i].value_len);
         r->req_h1 = h1_size(r, 0);
         r->req_hpack = gc->pp_len;
+        r->cr.cb = &req_cb;
+        r->cr.user = r;
+        cl_push_accept(c, ev->u.push.promised_id, &r->cr);
         break;
     }
-    case LOOM_EV_HEADERS:
-        r = req_by_sid(gc, ev->stream_id);
-        if (!r) break;
-        if (ev->u.headers.status && ev->u.headers.status < 200) break; /* 1xx */
-        r->status = ev->u.headers.status;
-        r->t_headers = now_s();
-        for (size_t i = 0; i < ev->u.headers.n; i++) {
-            const loom_hpack_field *f = &ev->u.headers.fields[i];
-            keep_hdr(r->resp_hdrs, &r->n_resp_hdrs, f->name, f->name_len, f->value, f->value_len);
-            if (f->name_len == 12 && !memcmp(f->name, "content-type", 12))
-                snprintf(r->mime, sizeof(r->mime), "%.*s", (int)f->value_len, f->value);
-        }
-        if (G.verbose) trace_fields(ev->u.headers.fields, ev->u.headers.n);
-        r->resp_h1 = h1_size(r, 1);
-        r->out = open_output(r);
-        if (!r->out && (r->save_path[0] || r->out_tmp)) {
-            fail_with(GX_WRITE, "%s: cannot write %s: %s", r->url,
-                      r->save_path[0] ? r->save_path : "a temporary file", strerror(errno));
-            r->save_path[0] = 0; /* not saved: the summary must not say it was */
-        }
-        if (!strncmp(r->mime, "text/html", 9) && G.all) r->html = malloc(HTML_MAX);
-        if (G.fail && r->status >= 400 && !r->pushed)
-            fail_with(GX_HTTP, "%s: HTTP status %d", r->url, r->status);
-        if (ev->u.headers.end_stream) finish(r);
-        break;
-    case LOOM_EV_DATA:
-        r = req_by_sid(gc, ev->stream_id);
-        if (!r) break;
-        r->bytes += ev->u.data.len;
-        if (r->out && ev->u.data.len &&
-            fwrite(ev->u.data.data, 1, ev->u.data.len, r->out) != ev->u.data.len)
-            fail_with(GX_WRITE, "%s: cannot write the body: %s", r->url, strerror(errno));
-        if (r->html && r->html_len + ev->u.data.len <= HTML_MAX) {
-            memcpy(r->html + r->html_len, ev->u.data.data, ev->u.data.len);
-            r->html_len += ev->u.data.len;
-        }
-        if (ev->u.data.end_stream) finish(r);
-        break;
-    case LOOM_EV_TRAILERS:
-        r = req_by_sid(gc, ev->stream_id);
-        if (r) finish(r);
-        break;
-    case LOOM_EV_STREAM_CLOSED:
-        r = req_by_sid(gc, ev->stream_id);
-        if (!r) break;
-        if (ev->u.closed.error_code && !r->refused) {
-            r->error_code = ev->u.closed.error_code;
-            if (ev->u.closed.retry_safe && !r->pushed) {
-                /* not processed: send it again (a new connection if needed) */
-                r->submitted = 0;
-                r->sid = 0;
-                r->conn = NULL;
-                break;
-            }
-            r->failed = 1;
-            if (!r->pushed)
-                fail_with(GX_STREAM, "%s: stream %d reset: %s", r->url, ev->stream_id,
-                          loom_h2_code_name(ev->u.closed.error_code));
-        }
-        finish(r);
-        break;
     case LOOM_EV_GOAWAY:
         gc->goaway = 1;
         if (ev->u.goaway.error_code)
@@ -640,7 +692,14 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
                       ev->u.goaway.debug_len ? ": " : "", (int)ev->u.goaway.debug_len,
                       (const char *)ev->u.goaway.debug);
         break;
-    case LOOM_EV_SETTINGS: gc->got_settings = 1; break;
+    case LOOM_EV_SETTINGS:
+        if (!gc->got_settings) {
+            gc->got_settings = 1;
+            /* requests waiting to know whether they may coalesce: once the
+             * frames read with it are in (an ORIGIN follows SETTINGS) */
+            assign_soon();
+        }
+        break;
     case LOOM_EV_ORIGIN: {
         /* RFC 8336 §2.3: the origin set becomes exactly what it lists */
         loom_frame f;
@@ -654,27 +713,65 @@ static int on_event(loom_conn *c, const loom_event *ev, void *user)
             snprintf(gc->origins[gc->norigins++], sizeof(gc->origins[0]), "%.*s", (int)len, o);
         break;
     }
-    case LOOM_EV_ERROR:
-        gc->dead = 1;
-        fail_with(GX_STREAM, "%s: connection error: %s", gc->host, ev->u.error.reason);
-        break;
     default: break;
     }
     return 0;
 }
 
-/* ---- connections ---- */
-
-static int resolve(const greq *r, struct addrinfo **res)
+static void conn_ready(cl_conn *c)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = getaddrinfo(r->host, r->port, &hints, res);
-    if (rc) {
-        fail_with(GX_DNS, "%s: cannot resolve %s: %s", r->url, r->host, gai_strerror(rc));
-        return -1;
+    gconn *gc = cl_user(c);
+    const transport *tp = cl_transport(c);
+    gc->ready = 1;
+    gc->proto = cl_protocol(c);
+    snprintf(gc->ip, sizeof(gc->ip), "%s", cl_ip(c));
+    memcpy(&gc->addr, cl_addr(c), sizeof(gc->addr));
+    int64_t tc = cl_time_connect(c), tt = cl_time_tls(c);
+    gc->t_connect = tc >= 0 ? (double)tc / 1e6 : -1;
+    gc->t_tls = tt >= 0 && tc >= 0 ? (double)(tt - tc) / 1e6 : -1;
+    if (tp->ssl) gc->cert = SSL_get1_peer_certificate(tp->ssl);
+    if (G.verbose)
+        fprintf(
+            stderr, "[%8.3f] %sconnected to %s port %s (%s)%s%s%s%s, %s\n", now_s(),
+            G.nconns > 1 || gc->idx > 0 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0} : "",
+            gc->host, gc->port, gc->ip, tp->ssl ? ", " : "", tp_tls_version(tp), tp->ssl ? " " : "",
+            tp_tls_cipher(tp), gc->proto == CL_PROTO_H2 ? "HTTP/2" : "HTTP/1.1");
+    if (!gc->got_settings && gc->proto != CL_PROTO_H2) {
+        gc->got_settings = 1; /* nothing to wait for */
+        assign_soon();
     }
-    return 0;
 }
+
+static int exit_for(cl_error_kind e)
+{
+    switch (e) {
+    case CLE_DNS: return GX_DNS;
+    case CLE_CONNECT: return GX_CONNECT;
+    case CLE_TIMEOUT: return GX_TIMEOUT;
+    case CLE_TLS: return GX_TLS;
+    case CLE_NO_H2: return GX_NO_H2;
+    default: return GX_STREAM;
+    }
+}
+
+static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
+{
+    gconn *gc = cl_user(c);
+    gc->cl = NULL;
+    gc->dead = 1;
+    G.open_conns--;
+    int pending = 0;
+    for (size_t i = 0; i < G.nreqs; i++)
+        pending |= !G.reqs[i]->done;
+    if (err != CLE_NONE && err != CLE_CLOSED && !G.finishing)
+        fail_with(exit_for(err), "%s: %s", gc->first_url, why);
+    else if (err == CLE_CLOSED && pending && !G.finishing)
+        fail_with(GX_STREAM, "%s: %s", gc->first_url, why);
+    if (!G.finishing) assign_soon();
+    check_all_done();
+}
+
+static const cl_conn_cb conn_cb = {conn_ready, conn_event, trace_h1, conn_closed};
 
 static int same_addr(const struct sockaddr_storage *a, const struct addrinfo *b)
 {
@@ -707,14 +804,16 @@ static gconn *reusable(const greq *r, int *wait)
     *wait = 0;
     for (int i = 0; i < G.nconns; i++) {
         gconn *gc = G.conns[i];
-        if (gc->dead || gc->goaway || strcmp(gc->scheme, r->scheme) || strcmp(gc->port, r->port))
+        if (gc->dead || gc->goaway || !gc->cl || !cl_accepting(gc->cl) ||
+            strcmp(gc->scheme, r->scheme) || strcmp(gc->port, r->port))
             continue;
         if (!strcasecmp(gc->host, r->host)) return gc;
-        if (strcmp(r->scheme, "https") || !cert_covers(gc->cert, r->host)) continue;
-        if (!gc->got_settings) {
-            *wait = 1;
+        if (strcmp(r->scheme, "https")) continue;
+        if (!gc->ready || !gc->got_settings) {
+            *wait = 1; /* its certificate and origin set are not known yet */
             continue;
         }
+        if (gc->proto != CL_PROTO_H2 || !cert_covers(gc->cert, r->host)) continue;
         char origin[600];
         snprintf(origin, sizeof(origin), "%s://%s", r->scheme, r->authority);
         if (gc->has_origin) {
@@ -723,8 +822,8 @@ static gconn *reusable(const greq *r, int *wait)
             /* the default port may be left out of an ORIGIN entry */
             continue;
         }
-        struct addrinfo *res;
-        if (resolve(r, &res) < 0) return NULL;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+        if (getaddrinfo(r->host, r->port, &hints, &res)) continue;
         int hit = 0;
         for (struct addrinfo *a = res; a && !hit; a = a->ai_next)
             hit = same_addr(&gc->addr, a);
@@ -734,36 +833,13 @@ static gconn *reusable(const greq *r, int *wait)
     return NULL;
 }
 
-static int wait_fd(int fd, short ev, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = ev};
-    return poll(&p, 1, ms);
-}
-
-/* How long one blocking step (connect, TLS handshake, the Upgrade's
- * answer) may wait: 10 s, or what --max-time leaves. */
-static int step_ms(void)
+/* How long a connect (and TLS handshake) may take: 10 s; when --max-time
+ * ends sooner, a little past it, so that it is --max-time that says so. */
+static int connect_ms(void)
 {
     double left = G.max_time > 0 ? G.max_time - now_s() : 10;
-    if (left > 10) left = 10;
-    return left > 0 ? (int)(left * 1000) + 1 : 0;
-}
-
-/* --max-time ran out: that is the failure to report (exit 28). */
-static int out_of_time(void)
-{
-    if (G.max_time <= 0 || now_s() < G.max_time) return 0;
-    fail_with(GX_TIMEOUT, "timed out after %g seconds", G.max_time);
-    return 1;
-}
-
-static const char *ssl_reason(void)
-{
-    static char buf[256];
-    unsigned long e = ERR_get_error();
-    if (!e) return "handshake failed";
-    ERR_error_string_n(e, buf, sizeof(buf));
-    return buf;
+    if (left >= 10) return 10000;
+    return left > 0 ? (int)(left * 1000) + 200 : 200;
 }
 
 static gconn *connect_to(const greq *r)
@@ -772,215 +848,36 @@ static gconn *connect_to(const greq *r)
         fail_with(GX_FAIL, "too many origins");
         return NULL;
     }
-    double t0 = now_s();
-    struct addrinfo *res;
-    if (resolve(r, &res) < 0) return NULL;
     gconn *gc = calloc(1, sizeof(*gc));
+    if (!gc) return NULL;
     gc->idx = G.nconns;
     snprintf(gc->scheme, sizeof(gc->scheme), "%s", r->scheme);
     snprintf(gc->host, sizeof(gc->host), "%s", r->host);
     snprintf(gc->port, sizeof(gc->port), "%s", r->port);
-    gc->t_dns = now_s() - t0;
-    gc->fd = -1;
-    int err = 0;
-    for (struct addrinfo *a = res; a && gc->fd < 0; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-            err = errno;
-            close(fd);
-            continue;
-        }
-        socklen_t el = sizeof(err);
-        if (wait_fd(fd, POLLOUT, step_ms()) <= 0 ||
-            (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)) {
-            if (!err) err = ETIMEDOUT;
-            close(fd);
-            continue;
-        }
-        gc->fd = fd;
-        memcpy(&gc->addr, a->ai_addr, a->ai_addrlen);
-        gc->addrlen = a->ai_addrlen;
-        getnameinfo(a->ai_addr, a->ai_addrlen, gc->ip, sizeof(gc->ip), NULL, 0, NI_NUMERICHOST);
-    }
-    freeaddrinfo(res);
-    if (gc->fd < 0) {
-        out_of_time();
-        fail_with(GX_CONNECT, "%s: cannot connect to %s port %s: %s", r->url, r->host, r->port,
-                  strerror(err ? err : ECONNREFUSED));
-        free(gc);
+    snprintf(gc->first_url, sizeof(gc->first_url), "%s", r->url);
+    gc->t_dns = gc->t_connect = gc->t_tls = -1;
+    cl_opts o;
+    memset(&o, 0, sizeof(o));
+    int https = !strcmp(r->scheme, "https");
+    o.mode = https ? CL_TLS : G.h2c ? CL_H2C : CL_UPGRADE;
+    o.tls = G.tls;
+    o.allow_h1 = !G.http2_only;
+    o.verify = !G.insecure;
+    o.connect_timeout_ms = connect_ms();
+    loom_config_default(&o.h2, LOOM_CLIENT);
+    o.h2.enable_push = !G.no_push;
+    o.h2.initial_window_size = 16u << 20;
+    o.h2.connection_window = 64u << 20;
+    G.conns[G.nconns++] = gc;
+    G.open_conns++;
+    gc->cl = cl_connect(G.l, r->host, r->port, &o, &conn_cb, gc);
+    if (!gc->cl) {
+        gc->dead = 1;
+        G.open_conns--;
+        fail_with(GX_FAIL, "out of memory");
         return NULL;
     }
-    int one = 1;
-    setsockopt(gc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    gc->t_connect = now_s() - t0 - gc->t_dns;
-
-    if (!strcmp(r->scheme, "https")) {
-        gc->ssl = SSL_new(G.tls);
-        SSL_set_fd(gc->ssl, gc->fd);
-        struct in6_addr lit;
-        if (inet_pton(AF_INET, r->host, &lit) != 1 && inet_pton(AF_INET6, r->host, &lit) != 1)
-            SSL_set_tlsext_host_name(gc->ssl, r->host); /* no IP literals (RFC 6066 §3) */
-        if (!G.insecure) SSL_set1_host(gc->ssl, r->host);
-        double hs0 = now_s();
-        for (;;) {
-            ERR_clear_error();
-            int rc = SSL_connect(gc->ssl);
-            if (rc == 1) break;
-            int e = SSL_get_error(gc->ssl, rc);
-            if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-                wait_fd(gc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, step_ms()) > 0 &&
-                now_s() - hs0 < 10)
-                continue;
-            out_of_time();
-            long v = SSL_get_verify_result(gc->ssl);
-            if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
-                /* a server without h2 that refuses the handshake rather
-                 * than answer without ALPN (nginx without http2) */
-                fail_with(GX_NO_H2, "%s: the server does not offer h2 in ALPN (TLS alert %s)",
-                          r->url, "no_application_protocol");
-            else if (v != X509_V_OK)
-                fail_with(GX_TLS, "%s: TLS: certificate not trusted (%s); -k to accept it", r->url,
-                          X509_verify_cert_error_string(v));
-            else
-                fail_with(GX_TLS, "%s: TLS: %s", r->url, ssl_reason());
-            SSL_free(gc->ssl);
-            close(gc->fd);
-            free(gc);
-            return NULL;
-        }
-        gc->t_tls = now_s() - hs0;
-        const unsigned char *alpn;
-        unsigned len;
-        SSL_get0_alpn_selected(gc->ssl, &alpn, &len);
-        if (len != 2 || memcmp(alpn, "h2", 2)) {
-            fail_with(GX_NO_H2, "%s: the server did not choose h2 in ALPN (%.*s)", r->url,
-                      len ? (int)len : 4, len ? (const char *)alpn : "none");
-            SSL_free(gc->ssl);
-            close(gc->fd);
-            free(gc);
-            return NULL;
-        }
-        gc->cert = SSL_get1_peer_certificate(gc->ssl);
-    }
-
-    loom_config cfg;
-    loom_config_default(&cfg, LOOM_CLIENT);
-    cfg.enable_push = !G.no_push;
-    cfg.initial_window_size = 16u << 20;
-    cfg.connection_window = 64u << 20;
-    gc->h2 = loom_conn_new(LOOM_CLIENT, &cfg, on_event, gc);
-    G.conns[G.nconns++] = gc;
-
-    if (!strcmp(r->scheme, "http") && !G.h2c) {
-        /* RFC 7540 §3.2: HTTP/1.1 Upgrade to h2c; the request becomes
-         * stream 1 (a GET without body: upgrading with a body is not
-         * supported here) */
-        /* HTTP2-Settings is our first SETTINGS (RFC 7540 §3.2.1): the
-         * same values as the SETTINGS frame that follows, since some may
-         * not change afterwards (SETTINGS_NO_RFC7540_PRIORITIES, RFC 9218
-         * §2.1: Apache ends the connection with PROTOCOL_ERROR) */
-        const uint32_t sv[7][2] = {{1, cfg.header_table_size},      {2, cfg.enable_push},
-                                   {3, cfg.max_concurrent_streams}, {4, cfg.initial_window_size},
-                                   {5, cfg.max_frame_size},         {6, cfg.max_header_list_size},
-                                   {9, cfg.no_rfc7540_priorities}};
-        uint8_t settings[42]; /* a multiple of 3: base64 without padding */
-        for (size_t i = 0; i < 7; i++) {
-            settings[i * 6] = (uint8_t)(sv[i][0] >> 8);
-            settings[i * 6 + 1] = (uint8_t)sv[i][0];
-            for (int k = 0; k < 4; k++)
-                settings[i * 6 + 2 + k] = (uint8_t)(sv[i][1] >> (24 - 8 * k));
-        }
-        char b64[64], hdr[4096];
-        static const char tbl[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        size_t o = 0;
-        for (size_t i = 0; i < sizeof(settings); i += 3) {
-            uint32_t v =
-                (uint32_t)settings[i] << 16 | (uint32_t)settings[i + 1] << 8 | settings[i + 2];
-            b64[o++] = tbl[v >> 18];
-            b64[o++] = tbl[(v >> 12) & 63];
-            b64[o++] = tbl[(v >> 6) & 63];
-            b64[o++] = tbl[v & 63];
-        }
-        b64[o] = 0;
-        int n = snprintf(
-            hdr, sizeof(hdr),
-            "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-            "Upgrade: h2c\r\nHTTP2-Settings: %s\r\nUser-Agent: loom/%s\r\nAccept: */*\r\n\r\n",
-            r->path, r->authority, b64, LOOM_VERSION_STRING);
-        if (send(gc->fd, hdr, (size_t)n, MSG_NOSIGNAL) != n) {
-            fail_with(GX_CONNECT, "%s: cannot send the upgrade request", r->url);
-            return NULL;
-        }
-        char resp[8192];
-        size_t got = 0;
-        char *end = NULL;
-        while (!end && got < sizeof(resp) - 1 && wait_fd(gc->fd, POLLIN, step_ms()) > 0) {
-            ssize_t k = recv(gc->fd, resp + got, sizeof(resp) - 1 - got, 0);
-            if (k <= 0) break;
-            got += (size_t)k;
-            resp[got] = 0;
-            end = strstr(resp, "\r\n\r\n");
-        }
-        if (!end || strncmp(resp, "HTTP/1.1 101", 12)) {
-            out_of_time();
-            /* a prior-knowledge-only server answers with its SETTINGS frame */
-            const char *why = !got                          ? "no answer"
-                              : strncmp(resp, "HTTP/1.", 7) ? "not an HTTP/1.1 response"
-                                                            : resp;
-            fail_with(GX_NO_H2, "%s: the server did not upgrade to h2c (%.*s); try --h2c", r->url,
-                      (int)strcspn(why, "\r\n"), why);
-            gc->dead = 1;
-            return NULL;
-        }
-        loom_hpack_field up[] = {
-            {(const uint8_t *)":method", 7, (const uint8_t *)"GET", 3, 0},
-            {(const uint8_t *)":scheme", 7, (const uint8_t *)"http", 4, 0},
-            {(const uint8_t *)":authority", 10, (const uint8_t *)r->authority, strlen(r->authority),
-             0},
-            {(const uint8_t *)":path", 5, (const uint8_t *)r->path, strlen(r->path), 0},
-        };
-        loom_conn_upgrade(gc->h2, NULL, 0, up, 4);
-        greq *first = NULL;
-        for (size_t i = 0; i < G.nreqs && !first; i++)
-            if (G.reqs[i]->conn == NULL && same_origin(G.reqs[i], r) && !G.reqs[i]->submitted)
-                first = G.reqs[i];
-        if (first) {
-            first->conn = gc;
-            first->sid = 1;
-            first->submitted = 1;
-            first->t_start = now_s();
-            keep_hdr(first->req_hdrs, &first->n_req_hdrs, (const uint8_t *)":method", 7,
-                     (const uint8_t *)"GET", 3);
-            keep_hdr(first->req_hdrs, &first->n_req_hdrs, (const uint8_t *)":path", 5,
-                     (const uint8_t *)first->path, strlen(first->path));
-            first->req_h1 = (size_t)n;
-        }
-        size_t rest = got - (size_t)(end + 4 - resp);
-        if (rest) loom_conn_recv(gc->h2, (const uint8_t *)end + 4, rest);
-    }
     return gc;
-}
-
-/* Writes what the engine has, until the socket is full. */
-static int flush(gconn *gc)
-{
-    for (;;) {
-        int rc = tls_send_all(gc->ssl, gc->fd, gc->wbuf, gc->wlen, &gc->woff);
-        if (rc <= 0) return rc;
-        gc->woff = gc->wlen = 0;
-        loom_out out[32];
-        size_t k = loom_conn_send(gc->h2, out, 32);
-        if (!k) return 1;
-        for (size_t i = 0; i < k && gc->wlen < sizeof(gc->wbuf); i++) {
-            size_t take = out[i].len;
-            if (take > sizeof(gc->wbuf) - gc->wlen) take = sizeof(gc->wbuf) - gc->wlen;
-            memcpy(gc->wbuf + gc->wlen, out[i].base, take); /* the client sends memory only */
-            gc->wlen += take;
-            loom_conn_sent(gc->h2, take);
-        }
-    }
 }
 
 static int all_done(void)
@@ -990,103 +887,113 @@ static int all_done(void)
     return 1;
 }
 
+static void check_all_done(void)
+{
+    if (all_done() || (G.exit_code && G.exit_code != GX_HTTP)) loop_stop(G.l);
+}
+
 /* Puts every request not on a connection onto one, new or reused. */
 static void assign(void)
 {
+    if (G.finishing) return;
     for (size_t i = 0; i < G.nreqs; i++) {
         greq *r = G.reqs[i];
-        if (r->conn || r->done) continue;
+        if (r->queued || r->done) continue;
+        if (G.exit_code && G.exit_code != GX_HTTP) {
+            r->done = r->failed = 1;
+            continue;
+        }
         int wait;
         gconn *gc = reusable(r, &wait);
         if (!gc && wait) continue; /* assigned once that connection's SETTINGS came */
-        if (!gc && !G.exit_code) gc = connect_to(r);
+        if (!gc) gc = connect_to(r);
         if (!gc) {
             r->done = r->failed = 1;
             continue;
         }
-        r->conn = gc;
+        submit(gc, r);
     }
-    for (int i = 0; i < G.nconns; i++)
-        if (!G.conns[i]->dead) submit_pending(G.conns[i]);
+}
+
+static uint64_t assign_timer;
+
+static void assign_fired(loop *l, void *user)
+{
+    (void)l;
+    (void)user;
+    assign_timer = 0;
+    assign();
+    check_all_done();
+}
+
+/* assign() from the loop, after the callback that asks for it (and the
+ * frames read with it) are done. */
+static void assign_soon(void)
+{
+    if (!assign_timer && !G.finishing) assign_timer = loop_timer(G.l, 0, assign_fired, NULL);
+}
+
+static void max_time_fired(loop *l, void *user)
+{
+    (void)l;
+    (void)user;
+    fail_with(GX_TIMEOUT, "timed out after %g seconds", G.max_time);
+    loop_stop(G.l);
+}
+
+static void settings_check(loop *l, void *user)
+{
+    (void)user;
+    /* RFC 9113 §6.5.3: a server that never acknowledges our SETTINGS ends
+     * with GOAWAY SETTINGS_TIMEOUT */
+    for (int i = 0; i < G.nconns; i++) {
+        gconn *gc = G.conns[i];
+        loom_conn *h = gc->cl ? cl_engine(gc->cl) : NULL;
+        if (h && loom_conn_check_timeouts(h, SETTINGS_TIMEOUT_MS) < 0)
+            cl_abort(gc->cl, CLE_PROTOCOL, "the server did not acknowledge our SETTINGS");
+    }
+    loop_timer(l, 1000, settings_check, NULL);
+}
+
+static void finish_fired(loop *l, void *user)
+{
+    (void)user;
+    loop_stop(l);
 }
 
 static void run(void)
 {
-    while (!all_done()) {
-        assign();
-        if (all_done()) break;
-        if (G.max_time > 0 && now_s() > G.max_time) {
-            fail_with(GX_TIMEOUT, "timed out after %g seconds", G.max_time);
-            break;
+    assign();
+    if (all_done()) return;
+    if (G.max_time > 0) loop_timer(G.l, (uint64_t)(G.max_time * 1000), max_time_fired, NULL);
+    loop_timer(G.l, 1000, settings_check, NULL);
+    loop_run(G.l);
+}
+
+/* Ends every connection politely (GOAWAY), for a bounded moment. */
+static void close_all(void)
+{
+    G.finishing = 1;
+    int open = 0;
+    for (int i = 0; i < G.nconns; i++)
+        if (G.conns[i]->cl) {
+            cl_shutdown(G.conns[i]->cl);
+            open = 1;
         }
-        struct pollfd pf[MAX_CONNS];
-        int n = 0;
-        for (int i = 0; i < G.nconns; i++) {
-            gconn *gc = G.conns[i];
-            if (gc->dead) continue;
-            /* RFC 9113 §6.5.3: a server that never acknowledges our
-             * SETTINGS ends with GOAWAY SETTINGS_TIMEOUT */
-            if (loom_conn_check_timeouts(gc->h2, SETTINGS_TIMEOUT_MS) < 0) gc->dead = 1;
-            int rc = flush(gc);
-            if (rc < 0) {
-                gc->dead = 1;
-                continue;
-            }
-            pf[n].fd = gc->fd;
-            pf[n].events = (short)(POLLIN | (rc == 0 ? POLLOUT : 0));
-            pf[n].revents = 0;
-            n++;
-        }
-        if (n == 0) break;
-        if (poll(pf, (nfds_t)n, 1000) < 0 && errno != EINTR) break;
-        for (int i = 0, k = 0; i < G.nconns; i++) {
-            gconn *gc = G.conns[i];
-            if (gc->dead) continue;
-            short re = pf[k++].revents;
-            if (!(re & (POLLIN | POLLHUP | POLLERR))) continue;
-            uint8_t buf[65536];
-            for (;;) {
-                ssize_t got;
-                if (gc->ssl) {
-                    ERR_clear_error();
-                    int r = SSL_read(gc->ssl, buf, sizeof(buf));
-                    if (r <= 0) {
-                        int e = SSL_get_error(gc->ssl, r);
-                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
-                        gc->dead = 1;
-                        break;
-                    }
-                    got = r;
-                } else {
-                    got = recv(gc->fd, buf, sizeof(buf), 0);
-                    if (got < 0 && errno == EAGAIN) break;
-                    if (got <= 0) {
-                        gc->dead = 1;
-                        break;
-                    }
-                }
-                if (loom_conn_recv(gc->h2, buf, (size_t)got) < 0) gc->dead = 1;
-                flush(gc);
-                if (gc->dead) break;
-            }
-            if (gc->dead) {
-                /* the connection ended: what was on it and not done failed */
-                for (size_t q = 0; q < G.nreqs; q++) {
-                    greq *r = G.reqs[q];
-                    if (r->conn != gc || r->done) continue;
-                    if (!r->submitted) {
-                        r->conn = NULL; /* still to send: a new connection */
-                        continue;
-                    }
-                    r->failed = 1;
-                    if (!r->pushed) /* as for a reset push: not what was asked for */
-                        fail_with(GX_STREAM, "%s: the connection closed before the response ended",
-                                  r->url);
-                    finish(r);
-                }
-            }
-        }
+    if (!open) return;
+    /* a fresh loop turn: stop when the last one closed, or after 1 s */
+    loop *l = G.l;
+    uint64_t t = loop_timer(l, 1000, finish_fired, NULL);
+    while (G.open_conns > 0) {
+        int before = G.open_conns;
+        loop_run(l);
+        if (G.open_conns == before) break; /* the timer fired */
     }
+    loop_timer_cancel(l, t);
+    for (int i = 0; i < G.nconns; i++)
+        if (G.conns[i]->cl) cl_abort(G.conns[i]->cl, CLE_NONE, "closed");
+    loop_timer(l, 0, finish_fired, NULL);
+    loop_run(l);
 }
 
 /* ---- output at the end ---- */
@@ -1158,6 +1065,7 @@ static const char get_usage[] =
     "\n"
     "Fetches URLs over HTTP/2: every URL of an origin concurrently over one\n"
     "connection (TLS with ALPN h2; http:// by HTTP/1.1 Upgrade, or --h2c).\n"
+    "A server without HTTP/2 is spoken to in HTTP/1.1, like curl does.\n"
     "\n"
     "options:\n"
     "  -o FILE          write the body to FILE (one URL)\n"
@@ -1170,6 +1078,7 @@ static const char get_usage[] =
     "  -k               accept a certificate that does not verify\n"
     "  --cacert FILE    trust the CAs in FILE\n"
     "  --h2c            cleartext HTTP/2 with prior knowledge (no Upgrade)\n"
+    "  --http2-only     no HTTP/1.1 fallback: a server without h2 is an error (exit 16)\n"
     "  --no-push        SETTINGS_ENABLE_PUSH=0\n"
     "  --push-dir DIR   save pushed responses in DIR\n"
     "  --priority 'u=N, i'  RFC 9218 priority (priority field and PRIORITY_UPDATE)\n"
@@ -1240,6 +1149,8 @@ int get_main(int argc, char **argv)
             G.insecure = 1;
         else if (!strcmp(a, "--h2c"))
             G.h2c = 1;
+        else if (!strcmp(a, "--http2-only"))
+            G.http2_only = 1;
         else if (!strcmp(a, "--fail"))
             G.fail = 1;
         else if (!strcmp(a, "-a"))
@@ -1321,7 +1232,7 @@ int get_main(int argc, char **argv)
         return GX_USAGE;
     }
     char err[300];
-    G.tls = tls_client_ctx(!G.insecure, G.cacert, 0, err, sizeof(err));
+    G.tls = tls_client_ctx(!G.insecure, G.cacert, !G.http2_only, err, sizeof(err));
     if (!G.tls) {
         fprintf(stderr, "loom get: %s\n", err);
         return GX_TLS;
@@ -1336,7 +1247,17 @@ int get_main(int argc, char **argv)
         for (int k = 0; k < G.repeat; k++)
             add_req(&t);
     }
+    G.l = loop_new();
+    if (!G.l) {
+        fprintf(stderr, "loom get: cannot create an event loop\n");
+        return GX_FAIL;
+    }
     run();
+    for (size_t i = 0; i < G.nreqs; i++) /* what never got anywhere */
+        if (!G.reqs[i]->done) {
+            G.reqs[i]->done = G.reqs[i]->failed = 1;
+            if (!G.exit_code) fail_with(GX_STREAM, "%s: no response", G.reqs[i]->url);
+        }
 
     /* bodies for stdout, in the order asked */
     for (size_t i = 0; i < G.nreqs; i++) {
@@ -1382,21 +1303,10 @@ int get_main(int argc, char **argv)
     if (G.har && get_har(G.har, rec, nrec, G.epoch0) < 0)
         fail_with(GX_WRITE, "cannot write %s: %s", G.har, strerror(errno));
     free(rec);
+    close_all(); /* after the pictures: they show the transfer, not the goodbye */
     for (int i = 0; i < G.nconns; i++) {
-        gconn *gc = G.conns[i];
-        if (gc->h2 && !gc->dead) {
-            loom_goaway(gc->h2, LOOM_H2_NO_ERROR, 0, NULL);
-            flush(gc);
-        }
-        gc->dead = 1; /* nothing more is submitted while it is freed */
-        loom_conn_free(gc->h2);
-        if (gc->ssl) {
-            SSL_shutdown(gc->ssl);
-            SSL_free(gc->ssl);
-        }
-        if (gc->cert) X509_free(gc->cert);
-        close(gc->fd);
-        free(gc);
+        if (G.conns[i]->cert) X509_free(G.conns[i]->cert);
+        free(G.conns[i]);
     }
     for (size_t i = 0; i < G.nreqs; i++) {
         greq *r = G.reqs[i];
@@ -1417,6 +1327,7 @@ int get_main(int argc, char **argv)
     for (size_t i = 0; i < G.nextra; i++)
         free((void *)G.extra[i].name);
     SSL_CTX_free(G.tls);
+    loop_free(G.l);
     if (!G.exit_code && !G.nreqs) G.exit_code = GX_FAIL;
     if (G.exit_code) fprintf(stderr, "loom get: %s\n", G.exit_msg);
     return G.exit_code;

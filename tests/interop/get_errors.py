@@ -6,9 +6,11 @@ Asserts:
 - DNS failure (a name under .invalid, RFC 6761): exit 6;
 - TLS without -k against a self-signed certificate (openssl s_server):
   exit 35, "certificate not trusted (self-signed certificate); -k ...";
-- a TLS server without h2 in ALPN: exit 16, both when it ends the handshake
-  with a no_application_protocol alert (openssl s_server -alpn http/1.1, as
-  nginx without http2 does) and when it answers without ALPN (Python's ssl);
+- a TLS server without h2 in ALPN, with --http2-only (without it loom get
+  falls back to HTTP/1.1, tested against nginx in get_nginx.py): exit 16,
+  both when it ends the handshake with a no_application_protocol alert
+  (openssl s_server -alpn http/1.1, as nginx without http2 does) and when
+  it answers without ALPN (Python's ssl);
 - a server that accepts the connection and never answers, with
   --max-time 1: exit 28 over TLS (the handshake), h2c and Upgrade, each
   well before loom's own 10-second step limits;
@@ -104,15 +106,16 @@ def run(loom, argv):
            "-alpn", "http/1.1", "-quiet"]
     with Peer("s_server-h1", cmd, ports=[port], out=tmp.join("s_server2.out")):
         # OpenSSL's server ends the handshake with no_application_protocol
-        r = get(loom, "-k", "https://127.0.0.1:%d/" % port, expect=None)
+        r = get(loom, "-k", "--http2-only", "https://127.0.0.1:%d/" % port, expect=None)
         one_line_error(r, 16, r"the server does not offer h2 in ALPN \(TLS alert "
                               r"no_application_protocol\)$")
-        r = get(loom, "--cacert", cert, "https://localhost:%d/" % port, expect=None)
+        r = get(loom, "--http2-only", "--cacert", cert, "https://localhost:%d/" % port,
+                expect=None)
         one_line_error(r, 16, r"does not offer h2 in ALPN")
     # Python's ssl server with http/1.1 only completes the handshake without ALPN
     lsock, port = tls_h1_server(cert, key)
     try:
-        r = get(loom, "-k", "https://127.0.0.1:%d/" % port, expect=None)
+        r = get(loom, "-k", "--http2-only", "https://127.0.0.1:%d/" % port, expect=None)
         one_line_error(r, 16, r"the server did not choose h2 in ALPN \(none\)$")
     finally:
         lsock.close()

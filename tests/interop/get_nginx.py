@@ -10,7 +10,9 @@ connection (summary and $connection); pushes saved; --no-push; RST_STREAM
 CANCEL for a promise of a requested asset (and nginx logs the pushed
 stream as cancelled, not served twice); -v trace vs `nghttp -nv`; timeline
 and HAR; --fail on a 404 (exit 22, one line); a TLS server without h2 in
-ALPN (exit 16, one line).
+ALPN: HTTP/1.1 instead, as curl does (the body by sha256, nginx logs
+HTTP/1.1 requests, several URLs on one keep-alive connection), and with
+--http2-only exit 16 (one line).
 
 usage: get_nginx.py path/to/loom"""
 import os
@@ -110,10 +112,23 @@ def run(loom, argv):
         one_line_error(r, 22, r"missing\.html: HTTP status 404$")
         r = get(loom, *k, base + "/missing.html")
         check(b"404 Not Found" in r.out, "the 404 page is not on stdout")
-        # ALPN without h2: nginx ends the handshake with no_application_protocol
-        r = get(loom, *k, "https://127.0.0.1:%d/small.txt" % h1, expect=None)
+        # ALPN without h2: HTTP/1.1, like curl; --http2-only refuses (nginx
+        # then ends the handshake with no_application_protocol)
+        h1base = "https://127.0.0.1:%d" % h1
+        alog.mark()
+        r = get(loom, *k, "-v", h1base + "/small.txt", h1base + "/big.bin", h1base + "/index.html")
+        check(r.out == files["/small.txt"] + files["/big.bin"] + files["/index.html"],
+              "HTTP/1.1 fallback: the bodies differ: %d octets, wanted %d\n%s" % (len(r.out), sum(len(files[p]) for p in ("/small.txt", "/big.bin", "/index.html")), r.err[-3000:]))
+        check("HTTP/1.1" in r.err and "> GET /small.txt HTTP/1.1" in r.err,
+              "HTTP/1.1 fallback: -v shows no HTTP/1.1 head\n" + r.err[-2000:])
+        lines = alog.new(3)
+        check(len(lines) == 3 and all("HTTP/1.1" in l for l in lines),
+              "nginx logged %s (wanted 3 HTTP/1.1 requests)" % lines)
+        check(len(conn_ids(lines)) == 1, "HTTP/1.1 keep-alive: connections %s" % conn_ids(lines))
+        r = get(loom, *k, "--http2-only", h1base + "/small.txt", expect=None)
         one_line_error(r, 16, r"does not offer h2 in ALPN")
-        log("--fail 404 exits 22; a TLS server without h2 exits 16 (one line each)")
+        log("--fail 404 exits 22; a TLS server without h2: HTTP/1.1 on one keep-alive connection,"
+            " or exit 16 with --http2-only")
 
         base = "http://127.0.0.1:%d" % clear
         check_bodies(loom, base, files, ["/index.html", "/big.bin", "/small.txt"], tmp, ["--h2c"])

@@ -447,6 +447,21 @@ static void test_priority_parse(void **state)
     PRIO("  u=1,   i", 1, 1, 1);
 }
 
+/* KNOWN FAILURE (lib/fields.c): RFC 8941 §3.2 puts optional whitespace
+ * (SP or HTAB) before a dictionary's commas, and §4.2 drops trailing
+ * spaces, so "u=1 , i" is u=1 and i. loom__priority_parse reads a member's
+ * value up to the comma, whitespace included, and drops "1 " as out of
+ * range. (Header field values cannot end in whitespace, but a
+ * PRIORITY_UPDATE's value can; "u=1 , i" is valid in both.) */
+static void test_priority_parse_ows_before_comma(void **state)
+{
+    (void)state;
+    PRIO("u=1 , i", 1, 1, 1);
+    PRIO("u=5\t,i", 1, 5, 1);
+    PRIO("i=?0 , u=2", 1, 2, 0);
+    PRIO("u=6 ", 1, 6, 0);
+}
+
 /* loom__name_is: exact, case-sensitive, length included. */
 static void test_name_is(void **state)
 {
@@ -479,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_priority_in_request),
         cmocka_unit_test(test_priority_parse),
         cmocka_unit_test(test_name_is),
+        cmocka_unit_test(test_priority_parse_ows_before_comma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,8 @@
 
 int loom__grow(const loom_mem *m, void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
-    if (need <= *cap && *p) return 0;
     if (need > max) return LOOM_ERR_LIMIT;
+    if (need <= *cap && *p) return 0;
     size_t n = *cap ? *cap : 16;
     while (n < need)
         n = n > SIZE_MAX / 2 ? SIZE_MAX : n * 2;

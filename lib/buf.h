@@ -25,7 +25,7 @@ typedef struct {
 /* Room for extra more octets past len, the whole never above max. */
 static inline int loom__buf_reserve(const loom_mem *m, loom__buf *b, size_t extra, size_t max)
 {
-    if (b->len + extra <= b->cap && b->p) return 0;
+    if (b->len + extra <= b->cap && b->p) return b->len + extra <= max ? 0 : LOOM_ERR_LIMIT;
     return loom__grow(m, (void **)&b->p, &b->cap, b->len + extra, 1, max);
 }
 

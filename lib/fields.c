@@ -59,44 +59,104 @@ static int parse_length(const uint8_t *p, size_t n, int64_t *out)
     return 1;
 }
 
+/* RFC 8941 §3.3: an item's value, scanned (not kept): an integer or
+ * decimal, a string, a token, a byte sequence or a boolean. Returns the
+ * position after it, or 0 when it is not one. */
+static size_t sf_item(const uint8_t *v, size_t n, size_t i)
+{
+    if (i >= n) return 0;
+    uint8_t c = v[i];
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t s = i += c == '-';
+        while (i < n && ((v[i] >= '0' && v[i] <= '9') || v[i] == '.'))
+            i++;
+        return i > s ? i : 0;
+    }
+    if (c == '"') {
+        for (i++; i < n; i++) {
+            if (v[i] == '\\')
+                i++;
+            else if (v[i] == '"')
+                return i + 1;
+        }
+        return 0;
+    }
+    if (c == '?') return i + 1 < n && (v[i + 1] == '0' || v[i + 1] == '1') ? i + 2 : 0;
+    if (c == ':') {
+        for (i++; i < n && v[i] != ':'; i++)
+            ;
+        return i < n ? i + 1 : 0;
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*') {
+        while (i < n && v[i] > 0x20 && v[i] < 0x7f && v[i] != ',' && v[i] != ';' && v[i] != '=' &&
+               v[i] != '"' && v[i] != '(' && v[i] != ')')
+            i++;
+        return i;
+    }
+    return 0;
+}
+
+/* RFC 8941 §3.1.2: a key (lowercase letter or '*' first). Returns its end,
+ * or 0. */
+static size_t sf_key(const uint8_t *v, size_t n, size_t i)
+{
+    if (i >= n || !((v[i] >= 'a' && v[i] <= 'z') || v[i] == '*')) return 0;
+    while (i < n && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
+                     v[i] == '-' || v[i] == '.' || v[i] == '*'))
+        i++;
+    return i;
+}
+
 int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental)
 {
-    /* A Structured Fields dictionary (RFC 8941 §3.2); only u and i matter. */
+    /* RFC 9218 §4: a Structured Fields dictionary (RFC 8941 §3.2); only u
+     * and i matter, other members and all parameters are ignored. A field
+     * that does not parse is ignored whole (RFC 8941 §4.2). */
     size_t i = 0;
     int understood = 0;
     uint8_t u = *urgency, inc = *incremental;
+    while (i < n && v[i] == ' ')
+        i++;
     while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t'))
-            i++;
-        size_t k = i;
-        while (i < n && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
-                         v[i] == '_' || v[i] == '-' || v[i] == '.' || v[i] == '*'))
-            i++;
-        size_t klen = i - k;
-        if (klen == 0) return 0; /* not a dictionary: ignore the whole field */
+        size_t k = i, e = sf_key(v, n, i);
+        if (!e) return 0;
+        size_t klen = e - k, vs = e, ve = e;
+        i = e;
         if (i < n && v[i] == '=') {
-            i++;
-            size_t s = i;
-            while (i < n && v[i] != ',' && v[i] != ';')
-                i++;
-            if (klen == 1 && v[k] == 'u') {
-                if (i - s == 1 && v[s] >= '0' && v[s] <= '7') {
-                    u = (uint8_t)(v[s] - '0');
-                    understood = 1;
-                } /* §4.1: out of range is ignored */
-            } else if (klen == 1 && v[k] == 'i') {
-                if (i - s == 2 && v[s] == '?' && (v[s + 1] == '0' || v[s + 1] == '1')) {
-                    inc = v[s + 1] == '1';
-                    understood = 1;
-                }
+            vs = i + 1;
+            if (!(ve = sf_item(v, n, vs))) return 0;
+            i = ve;
+        }
+        while (i < n && v[i] == ';') { /* parameters */
+            size_t pe = sf_key(v, n, i + 1);
+            if (!pe) return 0;
+            i = pe;
+            if (i < n && v[i] == '=' && !(i = sf_item(v, n, i + 1))) return 0;
+        }
+        if (klen == 1 && v[k] == 'u' && ve > vs) {
+            /* §4.1: an integer 0..7; anything else is ignored */
+            if (ve - vs == 1 && v[vs] >= '0' && v[vs] <= '7') {
+                u = (uint8_t)(v[vs] - '0');
+                understood = 1;
             }
         } else if (klen == 1 && v[k] == 'i') {
-            inc = 1; /* a bare key is boolean true */
-            understood = 1;
+            /* §4.2: a boolean; a bare key is true */
+            if (ve == vs) {
+                inc = 1;
+                understood = 1;
+            } else if (ve - vs == 2 && v[vs] == '?') {
+                inc = v[vs + 1] == '1';
+                understood = 1;
+            }
         }
-        while (i < n && v[i] != ',')
-            i++; /* parameters are ignored */
-        if (i < n) i++;
+        while (i < n && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i == n) break;
+        if (v[i] != ',') return 0;
+        i++;
+        while (i < n && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i == n) return 0; /* a trailing comma */
     }
     *urgency = u;
     *incremental = inc;
@@ -203,7 +263,11 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
                 BAD(":protocol on a method other than CONNECT (RFC 8441 §4)");
             if (!info->scheme || !info->path)
                 BAD("request without :scheme or :path (RFC 9113 §8.3.1)");
-            if (info->path_len == 0) BAD("empty :path (RFC 9113 §8.3.1)");
+            /* §8.3.1: not empty for http and https (other schemes may
+             * have an empty path) */
+            int web = (info->scheme_len == 4 && !memcmp(info->scheme, "http", 4)) ||
+                      (info->scheme_len == 5 && !memcmp(info->scheme, "https", 5));
+            if (info->path_len == 0 && web) BAD("empty :path (RFC 9113 §8.3.1)");
         }
     } else if (kind == LOOM_MSG_RESPONSE) {
         if (!have_status) BAD("response without :status (RFC 9113 §8.3.2)");

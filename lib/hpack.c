@@ -272,8 +272,8 @@ size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
  * the decoding budget (list limit, table size) bounds it. */
 static inline int scratch_reserve(loom_hpack_decoder *d, size_t need)
 {
-    if (need <= d->scratch_cap && d->scratch) return 0; /* the usual case: no call */
     size_t max = 2 * ((size_t)d->max_list + d->max_allowed) + 64;
+    if (need <= d->scratch_cap && need <= max && d->scratch) return 0; /* the usual case */
     return loom__grow(d->mem, (void **)&d->scratch, &d->scratch_cap, need, 1, max);
 }
 

@@ -151,25 +151,30 @@ static long emit_data(loom_conn *c, stream *s)
         return 0;
     }
     int trailers = eof && s->body.trailers;
-    loom_frame f;
-    memset(&f, 0, sizeof(f));
-    f.hd.type = LOOM_FRAME_DATA;
-    f.hd.stream_id = (uint32_t)s->id;
-    f.hd.flags = eof && !trailers ? LOOM_FLAG_END_STREAM : 0;
-    f.hd.length = (uint32_t)n;
-    f.u.data.len = n;
-    loom_frame_hd_pack(c->batch.p + hd_at, &f.hd);
-    c->batch.len += LOOM_FRAME_HEADER_LEN;
-    add_piece(c, 0, hd_at, NULL, -1, 0, LOOM_FRAME_HEADER_LEN);
-    if (s->body.read) {
-        add_piece(c, 0, c->batch.len, NULL, -1, 0, n);
-        c->batch.len += n;
-    } else if (s->body.fd >= 0) {
-        add_piece(c, 2, 0, NULL, s->body.fd, s->body.offset + s->body_off, n);
-    } else {
-        add_piece(c, 1, 0, s->body.data + s->body_off, -1, 0, n);
+    /* the last octets, or an END_STREAM; an empty body that ends in
+     * trailers needs no DATA frame at all (an empty one would count
+     * against the peer's flood limits) */
+    if (n || !trailers) {
+        loom_frame f;
+        memset(&f, 0, sizeof(f));
+        f.hd.type = LOOM_FRAME_DATA;
+        f.hd.stream_id = (uint32_t)s->id;
+        f.hd.flags = eof && !trailers ? LOOM_FLAG_END_STREAM : 0;
+        f.hd.length = (uint32_t)n;
+        f.u.data.len = n;
+        loom_frame_hd_pack(c->batch.p + hd_at, &f.hd);
+        c->batch.len += LOOM_FRAME_HEADER_LEN;
+        add_piece(c, 0, hd_at, NULL, -1, 0, LOOM_FRAME_HEADER_LEN);
+        if (s->body.read) {
+            add_piece(c, 0, c->batch.len, NULL, -1, 0, n);
+            c->batch.len += n;
+        } else if (s->body.fd >= 0) {
+            add_piece(c, 2, 0, NULL, s->body.fd, s->body.offset + s->body_off, n);
+        } else {
+            add_piece(c, 1, 0, s->body.data + s->body_off, -1, 0, n);
+        }
+        loom__trace_sent(c, &f);
     }
-    loom__trace_sent(c, &f);
     s->body_off += n;
     loom__flow_send_consume(c, s, n);
     c->sched.ops->charge(c, s, n);

@@ -310,8 +310,12 @@ void loom__streams_remember(stream_store *t, int32_t id, uint8_t state)
 uint8_t loom__streams_gone_state(const stream_store *t, int32_t id, int is_idle)
 {
     if (is_idle) return ST_IDLE;
-    for (size_t i = 0; i < t->nclosed; i++)
+    /* newest first: a stream remembered twice (closed, then reset by us
+     * for a late frame) is what it became last */
+    for (size_t k = 1; k <= t->nclosed; k++) {
+        size_t i = (t->closed_pos + t->max_closed - k) % t->max_closed;
         if (t->closed[i].id == id) return t->closed[i].state;
+    }
     return ST_CLOSED_UNKNOWN;
 }
 

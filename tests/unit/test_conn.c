@@ -369,6 +369,26 @@ static void test_trailers(void **state)
     assert_int_equal(rec_get(cl, 1)->closed, 1);
 }
 
+/* An empty body that ends in trailers: HEADERS then the trailers, no empty
+ * DATA frame between them (it would count against a peer's flood limit). */
+static void test_trailers_empty_body(void **state)
+{
+    (void)state;
+    get("/t0");
+    pair_run(cl, sv, 0);
+    loom_hpack_field f[] = {FIELD(":status", "200")};
+    loom_hpack_field t[] = {FIELD("grpc-status", "0")};
+    loom_body b = {.data = big, .len = 0, .fd = -1, .trailers = t, .n_trailers = 1};
+    assert_int_equal(loom_respond(sv->c, 1, f, 1, &b), 0);
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, 1)->trailers, 1);
+    assert_int_equal(rec_get(cl, 1)->body_len, 0);
+    assert_int_equal(rec_get(cl, 1)->closed, 1);
+    assert_int_equal(rec_get(cl, 1)->close_code, 0);
+    assert_int_equal(cl->frames_in[LOOM_FRAME_DATA], 0);
+    assert_int_equal(cl->frames_in[LOOM_FRAME_HEADERS], 2);
+}
+
 static void test_early_hints(void **state)
 {
     (void)state;
@@ -631,6 +651,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_priorities_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_rtt, setup_clock, teardown),
         cmocka_unit_test_setup_teardown(test_trailers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_empty_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_hints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thousand_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_change_mid_flight, setup, teardown),

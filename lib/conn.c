@@ -11,9 +11,9 @@ static const uint8_t client_magic[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /* ---- configuration ---- */
 
-/* The smallest layout any caller may pass: every field of 0.2. Fields added
- * later go after `mem`, and a caller built before them gets their
- * defaults. */
+/* The smallest layout any caller may pass: the first versioned one (0.2),
+ * up to `mem`. Fields added later go after it, and a caller built before
+ * them gets their defaults. */
 #define CONFIG_MIN_SIZE (offsetof(loom_config, mem) + sizeof(((loom_config *)0)->mem))
 
 int loom_config_init(loom_config *out, size_t size, loom_role role)
@@ -190,7 +190,7 @@ void loom__stream_end(loom_conn *c, stream *s, uint8_t how, uint32_t code, int b
                            how == CLOSED_RESET_SENT ? ST_CLOSED_IGNORED : ST_CLOSED);
     s->state = ST_CLOSED;
     /* reported while the stream can still be looked up (its user pointer) */
-    loom_event ev = {.type = LOOM_EV_STREAM_CLOSED, .stream_id = s->id};
+    loom_event ev = {.type = LOOM_EV_STREAM_CLOSED, .stream_id = s->id, .stream_user = s->user};
     ev.u.closed.error_code = code;
     ev.u.closed.by_peer = by_peer;
     ev.u.closed.retry_safe = retry_safe;
@@ -261,9 +261,9 @@ uint64_t loom__authority_hash(const uint8_t *p, size_t n)
 static void upgraded_request(stream *s, const loom_hpack_field *req, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (loom__name_is(&req[i], ":method"))
+        if (LOOM__NAME_IS(&req[i], ":method"))
             s->head = req[i].value_len == 4 && !memcmp(req[i].value, "HEAD", 4);
-        if (loom__name_is(&req[i], ":authority"))
+        if (LOOM__NAME_IS(&req[i], ":authority"))
             s->authority_hash = hash64(req[i].value, req[i].value_len);
     }
 }

@@ -11,6 +11,8 @@ int loom__name_is(const loom_hpack_field *f, const char *name)
     return f->name_len == n && !memcmp(f->name, name, n);
 }
 
+#define IS LOOM__NAME_IS
+
 static int eq(const uint8_t *p, size_t n, const char *s)
 {
     size_t k = strlen(s);
@@ -23,26 +25,74 @@ static int eq(const uint8_t *p, size_t n, const char *s)
         return LOOM_ERR_PROTOCOL;                                                                  \
     } while (0)
 
+/* Eight octets at a time (SWAR), each check true when some octet of the
+ * word matches: equal to c, below n, strictly between m and n (octets
+ * below 0x80; the high ones are caught apart). */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t has_octet(uint64_t w, uint8_t c)
+{
+    uint64_t x = w ^ (ONES * c);
+    return (x - ONES) & ~x & HIGHS;
+}
+
+static inline uint64_t has_below(uint64_t w, uint8_t n)
+{
+    return (w - ONES * n) & ~w & HIGHS;
+}
+
+static inline uint64_t has_between(uint64_t w, uint8_t m, uint8_t n)
+{
+    uint64_t low = w & (ONES * 127);
+    return ((ONES * (127 + n) - low) & ~w & (low + ONES * (127 - m))) & HIGHS;
+}
+
+/* The octets of p[0..n) as one word, n <= 8, the rest filled with fill. */
+static inline uint64_t tail_word(const uint8_t *p, size_t n, uint8_t fill)
+{
+    uint64_t w = ONES * fill;
+    memcpy(&w, p, n);
+    return w;
+}
+
 /* RFC 9113 §8.2.1: a name holds no uppercase, no controls, no space, no
  * DEL or octets above it; a ':' only as a pseudo-header's first octet. */
+static inline int name_word_bad(uint64_t w)
+{
+    return (w & HIGHS) || has_below(w, 0x21) || has_octet(w, 0x7f) || has_octet(w, ':') ||
+           has_between(w, 'A' - 1, 'Z' + 1);
+}
+
 static int name_ok(const uint8_t *p, size_t n)
 {
     if (n == 0) return 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c <= 0x20 || (c >= 'A' && c <= 'Z') || c >= 0x7f) return 0;
-        if (c == ':' && i > 0) return 0;
+    size_t i = p[0] == ':';
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (name_word_bad(w)) return 0;
     }
-    return 1;
+    return i == n || !name_word_bad(tail_word(p + i, n - i, 'a'));
 }
 
 /* RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing space or tab. */
+static inline int value_word_bad(uint64_t w)
+{
+    return has_octet(w, 0) || has_octet(w, '\r') || has_octet(w, '\n');
+}
+
 static int value_ok(const uint8_t *p, size_t n)
 {
-    if (n && (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t')) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == 0 || p[i] == '\r' || p[i] == '\n') return 0;
-    return 1;
+    if (!n) return 1;
+    if (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t') return 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (value_word_bad(w)) return 0;
+    }
+    return i == n || !value_word_bad(tail_word(p + i, n - i, ' '));
 }
 
 /* content-length: digits only; repeated values must agree (RFC 9110 §8.6). */
@@ -186,15 +236,15 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
             const uint8_t **slot = NULL;
             size_t *slot_len = NULL;
             if (kind == LOOM_MSG_REQUEST) {
-                if (loom__name_is(x, ":method"))
+                if (IS(x, ":method"))
                     slot = &info->method, slot_len = &info->method_len;
-                else if (loom__name_is(x, ":scheme"))
+                else if (IS(x, ":scheme"))
                     slot = &info->scheme, slot_len = &info->scheme_len;
-                else if (loom__name_is(x, ":authority"))
+                else if (IS(x, ":authority"))
                     slot = &info->authority, slot_len = &info->authority_len;
-                else if (loom__name_is(x, ":path"))
+                else if (IS(x, ":path"))
                     slot = &info->path, slot_len = &info->path_len;
-                else if (connect_protocol && loom__name_is(x, ":protocol"))
+                else if (connect_protocol && IS(x, ":protocol"))
                     slot = &info->protocol, slot_len = &info->protocol_len;
                 else
                     BAD("unknown or response pseudo-header in a request (RFC 9113 §8.3)");
@@ -202,7 +252,7 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
                 *slot = x->value;
                 *slot_len = x->value_len;
             } else {
-                if (!loom__name_is(x, ":status"))
+                if (!IS(x, ":status"))
                     BAD("request or unknown pseudo-header in a response (RFC 9113 §8.3.2)");
                 if (have_status) BAD("repeated :status (RFC 9113 §8.3)");
                 if (x->value_len != 3 || x->value[0] < '1' || x->value[0] > '9' ||
@@ -219,33 +269,32 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
         /* §8.2.2: connection-specific fields are malformed in HTTP/2. */
         switch (x->name_len) {
         case 2:
-            if (loom__name_is(x, "te") && !eq(x->value, x->value_len, "trailers"))
+            if (IS(x, "te") && !eq(x->value, x->value_len, "trailers"))
                 BAD("TE other than \"trailers\" (RFC 9113 §8.2.2)");
             break;
         case 7:
-            if (loom__name_is(x, "upgrade"))
-                BAD("connection-specific field upgrade (RFC 9113 §8.2.2)");
+            if (IS(x, "upgrade")) BAD("connection-specific field upgrade (RFC 9113 §8.2.2)");
             break;
         case 8:
-            if (loom__name_is(x, "priority") && kind == LOOM_MSG_REQUEST &&
+            if (IS(x, "priority") && kind == LOOM_MSG_REQUEST &&
                 loom__priority_parse(x->value, x->value_len, &info->urgency, &info->incremental))
                 info->has_priority = 1;
             break;
         case 10:
-            if (loom__name_is(x, "connection") || loom__name_is(x, "keep-alive"))
+            if (IS(x, "connection") || IS(x, "keep-alive"))
                 BAD("connection-specific field (RFC 9113 §8.2.2)");
             break;
         case 14:
-            if (loom__name_is(x, "content-length") &&
+            if (IS(x, "content-length") &&
                 !parse_length(x->value, x->value_len, &info->content_length))
                 BAD("invalid or conflicting content-length (RFC 9113 §8.1.1)");
             break;
         case 16:
-            if (loom__name_is(x, "proxy-connection"))
+            if (IS(x, "proxy-connection"))
                 BAD("connection-specific field proxy-connection (RFC 9113 §8.2.2)");
             break;
         case 17:
-            if (loom__name_is(x, "transfer-encoding"))
+            if (IS(x, "transfer-encoding"))
                 BAD("connection-specific field transfer-encoding (RFC 9113 §8.2.2)");
             break;
         default: break;

@@ -3,6 +3,8 @@
 #ifndef LOOM_LIB_FIELDS_H
 #define LOOM_LIB_FIELDS_H
 
+#include <string.h>
+
 #include "loom/hpack.h"
 
 typedef enum {
@@ -28,6 +30,11 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
 /* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
  * parameter was understood; unknown members are ignored (§4). */
 int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);
+
+/* A field's name compared with a string literal (its length known to the
+ * compiler). */
+#define LOOM__NAME_IS(f, lit)                                                                      \
+    ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
 
 /* Case-sensitive equality of a field's name with a C string. */
 int loom__name_is(const loom_hpack_field *f, const char *name);

@@ -591,8 +591,10 @@ static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
         l->cap = cap;
     }
     size_t need = l->used + f->name_len + f->value_len;
-    int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
-    if (rc < 0) return rc;
+    if (need > l->bcap || !l->buf) { /* the arena grows while warming up only */
+        int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+        if (rc < 0) return rc;
+    }
     loom_hpack_field *d = &l->fields[l->n];
     l->reps[l->n++] = (uint8_t)rep;
     d->name = (const uint8_t *)(uintptr_t)l->used;

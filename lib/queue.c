@@ -7,7 +7,7 @@
 void loom__trace_sent(loom_conn *c, const loom_frame *f)
 {
     c->stats.frames_out++;
-    if (!c->cb) return;
+    if (!c->cb || c->cfg.no_frame_events) return;
     /* the length as written (frames are built with it left to the packer) */
     loom_frame copy = *f;
     copy.hd.length = (uint32_t)loom_frame_payload_len(f);

@@ -100,7 +100,7 @@ static int on_data(loom_conn *c, const loom_frame *f)
         s->in = IN_DONE;
         loom__stream_apply(s, EV_R_END_STREAM);
     }
-    loom_event ev = {.type = LOOM_EV_DATA, .stream_id = sid};
+    loom_event ev = {.type = LOOM_EV_DATA, .stream_id = sid, .stream_user = s->user};
     ev.u.data.data = f->u.data.data;
     ev.u.data.len = f->u.data.len;
     ev.u.data.end_stream = end;
@@ -203,6 +203,8 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
         loom__stream_apply(s, EV_R_END_STREAM);
     }
     ev.type = trailers ? LOOM_EV_TRAILERS : LOOM_EV_HEADERS;
+    ev.stream_user = s->user;
+    ev.u.headers.wire_len = len;
     ev.u.headers.fields = fields;
     ev.u.headers.n = nfields;
     ev.u.headers.end_stream = end_stream;
@@ -545,7 +547,7 @@ static int on_priority_update(loom_conn *c, const loom_frame *f)
     loom__priority_parse(f->u.priority_update.value, f->u.priority_update.len, &u, &inc);
     if (u == s->urgency && inc == s->incremental) return 0;
     loom__sched_set_urgency(c, s, u, inc);
-    loom_event ev = {.type = LOOM_EV_PRIORITY, .stream_id = sid};
+    loom_event ev = {.type = LOOM_EV_PRIORITY, .stream_id = sid, .stream_user = s->user};
     ev.u.priority.urgency = u;
     ev.u.priority.incremental = inc;
     return loom__emit(c, &ev);
@@ -593,11 +595,13 @@ static const frame_handler handlers[] = {
 static int on_frame(loom_conn *c, const loom_frame *f)
 {
     c->stats.frames_in++;
-    loom_event tr = {.type = LOOM_EV_FRAME, .stream_id = (int32_t)f->hd.stream_id};
-    tr.u.frame.sent = 0;
-    tr.u.frame.frame = f;
-    int rc = loom__emit(c, &tr);
-    if (rc) return rc;
+    if (!c->cfg.no_frame_events) {
+        loom_event tr = {.type = LOOM_EV_FRAME, .stream_id = (int32_t)f->hd.stream_id};
+        tr.u.frame.sent = 0;
+        tr.u.frame.frame = f;
+        int rc = loom__emit(c, &tr);
+        if (rc) return rc;
+    }
 
     /* §6.10: a field block is contiguous: only its CONTINUATIONs may follow */
     if (c->block.stream &&

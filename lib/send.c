@@ -303,9 +303,9 @@ int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n, const lo
     s->counted = 1;
     c->open_local++;
     for (size_t i = 0; i < n; i++) {
-        if (loom__name_is(&f[i], ":method"))
+        if (LOOM__NAME_IS(&f[i], ":method"))
             s->head = f[i].value_len == 4 && !memcmp(f[i].value, "HEAD", 4);
-        if (loom__name_is(&f[i], "priority"))
+        if (LOOM__NAME_IS(&f[i], "priority"))
             loom__priority_parse(f[i].value, f[i].value_len, &s->urgency, &s->incremental);
     }
     if (!end) {

@@ -50,7 +50,7 @@ struct cl_conn {
     int h1_close;  /* close after the current response */
     /* life */
     uint64_t t0, t_conn, t_tls, t_ready;
-    uint64_t timer, kick;
+    uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
     cl_error_kind err;
@@ -122,6 +122,7 @@ int64_t cl_time_ready(const cl_conn *c)
 }
 
 static void on_io(loop *l, int fd, uint32_t events, void *user);
+static void reread_fired(loop *l, void *user);
 static void pump(cl_conn *c);
 static void settle(cl_conn *c);
 
@@ -191,20 +192,11 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         fail(c, CLE_CLOSED, "ended by the application");
         return 1;
     }
-    cl_req *r = ev->stream_id ? loom_stream_get_user(lc, ev->stream_id) : NULL;
+    cl_req *r = ev->stream_user;
     switch (ev->type) {
-    case LOOM_EV_FRAME: {
-        const loom_frame *f = ev->u.frame.frame;
-        if (f->hd.type != LOOM_FRAME_HEADERS && f->hd.type != LOOM_FRAME_CONTINUATION) break;
-        if (ev->u.frame.sent) {
-            if (c->submitting) c->submitting->req_head_wire += f->hd.length;
-        } else if (r) {
-            r->resp_head_wire += f->hd.length;
-        }
-        break;
-    }
     case LOOM_EV_HEADERS:
         if (!r) break;
+        r->resp_head_wire += ev->u.headers.wire_len;
         if (ev->u.headers.status >= 200) r->status = ev->u.headers.status;
         if (r->cb->head)
             r->cb->head(r, ev->u.headers.status, ev->u.headers.fields, ev->u.headers.n,
@@ -214,6 +206,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         if (r && r->cb->data && ev->u.data.len) r->cb->data(r, ev->u.data.data, ev->u.data.len);
         break;
     case LOOM_EV_TRAILERS:
+        if (r) r->resp_head_wire += ev->u.headers.wire_len;
         if (r && r->cb->trailers) r->cb->trailers(r, ev->u.headers.fields, ev->u.headers.n);
         break;
     case LOOM_EV_STREAM_CLOSED:
@@ -252,6 +245,8 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
 
 static int start_h2(cl_conn *c)
 {
+    /* frames are traced only for an owner that looks at events */
+    c->o.h2.no_frame_events = c->cb->event == NULL;
     c->h2 = loom_conn_new(LOOM_CLIENT, &c->o.h2, h2_event, c);
     if (!c->h2) {
         fail(c, CLE_IO, "out of memory");
@@ -280,8 +275,12 @@ static void h2_submit(cl_conn *c)
             f[n++] = r->fields[i];
         loom_body b = {.data = r->body, .len = r->body_len, .fd = -1};
         c->submitting = r;
-        r->req_head_wire = 0;
+        loom_conn_stats st;
+        loom_conn_get_stats(c->h2, &st);
+        uint64_t before = st.header_bytes_out;
         int32_t sid = loom_request(c->h2, f, n, r->body ? &b : NULL);
+        loom_conn_get_stats(c->h2, &st);
+        r->req_head_wire = (size_t)(st.header_bytes_out - before); /* HPACK octets */
         c->submitting = NULL;
         if (sid == LOOM_ERR_LIMIT) return; /* the server's stream limit: when one ends */
         c->qhead = r->next;
@@ -470,7 +469,7 @@ static void h1_head(cl_conn *c)
         f[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
     }
     if (status >= 200) r->status = status;
-    r->resp_head_wire = m->headlen;
+    r->resp_head_wire += m->head_wire;
     if (r->cb->head) r->cb->head(r, status, f, n, status < 200);
 }
 
@@ -708,6 +707,13 @@ static void pump(cl_conn *c)
     watch(c, pending);
 }
 
+static void reread_fired(loop *l, void *user)
+{
+    cl_conn *c = user;
+    c->reread = 0;
+    on_io(l, c->tp.fd, LOOP_READ, c);
+}
+
 static void on_io(loop *l, int fd, uint32_t events, void *user)
 {
     (void)l;
@@ -755,9 +761,14 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             } else {
                 h1_input(c, buf, (size_t)n);
             }
-            if ((size_t)n < sizeof(buf) && !tp_pending(&c->tp)) break;
+            /* drained: a short read in cleartext, nothing read ahead with TLS */
+            if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < sizeof(buf))) break;
         }
         pump(c);
+        /* records TLS read ahead that the bounded loop left: epoll will
+         * not say so, so come back for them */
+        if (c->state != CS_DEAD && tp_pending(&c->tp) && !c->reread)
+            c->reread = loop_timer(c->l, 0, reread_fired, c);
     }
 out:
     c->depth--;
@@ -800,6 +811,7 @@ static void settle(cl_conn *c)
     }
     if (c->timer) loop_timer_cancel(c->l, c->timer);
     if (c->kick) loop_timer_cancel(c->l, c->kick);
+    if (c->reread) loop_timer_cancel(c->l, c->reread);
     if (c->tp.fd >= 0) loop_del(c->l, c->tp.fd);
     tp_close(&c->tp);
     if (c->resp) {
@@ -873,6 +885,7 @@ void cl_submit(cl_conn *c, cl_req *r)
     r->next = NULL;
     r->status = 0;
     r->h2_code = 0;
+    r->req_head_wire = r->resp_head_wire = 0;
     if (c->qtail)
         c->qtail->next = r;
     else

@@ -30,6 +30,13 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return copy(m, at, n);
 }
 
+static int on_status(http_parser *p, const char *at, size_t n)
+{
+    (void)at;
+    ((h1_msg *)p->data)->reason_len += (uint32_t)n;
+    return 0;
+}
+
 static int on_field(http_parser *p, const char *at, size_t n)
 {
     h1_msg *m = p->data;
@@ -64,6 +71,13 @@ static int on_headers_complete(http_parser *p)
 {
     h1_msg *m = p->data;
     m->head_done = 1;
+    /* the head's size as it came, near enough: the line, "name: value\r\n"
+     * per field, the blank line */
+    size_t w =
+        m->response ? 9 + 3 + 1 + m->reason_len + 2 : strlen(h1_method(m)) + 1 + m->urllen + 11;
+    for (int i = 0; i < m->nf; i++)
+        w += m->f[i].nl + m->f[i].vl + 4;
+    m->head_wire = (uint32_t)(w + 2);
     m->ntrailer_from = m->nf;
     m->in_value = 0;
     if (m->on_head && m->on_head(m)) return -1;
@@ -91,6 +105,7 @@ static int on_message_complete(http_parser *p)
 
 static const http_parser_settings settings = {
     .on_url = on_url,
+    .on_status = on_status,
     .on_header_field = on_field,
     .on_header_value = on_value,
     .on_headers_complete = on_headers_complete,

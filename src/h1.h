@@ -32,13 +32,14 @@ struct h1_msg {
     } f[H1_MAX_FIELDS];
     int nf, in_value;
     int ntrailer_from; /* fields from here on are trailers (chunked) */
-    uint32_t url, urllen;
+    uint32_t url, urllen, reason_len;
     uint8_t response;
     uint8_t head_done; /* the line and fields are in */
     uint8_t msg_done;  /* the whole message is in */
     uint8_t no_body;   /* response to HEAD (or 204/304): no body whatever it says */
     uint8_t too_big;
     uint64_t body_bytes;
+    uint32_t head_wire; /* octets of the head as it came (line, fields, blank line) */
     h1_body_cb on_body;
     h1_head_cb on_head; /* optional */
     void *user;

@@ -98,7 +98,7 @@ typedef struct hconn {
     int upgrade_hold;
     size_t hold_left;
     /* life */
-    uint64_t idle_timer, hs_timer, settings_timer;
+    uint64_t idle_timer, hs_timer, settings_timer, reread_timer;
     int want_out, closing, shutdown_sent;
     char peer[64];
     struct hconn *prev, *next;
@@ -120,6 +120,7 @@ struct worker {
 
 static void conn_close(hconn *c);
 static int conn_flush(hconn *c);
+static void reread_fired(loop *l, void *user);
 
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
 
@@ -634,6 +635,7 @@ static void conn_close(hconn *c)
     if (c->idle_timer) loop_timer_cancel(w->l, c->idle_timer);
     if (c->hs_timer) loop_timer_cancel(w->l, c->hs_timer);
     if (c->settings_timer) loop_timer_cancel(w->l, c->settings_timer);
+    if (c->reread_timer) loop_timer_cancel(w->l, c->reread_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->proto == P_H1 && c->h1req.fd >= 0) close(c->h1req.fd);
     tp_close(&c->tp);
@@ -673,6 +675,11 @@ static int conn_flush(hconn *c)
         return -1;
     }
     want_out(c, rc == 0);
+    /* records TLS read ahead that are not read yet (the read loop is
+     * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
+     * say so, so come back for them */
+    if (tp_pending(&c->tp) && !c->reread_timer && !c->closing && !(c->proto == P_H1 && c->h1_busy))
+        c->reread_timer = loop_timer(c->w->l, 0, reread_fired, c);
     return 0;
 }
 
@@ -711,6 +718,15 @@ static int buffer_input(hconn *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void on_io(loop *l, int fd, uint32_t events, void *user);
+
+static void reread_fired(loop *l, void *user)
+{
+    hconn *c = user;
+    c->reread_timer = 0;
+    on_io(l, c->tp.fd, LOOP_READ, c);
+}
+
 static void on_io(loop *l, int fd, uint32_t events, void *user)
 {
     (void)l;
@@ -741,6 +757,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     }
     if ((events & LOOP_WRITE) && conn_flush(c) < 0) return; /* c is gone */
     if (!(events & (LOOP_READ | EPOLLHUP | EPOLLERR)) && !tp_pending(&c->tp)) return;
+    if (c->proto == P_H1 && c->h1_busy) return; /* one request at a time */
     /* read what there is, bounded per turn */
     uint8_t buf[RBUF];
     for (int round = 0; round < 16; round++) {
@@ -758,7 +775,8 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             return;
         }
         if (c->closing) break;
-        if ((size_t)n < sizeof(buf) && !tp_pending(&c->tp)) break;
+        /* drained: a short read in cleartext, nothing read ahead with TLS */
+        if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < sizeof(buf))) break;
     }
     conn_flush(c);
 }

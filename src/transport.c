@@ -142,7 +142,8 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
 
 int tp_pending(const transport *t)
 {
-    return t->ssl && SSL_pending(t->ssl) > 0;
+    /* decrypted octets, or records read ahead from the socket */
+    return t->ssl && SSL_has_pending(t->ssl);
 }
 
 size_t tp_unsent(const transport *t)

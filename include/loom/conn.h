@@ -59,6 +59,13 @@ typedef struct {
     /* Milliseconds on a monotonic clock; NULL uses CLOCK_MONOTONIC. */
     uint64_t (*now_ms)(void *user);
     const loom_mem *mem;
+
+    /* ---- added after the first layout (0.2): a caller built before
+     * them gets these defaults ---- */
+
+    /* No LOOM_EV_FRAME events (for a runtime that does not trace: one
+     * callback less per frame). 0 */
+    uint8_t no_frame_events;
 } loom_config;
 
 /* Safe defaults for a role, for a structure of `size` octets (the caller's
@@ -91,13 +98,18 @@ typedef enum {
 typedef struct {
     loom_event_type type;
     int32_t stream_id;
+    /* HEADERS, TRAILERS, DATA, STREAM_CLOSED, PRIORITY: the stream's user
+     * pointer (loom_stream_set_user), so the runtime needs no lookup; NULL
+     * otherwise. */
+    void *stream_user;
     union {
         struct {
             const loom_hpack_field *fields;
             size_t n;
             int end_stream;
-            int status; /* responses: the :status value, else 0 */
-        } headers;      /* LOOM_EV_HEADERS and LOOM_EV_TRAILERS */
+            int status;      /* responses: the :status value, else 0 */
+            size_t wire_len; /* octets of the field block on the wire (HPACK) */
+        } headers;           /* LOOM_EV_HEADERS and LOOM_EV_TRAILERS */
         struct {
             const uint8_t *data;
             size_t len;

@@ -3,8 +3,9 @@
 #include <string.h>
 
 #include "loom/loom.h"
-#include "hpack_cli.h"
+#include "bench.h"
 #include "get.h"
+#include "hpack_cli.h"
 #include "serve.h"
 
 static const char usage[] =
@@ -21,15 +22,15 @@ static const char usage[] =
     "  get [options] URL...                      an HTTP/2 client: many URLs over one\n"
     "                                            connection, push, frame trace, stats,\n"
     "                                            timeline SVG, HAR. loom get --help\n"
+    "  bench [options] URI...                    a load generator (h2load's options),\n"
+    "                                            closed or open loop. loom bench --help\n"
     "  serve [DIR] [options]                     an HTTP/2 server (TLS, h2c, HTTP/1.1,\n"
     "                                            static files, push); without DIR a\n"
     "                                            demo site. loom serve --help\n"
     "  hpack decode STORY.json                   decode an hpack-test-case story's\n"
     "                                            header blocks, print the headers\n"
     "  hpack encode [--table-size N] STORY.json  encode a story's header lists,\n"
-    "                                            print the blocks\n"
-    "\n"
-    "`loom bench` arrives with the issue that builds it.\n";
+    "                                            print the blocks\n";
 
 int main(int argc, char **argv)
 {
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "hpack")) return loom_hpack_cli(argc - 1, argv + 1);
     if (!strcmp(argv[1], "serve")) return serve_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "get")) return get_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench")) return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
     return 2;
 }

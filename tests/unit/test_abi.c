@@ -31,11 +31,22 @@ static void test_default_sets_size(void **state)
     loom_conn_free(conn);
 }
 
-/* A caller built against the 0.2 layout: its fields are taken, any later
- * field gets its default. */
+static int frame_events;
+static int count_frames(loom_conn *c, const loom_event *ev, void *user)
+{
+    (void)c;
+    (void)user;
+    frame_events += ev->type == LOOM_EV_FRAME;
+    return 0;
+}
+
+/* A caller built against the 0.2 layout (up to `mem`): its fields are
+ * taken, the later ones (no_frame_events) get their defaults whatever
+ * lies in its memory past its size. */
 static void test_older_layout(void **state)
 {
     (void)state;
+    assert_true(SIZE_0_2 < sizeof(loom_config)); /* fields were added since */
     loom_config full;
     loom_config_default(&full, LOOM_CLIENT);
     /* what an older program holds: only SIZE_0_2 octets, then its own data */
@@ -47,8 +58,20 @@ static void test_older_layout(void **state)
         assert_int_equal(mem[i], 0x5a);
     old->max_concurrent_streams = 7;
     assert_int_equal(loom_config_check(old, LOOM_CLIENT), 0);
-    loom_conn *c = loom_conn_new(LOOM_CLIENT, old, NULL, NULL);
+    /* 0x5a past its size would read as no_frame_events = 0x5a: it must not */
+    frame_events = 0;
+    loom_conn *c = loom_conn_new(LOOM_CLIENT, old, count_frames, NULL);
     assert_non_null(c);
+    assert_true(frame_events > 0); /* the preface's SETTINGS was traced: the default */
+    loom_conn_free(c);
+    /* the same through the whole layout, asking for no frame events */
+    loom_config now;
+    loom_config_default(&now, LOOM_CLIENT);
+    now.no_frame_events = 1;
+    frame_events = 0;
+    c = loom_conn_new(LOOM_CLIENT, &now, count_frames, NULL);
+    assert_non_null(c);
+    assert_int_equal(frame_events, 0);
     loom_conn_free(c);
 }
 

@@ -1,7 +1,7 @@
 # The two README commands, and a few more for developers.
 #   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-client format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
@@ -60,6 +60,11 @@ bench-hpack:
 bench-serve: build
 	@tools/deps.sh bench
 	/usr/bin/python3 bench/serve.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
+
+# loom bench against h2load, loading h2o (one core each): client CPU per request
+bench-client: build
+	@tools/deps.sh bench
+	/usr/bin/python3 bench/client.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
 
 format:
 	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format -i

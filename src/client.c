@@ -47,7 +47,16 @@ struct cl_conn {
     /* HTTP/1.1 */
     h1_msg *resp;
     cl_req *h1cur; /* the request on the wire */
-    int h1_close;  /* close after the current response */
+    /* the last request head written, kept: a request like it (the same
+     * strings and fields, as a load generator sends) reuses the text */
+    struct {
+        const char *method, *path, *authority;
+        const loom_hpack_field *fields;
+        size_t nfields, len;
+        int64_t body_len;
+        char *text;
+    } last;
+    int h1_close; /* close after the current response */
     /* life */
     uint64_t t0, t_conn, t_tls, t_ready;
     uint64_t timer, kick, reread;
@@ -331,10 +340,21 @@ static void start_h1(cl_conn *c)
 /* The head of an HTTP/1.1 request (with the h2c Upgrade when asked). */
 static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
 {
+    int64_t body_len = r->body ? (int64_t)r->body_len : -1;
+    if (!upgrade && c->last.text && c->last.method == r->method && c->last.path == r->path &&
+        c->last.authority == r->authority && c->last.fields == r->fields &&
+        c->last.nfields == r->nfields && c->last.body_len == body_len) {
+        r->req_head_wire = c->last.len;
+        if (c->cb->h1_head) c->cb->h1_head(c, 1, c->last.text, c->last.len);
+        if (tp_write(&c->tp, c->last.text, c->last.len) == TP_ERROR) {
+            fail(c, CLE_IO, "%s", c->tp.err);
+            return -1;
+        }
+        return 0;
+    }
     char buf[H1_MAX_HEAD];
     h1_out o = {buf, 0, sizeof(buf), 0};
-    h1_request_head(&o, r->method, r->path, r->authority, r->fields, r->nfields,
-                    r->body ? (int64_t)r->body_len : -1);
+    h1_request_head(&o, r->method, r->path, r->authority, r->fields, r->nfields, body_len);
     if (upgrade) {
         /* RFC 7540 §3.2.1: HTTP2-Settings is our first SETTINGS, the same
          * values as the frame that follows (some may not change later) */
@@ -358,6 +378,20 @@ static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
         return -1;
     }
     r->req_head_wire = o.len;
+    if (!upgrade) {
+        char *t = realloc(c->last.text, o.len);
+        if (t) {
+            memcpy(t, o.p, o.len);
+            c->last.text = t;
+            c->last.len = o.len;
+            c->last.method = r->method;
+            c->last.path = r->path;
+            c->last.authority = r->authority;
+            c->last.fields = r->fields;
+            c->last.nfields = r->nfields;
+            c->last.body_len = body_len;
+        }
+    }
     if (c->cb->h1_head) c->cb->h1_head(c, 1, o.p, o.len);
     if (tp_write(&c->tp, o.p, o.len) == TP_ERROR) {
         fail(c, CLE_IO, "%s", c->tp.err);
@@ -819,6 +853,7 @@ static void settle(cl_conn *c)
         free(c->resp);
     }
     if (c->ai) freeaddrinfo(c->ai);
+    free(c->last.text);
     free(c);
 }
 

@@ -212,27 +212,6 @@ SSL_CTX *tls_client_ctx(int verify, const char *cafile, int h1, char *err, size_
     return ctx;
 }
 
-int tls_send_all(SSL *ssl, int fd, const uint8_t *buf, size_t len, size_t *off)
-{
-    while (*off < len) {
-        ssize_t n;
-        if (ssl) {
-            ERR_clear_error();
-            int k = SSL_write(ssl, buf + *off, (int)(len - *off));
-            if (k <= 0) {
-                int e = SSL_get_error(ssl, k);
-                return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
-            }
-            n = k;
-        } else {
-            n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL);
-            if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        }
-        *off += (size_t)n;
-    }
-    return 1;
-}
-
 int tls_ktls_send(SSL *ssl)
 {
 #ifdef SSL_OP_ENABLE_KTLS

@@ -19,11 +19,6 @@ SSL_CTX *tls_client_ctx(int verify, const char *cafile, int h1, char *err, size_
  * created if missing. */
 const char *tls_cache_dir(void);
 
-/* Writes buf[*off, len) through ssl, or the socket fd when ssl is NULL,
- * advancing *off. Returns 1 when all of it went, 0 when the socket is full
- * (try again when writable; with TLS, with the same bytes), -1 on error. */
-int tls_send_all(SSL *ssl, int fd, const uint8_t *buf, size_t len, size_t *off);
-
 /* Whether the connection sends through kernel TLS (so SSL_sendfile works). */
 int tls_ktls_send(SSL *ssl);
 

@@ -92,6 +92,7 @@ struct bthread {
     counts c;
     histo lat;
     int stopping;
+    uint64_t t_last; /* the last response of the run */
     _Atomic int finished;
     _Atomic uint64_t live_done, live_err;
 };
@@ -147,6 +148,7 @@ static void fatal(int code, const char *fmt, ...)
 /* ---- requests ---- */
 
 static void start_more(bclient *c);
+static void wind_down(bthread *t, int abort);
 
 static int may_start(bthread *t)
 {
@@ -274,6 +276,7 @@ static void on_done(cl_req *r, int outcome)
         histo_add(&t->lat, now - s->t_start);
         c->done++;
         c->t_last_done = now;
+        t->t_last = now;
         atomic_fetch_add_explicit(&t->live_done, 1, memory_order_relaxed);
     } else {
         if (r->h2_code) {
@@ -285,6 +288,13 @@ static void on_done(cl_req *r, int outcome)
         atomic_fetch_add_explicit(&t->live_err, 1, memory_order_relaxed);
     }
     start_more(c);
+    /* -n: the last answer ends the run now, not at the next tick */
+    if (B.duration <= 0 && !t->stopping && t->started >= t->quota) {
+        int idle = 1;
+        for (int i = 0; i < t->ncl && idle; i++)
+            idle = t->cl[i].inflight == 0;
+        if (idle) wind_down(t, 0);
+    }
 }
 
 static const cl_req_cb req_cb = {on_head, on_data, NULL, on_done};
@@ -341,8 +351,7 @@ static void conn_closed(cl_conn *conn, cl_error_kind err, const char *why)
     bthread *t = c->th;
     const transport *tp = cl_transport(conn);
     c->bytes_in += tp->bytes_in;
-    c->conn = NULL;
-    c->timing_out = 0;
+    c->conn = NULL; /* its requests' ends follow (timing_out still says how to count them) */
     int connected = cl_time_ready(conn) >= 0;
     if (!connected && !c->ever_ready && err != CLE_NONE && !t->stopping)
         fatal(exit_for(err), "%s", why); /* the target cannot be reached */
@@ -365,6 +374,7 @@ static const cl_conn_cb conn_cb = {conn_ready, NULL, NULL, conn_closed};
 
 static void connect_client(bclient *c)
 {
+    c->timing_out = 0;
     c->t_conn_start = c->t_conn_start ? c->t_conn_start : now_us();
     c->conn = cl_connect(c->th->l, B.host, B.port, &B.opts, &conn_cb, c);
     if (!c->conn) fatal(BX_FAIL, "out of memory");
@@ -858,13 +868,13 @@ int bench_main(int argc, char **argv)
     for (uint64_t left = B.n % (uint64_t)B.clients, i = 0; left; i++, left--)
         B.th[i % (uint64_t)B.threads].quota++;
 
-    if (!B.quiet)
-        fprintf(stderr, "loom bench: %s://%s, %d client%s, %d stream%s each, %d thread%s, %s\n",
-                B.scheme, B.authority, B.clients, B.clients == 1 ? "" : "s", B.streams,
-                B.streams == 1 ? "" : "s", B.threads, B.threads == 1 ? "" : "s",
-                B.h1    ? "HTTP/1.1"
-                : https ? "h2"
-                        : "h2c");
+    if (!B.quiet) /* on stdout, like h2load's "starting benchmark..." */
+        printf("starting benchmark: %s://%s, %d client%s, %d stream%s each, %d thread%s, %s\n",
+               B.scheme, B.authority, B.clients, B.clients == 1 ? "" : "s", B.streams,
+               B.streams == 1 ? "" : "s", B.threads, B.threads == 1 ? "" : "s",
+               B.h1    ? "HTTP/1.1"
+               : https ? "h2"
+                       : "h2c");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigint;
@@ -899,9 +909,12 @@ int bench_main(int argc, char **argv)
             last_t = now;
         }
     }
-    for (int i = 0; i < B.threads; i++)
+    uint64_t t_done = 0;
+    for (int i = 0; i < B.threads; i++) {
         pthread_join(B.th[i].pt, NULL);
-    uint64_t t_done = now_us();
+        if (B.th[i].t_last > t_done) t_done = B.th[i].t_last; /* the last answer */
+    }
+    if (!t_done) t_done = now_us();
     if (B.fatal && B.fatal_code != BX_FAIL) {
         fprintf(stderr, "loom bench: %s://%s: %s\n", B.scheme, B.authority, B.fatal_msg);
         return B.fatal_code;

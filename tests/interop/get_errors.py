@@ -14,6 +14,9 @@ Asserts:
 - a server that accepts the connection and never answers, with
   --max-time 1: exit 28 over TLS (the handshake), h2c and Upgrade, each
   well before loom's own 10-second step limits;
+- an HTTP/1.1-only server (Python's http.server, keep-alive) for http://
+  URLs: the Upgrade is not taken and loom get goes on in HTTP/1.1 (the
+  bodies, several URLs on one connection); --http2-only exits 16;
 - usage: an unknown option exits 2, a URL that is not http(s) exits 3.
 (--fail with a 404 and a stream reset by the server are checked against
 real servers in get_nginx.py, get_node.py and get_loom_serve.py.)
@@ -134,6 +137,41 @@ def run(loom, argv):
     finally:
         lsock.close()
     log("a silent server with --max-time 1: exit 28 (TLS, h2c, Upgrade)")
+
+    # an HTTP/1.1-only server: the Upgrade is refused, HTTP/1.1 goes on
+    import http.server
+
+    conns = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            conns.append(self.client_address)
+            body = ("path %s\n" % self.path).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = "http://127.0.0.1:%d" % srv.server_address[1]
+        r = get(loom, "-v", base + "/a", base + "/b")
+        check(r.out == b"path /a\npath /b\n", "HTTP/1.1 fallback: bodies %r" % r.out)
+        check("> Upgrade: h2c" in r.err and "< HTTP/1.1 200" in r.err,
+              "HTTP/1.1 fallback: -v shows no Upgrade and answer\n" + r.err[-2000:])
+        check(len(set(conns)) == 1, "HTTP/1.1 fallback: connections %s" % conns)
+        r = get(loom, "--http2-only", base + "/a", expect=None)
+        one_line_error(r, 16, r"did not upgrade to h2c \(HTTP/1\.1 200 OK\)$")
+    finally:
+        srv.shutdown()
+    log("an HTTP/1.1-only server: the Upgrade refused, HTTP/1.1 on one connection; "
+        "--http2-only: exit 16")
 
     r = get(loom, "--no-such-option", "https://127.0.0.1/", expect=None)
     one_line_error(r, 2, r"unknown option '--no-such-option'")

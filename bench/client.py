@@ -13,7 +13,7 @@ alternating run by run:
   h1          1 KiB over HTTP/1.1 keep-alive, cleartext, -c 16 (h2load --h1)
 
 Client CPU is the load generator's user + system time (its rusage, every
-thread), per 100k requests. Each run must have every request succeed.
+thread), per 100k requests, shown split too. Each run must have every request succeed.
 The last line: summary: tls_small=X h2c_small=X conns500=X h1=X, each X
 h2load's client CPU per request over loom bench's (higher: loom bench is
 cheaper). Mean latencies of both are printed side by side.
@@ -55,7 +55,9 @@ def one(tool, loom, args, extra, url):
     if r["ok"] != n:
         raise RuntimeError("%s: %d of %d requests succeeded (exit %d)\n%s%s" % (
             tool, r["ok"], n, rc, out[-1500:], err[-1500:]))
-    r["cpu100k"] = cpu * 100000.0 / n
+    r["cpu100k"] = (cpu[0] + cpu[1]) * 100000.0 / n
+    r["user100k"] = cpu[0] * 100000.0 / n
+    r["sys100k"] = cpu[1] * 100000.0 / n
     return r
 
 
@@ -88,17 +90,20 @@ def main():
 
     print("loom bench vs h2load: h2o (1 thread, core %d) loaded by each (1 thread, core %d), "
           "1 KiB file, %d rounds each, medians" % (SERVER_CORE, CLIENT_CORE, a.rounds))
-    print("%-10s %-7s %14s %12s %14s %s" % ("scenario", "tool", "client CPU s", "req/s",
-                                            "mean latency", "CPU s per 100k, each round"))
-    print("%-10s %-7s %14s %12s %14s" % ("", "", "per 100k", "", ""))
+    print("%-10s %-7s %14s %13s %12s %14s %s" % ("scenario", "tool", "client CPU s", "user + sys",
+                                                 "req/s", "mean latency",
+                                                 "CPU s per 100k, each round"))
+    print("%-10s %-7s %14s" % ("", "", "per 100k"))
     ratios = {}
     for name, runs in results.items():
         med = {}
         for tool in ("h2load", "loom"):
             rs = runs[tool]
             med[tool] = statistics.median(r["cpu100k"] for r in rs)
-            print("%-10s %-7s %14.3f %12.0f %12.0fus  %s" % (
+            print("%-10s %-7s %14.3f %6.3f+%6.3f %12.0f %12.0fus  %s" % (
                 name, tool if tool == "h2load" else "loom", med[tool],
+                statistics.median(r["user100k"] for r in rs),
+                statistics.median(r["sys100k"] for r in rs),
                 statistics.median(r["rps"] for r in rs),
                 statistics.median(r["mean_us"] for r in rs),
                 " ".join("%.3f" % r["cpu100k"] for r in rs)))

@@ -117,7 +117,7 @@ def stop(procs):
 
 def run_measured(cmd, core, timeout=600):
     """Runs cmd pinned to `core`; returns (stdout, stderr, exit code, CPU
-    seconds of the process and its threads: user + system, from its
+    seconds of the process and its threads as (user, system), from its
     rusage)."""
     import threading
     p = subprocess.Popen(["taskset", "-c", str(core)] + cmd, stdout=subprocess.PIPE,
@@ -139,7 +139,7 @@ def run_measured(cmd, core, timeout=600):
     for t in readers:
         t.join()
     return (bufs.get("out", b"").decode(errors="replace"),
-            bufs.get("err", b"").decode(errors="replace"), p.returncode, ru.ru_utime + ru.ru_stime)
+            bufs.get("err", b"").decode(errors="replace"), p.returncode, (ru.ru_utime, ru.ru_stime))
 
 
 def parse_load(text):

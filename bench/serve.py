@@ -11,6 +11,10 @@ of its resident memory per connection is reported.
 
   bench/serve.py LOOM [--requests N] [--rounds R] [--idle K]
 
+The last line: summary: PEER_tls=X PEER_h2c=X PEER_idle=X for each peer,
+every X higher-is-better for loom (req/s loom / peer; idle memory peer /
+loom).
+
 Run by `make bench-serve`. A benchmark, not a test: it asserts nothing
 beyond every request succeeding.
 """
@@ -20,12 +24,14 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import free_port, wait_port  # noqa: E402
 
 NGINX = """{user}daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log;
 events {{ worker_connections 4096; }}
@@ -59,27 +65,6 @@ hosts:
       /:
         file.dir: {root}
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited: %d" % (proc.args[0], proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("port %d never opened" % port)
 
 
 def rss_kb(pids):
@@ -228,6 +213,17 @@ def main():
             print("loom / %-8s TLS %.2fx, h2c %.2fx, idle memory %.2fx" % (
                 name, loom["h2 (TLS)"] / r["h2 (TLS)"], loom["h2c"] / r["h2c"],
                 (loom["idle"] / r["idle"]) if r["idle"] > 0 else float("nan")))
+        # one line, every ratio "higher is better for loom": throughput
+        # loom / peer, idle memory peer / loom
+        parts = []
+        for name, r in results.items():
+            if name == "loom":
+                continue
+            parts += ["%s_tls=%.2f" % (name, loom["h2 (TLS)"] / r["h2 (TLS)"]),
+                      "%s_h2c=%.2f" % (name, loom["h2c"] / r["h2c"]),
+                      "%s_idle=%.2f" % (name, r["idle"] / loom["idle"] if loom["idle"] > 0
+                                        else float("nan"))]
+        print("summary: " + " ".join(parts))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

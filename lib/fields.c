@@ -48,11 +48,19 @@ static inline uint64_t has_between(uint64_t w, uint8_t m, uint8_t n)
     return ((ONES * (127 + n) - low) & ~w & (low + ONES * (127 - m))) & HIGHS;
 }
 
-/* The octets of p[0..n) as one word, n <= 8, the rest filled with fill. */
+/* The last n octets of p (n < 8) as one word, without a call: two
+ * overlapping loads, or single octets for n < 4. Octets may repeat, which
+ * a check for bad octets does not mind; n == 0 gives fill. */
 static inline uint64_t tail_word(const uint8_t *p, size_t n, uint8_t fill)
 {
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return (uint64_t)a << 32 | b;
+    }
     uint64_t w = ONES * fill;
-    memcpy(&w, p, n);
+    if (n) w = (w << 24) | (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
     return w;
 }
 
@@ -213,7 +221,12 @@ int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *
     return understood;
 }
 
-int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
+int loom__field_octets_ok(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+{
+    return name_ok(name, nlen) && value_ok(value, vlen);
+}
+
+int loom__fields_check(const loom_hpack_field *f, const uint8_t *reps, size_t n, loom_msg_kind kind,
                        int connect_protocol, loom_msg_info *info, const char **why)
 {
     memset(info, 0, sizeof(*info));
@@ -223,10 +236,12 @@ int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
 
     for (size_t i = 0; i < n; i++) {
         const loom_hpack_field *x = &f[i];
-        if (!name_ok(x->name, x->name_len))
-            BAD("field name with uppercase or invalid octets (RFC 9113 §8.2.1)");
-        if (!value_ok(x->value, x->value_len))
-            BAD("field value with NUL, CR, LF or edge whitespace (RFC 9113 §8.2.1)");
+        if (!reps || !(reps[i] & LOOM_HPACK_CHECKED)) {
+            if (!name_ok(x->name, x->name_len))
+                BAD("field name with uppercase or invalid octets (RFC 9113 §8.2.1)");
+            if (!value_ok(x->value, x->value_len))
+                BAD("field value with NUL, CR, LF or edge whitespace (RFC 9113 §8.2.1)");
+        }
 
         if (x->name[0] == ':') {
             /* §8.3: pseudo-headers come first, are defined for the message

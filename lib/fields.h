@@ -22,10 +22,15 @@ typedef struct {
     uint8_t urgency, incremental;
 } loom_msg_info;
 
-/* Checks a field section. Returns 0, or LOOM_ERR_PROTOCOL with *why set to
- * the rule broken (the message is malformed: a stream error). */
-int loom__fields_check(const loom_hpack_field *f, size_t n, loom_msg_kind kind,
+/* Checks a field section. reps (NULL, or one per field as a
+ * loom_hpack_list has them): fields marked LOOM_HPACK_CHECKED skip the
+ * octet checks. Returns 0, or LOOM_ERR_PROTOCOL with *why set to the rule
+ * broken (the message is malformed: a stream error). */
+int loom__fields_check(const loom_hpack_field *f, const uint8_t *reps, size_t n, loom_msg_kind kind,
                        int connect_protocol, loom_msg_info *info, const char **why);
+
+/* RFC 9113 §8.2.1: the octets of a name and a value are allowed. */
+int loom__field_octets_ok(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen);
 
 /* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
  * parameter was understood; unknown members are ignored (§4). */

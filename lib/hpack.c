@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fields.h"
 #include "huffman.h"
 #include "mem.h"
 #include "static_table.h"
@@ -75,6 +76,8 @@ typedef struct {
     uint32_t nlen, vlen;
     uint32_t hname, hnv;         /* encoder: hashes of name, name+value */
     uint64_t next_name, next_nv; /* encoder: older entry in the same bucket, +1 */
+    uint8_t ok; /* decoder: its octets checked for HTTP/2 (RFC 9113 §8.2.1): 0 not yet,
+                   1 valid, 2 not */
 } entry;
 
 typedef struct {
@@ -180,6 +183,7 @@ static entry *table_insert(dyn_table *t, const uint8_t *name, size_t nlen, const
     ring_put(t, (at + nlen) % t->bcap, value, vlen);
     entry *e = &t->ents[t->inserted % t->ecap];
     e->off = (uint32_t)at;
+    e->ok = 0;
     e->nlen = (uint32_t)nlen;
     e->vlen = (uint32_t)vlen;
     t->used += nlen + vlen;
@@ -370,8 +374,25 @@ static const uint8_t *rebase(const loom_hpack_decoder *d, const uint8_t *p, cons
     return (old && p >= old && p < old + d->scratch_cap) ? d->scratch + (p - old) : p;
 }
 
+/* What the decoder knows of a field beyond the callback's view, for
+ * loom_hpack_decode_block: whether its name and value stay where they are
+ * for the whole block (the static table, or raw octets of the block), and
+ * whether its octets are known valid for HTTP/2. */
+typedef struct {
+    uint8_t name_stable, value_stable, checked;
+} field_info;
+
+static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+                       void *user, loom_hpack_error *e, field_info *fi);
+
 int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
                       void *user, loom_hpack_error *e)
+{
+    return decode_core(d, in, len, cb, user, e, NULL);
+}
+
+static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+                       void *user, loom_hpack_error *e, field_info *fi)
 {
     cursor c = {in, len, 0, e};
     size_t list = 0;
@@ -422,8 +443,9 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
             }
             if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
                 f = loom__hpack_static[idx];
+                if (fi) *fi = (field_info){1, 1, 1}; /* the static table is valid HTTP/2 */
             } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
-                const entry *en = table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
+                entry *en = (entry *)table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
                 size_t cost = (size_t)en->nlen + en->vlen + ENTRY_OVERHEAD;
                 if (over || list + cost > d->max_list) {
                     over = 1; /* never expanded: the bomb costs nothing */
@@ -437,6 +459,13 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
                                     d->scratch + en->nlen);
                 f.value_len = en->vlen;
                 f.flags = 0;
+                if (fi) {
+                    /* checked once, on first use: later references are free */
+                    if (!en->ok)
+                        en->ok =
+                            loom__field_octets_ok(f.name, f.name_len, f.value, f.value_len) ? 1 : 2;
+                    *fi = (field_info){0, 0, en->ok == 1};
+                }
             } else {
                 c.pos = start;
                 return derr(&c, LOOM_ERR_COMPRESSION,
@@ -507,6 +536,9 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
             f.name = rebase(d, f.name, old);
             f.value = vp;
             f.value_len = vlen;
+            if (fi) /* raw literals lie in the block; static names are static */
+                *fi = (field_info){(idx && idx <= LOOM_HPACK_STATIC_ENTRIES) || (!idx && !nl.huff),
+                                   !vl.huff, 0};
             if (incremental) {
                 if (table_reserve(&d->t, d->t.max, d->mem) < 0)
                     return derr(&c, LOOM_ERR_NOMEM, "out of memory");
@@ -571,11 +603,31 @@ void loom_hpack_list_free(loom_hpack_list *l)
 typedef struct {
     loom_hpack_list *l;
     size_t max_fields, max_bytes;
+    field_info fi; /* of the field being added */
 } list_ctx;
 
-/* Copies a decoded field into the list. Until the block ends, a field's
- * pointers hold offsets into the list's octets (which may move as they
- * grow). */
+/* Internal bits of reps[] while a block is decoded: the name, the value
+ * is an offset into the list's octets (copied), not a pointer. */
+#define NAME_COPIED  0x40
+#define VALUE_COPIED 0x20
+
+/* One string of a field: itself when stable, else its offset in the
+ * list's octets after copying it there (marking *r with copied). */
+static const uint8_t *list_str(loom_hpack_list *l, const uint8_t *p, size_t n, int stable,
+                               uint8_t *r, uint8_t copied)
+{
+    if (stable) return p;
+    *r |= copied;
+    size_t at = l->used;
+    if (n) memcpy(l->buf + at, p, n);
+    l->used += n;
+    return (const uint8_t *)(uintptr_t)at;
+}
+
+/* Adds a decoded field to the list: strings that stay valid for the block
+ * (the static table, raw octets of the block) by pointer, others copied
+ * into the list's octets (kept as offsets until the block ends, since
+ * the octets may move as they grow). */
 static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
 {
     list_ctx *x = user;
@@ -590,22 +642,21 @@ static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
         if (rc < 0) return rc;
         l->cap = cap;
     }
-    size_t need = l->used + f->name_len + f->value_len;
+    size_t need =
+        l->used + (x->fi.name_stable ? 0 : f->name_len) + (x->fi.value_stable ? 0 : f->value_len);
     if (need > l->bcap || !l->buf) { /* the arena grows while warming up only */
         int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
         if (rc < 0) return rc;
     }
     loom_hpack_field *d = &l->fields[l->n];
-    l->reps[l->n++] = (uint8_t)rep;
-    d->name = (const uint8_t *)(uintptr_t)l->used;
-    if (f->name_len) memcpy(l->buf + l->used, f->name, f->name_len);
-    l->used += f->name_len;
-    d->value = (const uint8_t *)(uintptr_t)l->used;
-    if (f->value_len) memcpy(l->buf + l->used, f->value, f->value_len);
-    l->used += f->value_len;
+    uint8_t r = (uint8_t)rep | (x->fi.checked ? LOOM_HPACK_CHECKED : 0);
+    d->name = list_str(l, f->name, f->name_len, x->fi.name_stable, &r, NAME_COPIED);
+    d->value = list_str(l, f->value, f->value_len, x->fi.value_stable, &r, VALUE_COPIED);
+    l->reps[l->n++] = r;
     d->name_len = f->name_len;
     d->value_len = f->value_len;
     d->flags = f->flags;
+    x->fi = (field_info){0, 0, 0};
     return 0;
 }
 
@@ -620,8 +671,8 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
     e->reason = NULL;
     /* The list limit bounds what is reported (RFC 7541 §4.1: each field
      * costs its octets plus 32), so it bounds the list too. */
-    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list};
-    int rc = loom_hpack_decode(d, in, len, list_add, &x, e);
+    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list, {0, 0, 0}};
+    int rc = decode_core(d, in, len, list_add, &x, e, &x.fi);
     if (rc == LOOM_ERR_NOMEM || rc == LOOM_ERR_LIMIT) {
         /* from list_add: report it as the decoder reports its own */
         if (!e->reason) {
@@ -633,8 +684,10 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
         }
     }
     for (size_t i = 0; i < l->n; i++) {
-        l->fields[i].name = l->buf + (uintptr_t)l->fields[i].name;
-        l->fields[i].value = l->buf + (uintptr_t)l->fields[i].value;
+        uint8_t r = l->reps[i];
+        if (r & NAME_COPIED) l->fields[i].name = l->buf + (uintptr_t)l->fields[i].name;
+        if (r & VALUE_COPIED) l->fields[i].value = l->buf + (uintptr_t)l->fields[i].value;
+        l->reps[i] = r & (uint8_t) ~(NAME_COPIED | VALUE_COPIED);
     }
     return rc;
 }

@@ -129,6 +129,8 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
 
     loom_hpack_error he;
     int rc = loom_hpack_decode_block(c->dec, blk, len, &c->fields, &he);
+    /* Emptied, not overwritten: the decoded fields may point into it (raw
+     * literals are not copied) until the next block is gathered. */
     b->frag.len = 0;
     if (rc == LOOM_ERR_NOMEM) return loom__conn_error(c, rc, "out of memory");
     if (rc < 0 && rc != LOOM_ERR_LIMIT)
@@ -152,7 +154,8 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
     if (type == LOOM_FRAME_PUSH_PROMISE) {
         /* §8.4: a promised request is a GET or HEAD that announces no
          * content, with the :authority the server claims to be */
-        if (loom__fields_check(fields, nfields, LOOM_MSG_REQUEST, 0, &info, &why) < 0 ||
+        if (loom__fields_check(fields, c->fields.reps, nfields, LOOM_MSG_REQUEST, 0, &info, &why) <
+                0 ||
             !((info.method_len == 3 && !memcmp(info.method, "GET", 3)) ||
               (info.method_len == 4 && !memcmp(info.method, "HEAD", 4))) ||
             info.content_length > 0 || !info.authority)
@@ -169,7 +172,8 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
     loom_msg_kind kind = trailers                 ? LOOM_MSG_TRAILERS
                          : c->role == LOOM_SERVER ? LOOM_MSG_REQUEST
                                                   : LOOM_MSG_RESPONSE;
-    if (loom__fields_check(fields, nfields, kind, c->cfg.enable_connect_protocol, &info, &why) < 0)
+    if (loom__fields_check(fields, c->fields.reps, nfields, kind, c->cfg.enable_connect_protocol,
+                           &info, &why) < 0)
         return stream_error(c, sid, LOOM_H2_PROTOCOL_ERROR);
     if (trailers && !end_stream) return stream_error(c, sid, LOOM_H2_PROTOCOL_ERROR); /* §8.1 */
 

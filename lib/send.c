@@ -349,7 +349,8 @@ int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t
     if (s->state != ST_OPEN && s->state != ST_HALF_CLOSED_REMOTE) return LOOM_ERR_STATE;
     loom_msg_info info;
     const char *why;
-    if (loom__fields_check(req, n, LOOM_MSG_REQUEST, 0, &info, &why) < 0) return LOOM_ERR_INVALID;
+    if (loom__fields_check(req, NULL, n, LOOM_MSG_REQUEST, 0, &info, &why) < 0)
+        return LOOM_ERR_INVALID;
     /* §8.4: safe and cacheable, no body: GET or HEAD; same authority */
     if (!((info.method_len == 3 && !memcmp(info.method, "GET", 3)) ||
           (info.method_len == 4 && !memcmp(info.method, "HEAD", 4))))

@@ -954,3 +954,19 @@ void cl_abort(cl_conn *c, cl_error_kind err, const char *why)
     fail(c, err, "%s", why);
     if (!c->depth) kick(c);
 }
+
+int cl_header_arg(const char *arg, int allow_pseudo, char **name, const char **value)
+{
+    const char *colon = strchr(arg + (allow_pseudo && arg[0] == ':'), ':');
+    if (!colon || colon == arg) return -1;
+    char *n = strndup(arg, (size_t)(colon - arg));
+    if (!n) return -1;
+    for (char *q = n; *q; q++)
+        if (*q >= 'A' && *q <= 'Z') *q = (char)(*q + 32); /* RFC 9113 §8.2.1 */
+    const char *v = colon + 1;
+    while (*v == ' ')
+        v++;
+    *name = n;
+    *value = v;
+    return 0;
+}

@@ -142,4 +142,10 @@ int64_t cl_time_connect(const cl_conn *c), cl_time_tls(const cl_conn *c),
     cl_time_ready(const cl_conn *c);
 uint64_t cl_now_us(void);
 
+/* A command line's "-H 'Name: value'": *name (allocated, lowercased as
+ * RFC 9113 §8.2.1 wants) and *value (inside arg, leading spaces skipped).
+ * With allow_pseudo, ":authority: x" names a pseudo-header, as h2load
+ * allows. Returns 0, or -1 when arg has no name before a colon. */
+int cl_header_arg(const char *arg, int allow_pseudo, char **name, const char **value);
+
 #endif

@@ -95,6 +95,10 @@ typedef enum {
     LOOM_EV_ERROR,         /* a connection error: GOAWAY is queued, nothing more is read */
 } loom_event_type;
 
+/* An event's pointers (fields and their strings, data, debug, settings)
+ * are valid during the callback only: they point into the octets given to
+ * loom_conn_recv() or into the connection's own memory, both reused
+ * afterwards. Copy what must outlive the callback. */
 typedef struct {
     loom_event_type type;
     int32_t stream_id;

@@ -101,15 +101,25 @@ LOOM_API void loom_hpack_decoder_set_max_list_size(loom_hpack_decoder *d, uint32
 LOOM_API int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len,
                                loom_hpack_on_field cb, void *user, loom_hpack_error *e);
 
-/* A decoded header list, caller-owned and reused block after block: the
- * fields and their strings live in the list's own memory (taken through
- * its loom_mem), which it keeps, so a list that has held the largest block
- * decodes the next ones without allocating. Read fields[0..n) and reps;
- * the other members are private. A list initialised to all zeros uses the
- * default allocator. */
+/* reps[] of a loom_hpack_list: the representation (loom_hpack_rep) in the
+ * low bits; LOOM_HPACK_CHECKED when the field's octets are known valid for
+ * HTTP/2 (RFC 9113 §8.2.1: a static-table entry, or a dynamic-table entry
+ * checked once when first used). */
+#define LOOM_HPACK_REP_MASK 0x03
+#define LOOM_HPACK_CHECKED  0x80
+
+/* A decoded header list, caller-owned and reused block after block. The
+ * strings of its fields live in the list's own memory (taken through its
+ * loom_mem, kept from block to block, so a list that has held the largest
+ * block decodes the next ones without allocating), in the static table, or
+ * in the input block (raw literals are not copied): they are valid until
+ * the list decodes again or the input block changes. Read fields[0..n) and
+ * reps; the other members are private. A list initialised to all zeros
+ * uses the default allocator. */
 typedef struct loom_hpack_list {
     loom_hpack_field *fields;
-    uint8_t *reps; /* reps[i]: how fields[i] was represented (loom_hpack_rep) */
+    uint8_t *reps; /* reps[i]: how fields[i] was represented (loom_hpack_rep, and
+                      LOOM_HPACK_CHECKED) */
     size_t n;
     /* private */
     size_t cap;

@@ -69,6 +69,8 @@ struct bclient {
     int idx;
     cl_conn *conn;
     bstream *s;
+    int *free_slots, nfree; /* slots not in use: a stack */
+    int nretry;             /* slots handed back, to send again */
     int inflight, ever_ready;
     uint64_t t_conn_start, connect_us, ttfb_us, first_byte;
     uint64_t done, t_first_send, t_last_done;
@@ -189,28 +191,28 @@ static void send_on(bclient *c, bstream *s, uint64_t t_start)
     cl_submit(c->conn, r);
 }
 
-/* Fills the connection's free slots with requests, as the mode allows. */
+/* Fills the connection's free slots with requests, as the mode allows:
+ * first the requests a closed connection handed back. */
 static void start_more(bclient *c)
 {
     bthread *t = c->th;
     if (!c->conn || !c->ever_ready || !cl_accepting(c->conn)) return;
-    int m = B.h1 ? 1 : B.streams;
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; c->nretry && i < (B.h1 ? 1 : B.streams); i++) {
         bstream *s = &c->s[i];
-        if (s->busy && !s->retry) continue;
-        if (s->retry) { /* handed back by a connection that went away */
-            s->retry = 0;
-            c->inflight++;
-            cl_submit(c->conn, &s->req);
-            continue;
-        }
+        if (!s->retry) continue;
+        s->retry = 0;
+        c->nretry--;
+        c->inflight++;
+        cl_submit(c->conn, &s->req);
+    }
+    while (c->nfree) {
         if (!may_start(t)) return;
         uint64_t when = now_us();
         if (B.rate > 0) {
             if (!rate_due(t, when, &when)) return;
             t->issued++;
         }
-        send_on(c, s, when);
+        send_on(c, &c->s[c->free_slots[--c->nfree]], when);
     }
 }
 
@@ -248,16 +250,20 @@ static void on_done(cl_req *r, int outcome)
     uint64_t now = now_us();
     c->inflight--;
     c->last_progress = now;
+    int slot = (int)(s - c->s);
     if (c->timing_out) { /* its connection was given up: counted as timed out */
-        s->busy = s->retry = 0;
+        s->busy = 0;
+        c->free_slots[c->nfree++] = slot;
         t->c.timeout++;
         return;
     }
     if (outcome == CL_DONE_RETRY && !t->stopping && !B.fatal) {
         s->retry = 1; /* sent again when the client reconnects */
+        c->nretry++;
         return;
     }
     s->busy = 0;
+    c->free_slots[c->nfree++] = slot;
     counts *k = &t->c;
     k->req_head_wire += r->req_head_wire;
     /* the same request as HTTP/1.1 text: "GET /path HTTP/1.1\r\n",
@@ -359,9 +365,7 @@ static void conn_closed(cl_conn *conn, cl_error_kind err, const char *why)
         fprintf(stderr, "client %d: connection ended: %s\n", c->idx, why);
     /* requests remain: a new connection (the server closed this one, as
      * servers do after so many requests) */
-    int pending = 0;
-    for (int i = 0; i < (B.h1 ? 1 : B.streams); i++)
-        pending |= c->s[i].retry;
+    int pending = c->nretry > 0;
     if (!t->stopping && !B.fatal && (pending || may_start(t)) && c->ever_ready) {
         loop_timer(t->l, connected ? 0 : 100, reconnect_fired, c);
         return;
@@ -742,17 +746,12 @@ int bench_main(int argc, char **argv)
                     return BX_USAGE;
                 }
             } else if (a[1] == 'H') {
-                const char *colon = strchr(v + (v[0] == ':'), ':');
-                if (!colon || colon == v || B.nextra == MAX_HEADERS) {
+                char *name;
+                const char *val;
+                if (B.nextra == MAX_HEADERS || cl_header_arg(v, 1, &name, &val) < 0) {
                     fprintf(stderr, "loom bench: -H needs 'name: value'\n");
                     return BX_USAGE;
                 }
-                char *name = strndup(v, (size_t)(colon - v));
-                for (char *p = name; *p; p++)
-                    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32); /* RFC 9113 §8.2.1 */
-                const char *val = colon + 1;
-                while (*val == ' ')
-                    val++;
                 B.extra[B.nextra++] = (loom_hpack_field){(const uint8_t *)name, strlen(name),
                                                          (const uint8_t *)val, strlen(val), 0};
             } else {
@@ -858,10 +857,12 @@ int bench_main(int argc, char **argv)
             c->idx = i + k * B.threads;
             c->next_uri = c->idx;
             c->s = calloc((size_t)B.streams, sizeof(bstream));
-            if (!c->s) return BX_FAIL;
+            c->free_slots = calloc((size_t)B.streams, sizeof(int));
+            if (!c->s || !c->free_slots) return BX_FAIL;
             for (int m = 0; m < B.streams; m++) {
                 c->s[m].c = c;
                 c->s[m].req.cb = &req_cb;
+                c->free_slots[c->nfree++] = B.streams - 1 - m;
             }
         }
     }
@@ -1067,8 +1068,10 @@ int bench_main(int argc, char **argv)
         }
     }
     for (int i = 0; i < B.threads; i++) {
-        for (int j = 0; j < B.th[i].ncl; j++)
+        for (int j = 0; j < B.th[i].ncl; j++) {
             free(B.th[i].cl[j].s);
+            free(B.th[i].cl[j].free_slots);
+        }
         free(B.th[i].cl);
         loop_free(B.th[i].l);
     }

@@ -1197,17 +1197,12 @@ int get_main(int argc, char **argv)
             G.incremental = strstr(v, ", i") || !strcmp(v, "i") || strstr(v, ",i");
         } else if (!strcmp(a, "-H")) {
             NEED;
-            const char *colon = strchr(v, ':');
-            if (!colon || colon == v || G.nextra == MAX_HEADERS) {
+            char *name;
+            const char *val;
+            if (G.nextra == MAX_HEADERS || cl_header_arg(v, 0, &name, &val) < 0) {
                 fprintf(stderr, "loom get: -H needs 'name: value'\n");
                 return GX_USAGE;
             }
-            char *name = strndup(v, (size_t)(colon - v));
-            for (char *p = name; *p; p++)
-                if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32); /* RFC 9113 §8.2.1 */
-            const char *val = colon + 1;
-            while (*val == ' ')
-                val++;
             G.extra[G.nextra++] = (get_hdr){name, val};
         } else if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
             NEED;

@@ -195,13 +195,15 @@ static int decode_story(const char *file)
         }
         loom_hpack_error e = {0};
         int rc = loom_hpack_decode_block(d, block, len, &fields, &e);
-        free(block);
         if (rc != 0) {
+            free(block);
             status = fail(file, seqno, "%s (at octet %zu of the wire)",
                           e.reason ? e.reason : loom_strerror(rc), e.offset);
             break;
         }
+        /* The list's strings may point into the block: read them first. */
         json_t *headers = fields_json(&fields);
+        free(block);
         if (!headers) {
             status = fail(file, seqno, "a decoded header is not UTF-8, which JSON cannot hold");
             break;

@@ -267,6 +267,44 @@ TEST(field_value_inner_space)
     expect_nothing();
 }
 
+/* A bad field entered in the dynamic table is as bad each time it is
+ * referenced (the decoder checks a table entry once and remembers the
+ * verdict): every request naming it is malformed, and a good entry is
+ * accepted each time. */
+TEST(field_bad_dynamic_entry_stays_bad)
+{
+    srv();
+    hb_clear();
+    hb_req();
+    hb_byte(0x40); /* §6.2.1, new name: enters the table as index 62 */
+    hb_strn("x-a", 3);
+    hb_strn("a\nb", 3);
+    expect_malformed_request(1);
+    for (uint32_t sid = 3; sid <= 5; sid += 2) {
+        hb_clear();
+        hb_req();
+        hb_idx(62);
+        expect_malformed_request(sid);
+    }
+}
+
+TEST(field_good_dynamic_entry_stays_good)
+{
+    srv();
+    hb_clear();
+    hb_req();
+    hb_inc("x-good", "yes");
+    expect_request_accepted(1);
+    for (uint32_t sid = 3; sid <= 5; sid += 2) {
+        hb_clear();
+        hb_req();
+        hb_idx(62);
+        assert_int_equal(headers(sid, EH | ES), 0);
+        assert_true(has_field(ev_find(LOOM_EV_HEADERS, (int32_t)sid), "x-good: yes"));
+        expect_nothing();
+    }
+}
+
 TEST(field_client_uppercase)
 {
     cli();
@@ -769,6 +807,10 @@ int main(void)
         CASE("8.2.2 upgrade field", field_upgrade),
         CASE("8.2.2 TE other than trailers", field_te_gzip),
         CASE("8.2.2 TE: trailers is accepted", field_te_trailers),
+        CASE("8.2 a bad field in the dynamic table is bad each time it is used",
+             field_bad_dynamic_entry_stays_bad),
+        CASE("8.2 a good field in the dynamic table is good each time it is used",
+             field_good_dynamic_entry_stays_good),
         CASE("8.2 client: uppercase field name in a response", field_client_uppercase),
         CASE("8.2.2 connection-specific field in trailers", field_trailer_connection),
 

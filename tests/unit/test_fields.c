@@ -61,7 +61,7 @@ static flist make(const char *first, ...)
 static int check(flist *l, loom_msg_kind kind, int connect_protocol, loom_msg_info *info)
 {
     const char *why = NULL;
-    int rc = loom__fields_check(bind(l), l->n, kind, connect_protocol, info, &why);
+    int rc = loom__fields_check(bind(l), NULL, l->n, kind, connect_protocol, info, &why);
     if (rc < 0) {
         assert_int_equal(rc, LOOM_ERR_PROTOCOL);
         assert_non_null(why); /* every refusal names its rule */
@@ -88,7 +88,8 @@ static void request_ok_at(flist l, int connect_protocol, int line)
 {
     loom_msg_info info;
     const char *why = NULL;
-    if (loom__fields_check(bind(&l), l.n, LOOM_MSG_REQUEST, connect_protocol, &info, &why) != 0)
+    if (loom__fields_check(bind(&l), NULL, l.n, LOOM_MSG_REQUEST, connect_protocol, &info, &why) !=
+        0)
         fail_msg("line %d: refused (%s): %s", line, why, show(&l));
 }
 

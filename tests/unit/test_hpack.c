@@ -451,15 +451,26 @@ static int decode(loom_hpack_decoder *d, const wbuf *w, hlist *l, loom_hpack_err
     return loom_hpack_decode_block(d, w->b, w->n, l, e);
 }
 
+/* The last block decode_hex decoded: a list's raw literals point into
+ * their block, so it lives until the next call (or the group's end). */
+static uint8_t *last_block;
+
+static int free_last_block(void **state)
+{
+    (void)state;
+    free(last_block);
+    last_block = NULL;
+    return 0;
+}
+
 static int decode_hex(loom_hpack_decoder *d, const char *hex, hlist *l, loom_hpack_error *e)
 {
     size_t n;
-    uint8_t *b = hex_decode(hex, &n);
-    assert_non_null(b);
+    free_last_block(NULL);
+    last_block = hex_decode(hex, &n);
+    assert_non_null(last_block);
     memset(e, 0, sizeof(*e));
-    int rc = loom_hpack_decode_block(d, b, n, l, e);
-    free(b);
-    return rc;
+    return loom_hpack_decode_block(d, last_block, n, l, e);
 }
 
 /* A value of n copies of c. */
@@ -492,7 +503,7 @@ static void test_dynamic_table_accounting(void **state)
         wb_lit_inc(&w, name, v965, 965);
         assert_int_equal(decode(d, &w, &l, &e), 0);
         assert_int_equal(l.n, 1);
-        assert_int_equal(l.reps[0], LOOM_HPACK_REP_INCREMENTAL);
+        assert_int_equal((l.reps[0] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_INCREMENTAL);
         assert_int_equal(loom_hpack_decoder_table_size(d), 1000u * (unsigned)(k + 1));
         assert_int_equal(loom_hpack_decoder_table_len(d), (size_t)k + 1);
     }
@@ -508,7 +519,7 @@ static void test_dynamic_table_accounting(void **state)
     for (int k = 0; k < 4; k++) {
         snprintf(name, sizeof(name), "x-%d", 4 - k);
         if (!hfield_is(&l.fields[k], name, v965)) fail_msg("index %d is not %s", 62 + k, name);
-        assert_int_equal(l.reps[k], LOOM_HPACK_REP_INDEXED);
+        assert_int_equal((l.reps[k] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_INDEXED);
     }
 
     /* An entry of exactly the table size fits, alone. */
@@ -678,19 +689,71 @@ static void test_never_indexed_reported(void **state)
                      0);
     assert_int_equal(l.n, 4);
     assert_true(hfield_is(&l.fields[0], "password", "secret"));
-    assert_int_equal(l.reps[0], LOOM_HPACK_REP_NEVER_INDEXED);
+    assert_int_equal((l.reps[0] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_NEVER_INDEXED);
     assert_true(l.fields[0].flags & LOOM_HPACK_NEVER_INDEXED);
     assert_true(hfield_is(&l.fields[1], "authorization", "secret"));
-    assert_int_equal(l.reps[1], LOOM_HPACK_REP_NEVER_INDEXED);
+    assert_int_equal((l.reps[1] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_NEVER_INDEXED);
     assert_true(l.fields[1].flags & LOOM_HPACK_NEVER_INDEXED);
     assert_true(hfield_is(&l.fields[2], ":method", "GET"));
-    assert_int_equal(l.reps[2], LOOM_HPACK_REP_INDEXED);
+    assert_int_equal((l.reps[2] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_INDEXED);
     assert_false(l.fields[2].flags & LOOM_HPACK_NEVER_INDEXED);
     assert_true(hfield_is(&l.fields[3], "x-a", "b1"));
-    assert_int_equal(l.reps[3], LOOM_HPACK_REP_WITHOUT_INDEX);
+    assert_int_equal((l.reps[3] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_WITHOUT_INDEX);
     assert_false(l.fields[3].flags & LOOM_HPACK_NEVER_INDEXED);
     /* none of them went into the table */
     assert_int_equal(loom_hpack_decoder_table_len(d), 0);
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* LOOM_HPACK_CHECKED marks the fields whose octets are known valid for
+ * HTTP/2: static-table references and dynamic-table entries that passed
+ * their check, never literals (the engine checks those) nor bad entries.
+ * Raw literals point into the block; Huffman ones are copied. */
+static void test_checked_and_where_strings_live(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    wbuf w = {0};
+    wb_byte(&w, 0x82);                    /* :method GET, static */
+    wb_lit_inc(&w, "x-good", "yes", 3);   /* enters as 63 after the next */
+    wb_lit_inc(&w, "x-bad", "a\r\nb", 4); /* enters as 62 */
+    wb_byte(&w, 0x04);                    /* literal, static name :path */
+    wb_str(&w, "/raw", 4);
+    wb_byte(&w, 0x04); /* the same, Huffman: "/a" = 60 7f */
+    wb_byte(&w, 0x82);
+    wb_byte(&w, 0x60);
+    wb_byte(&w, 0x7f);
+    wb_byte(&w, 0xbe); /* 62: x-bad */
+    wb_byte(&w, 0xbf); /* 63: x-good */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_int_equal(l.n, 7);
+    assert_true(hfield_is(&l.fields[5], "x-bad", "a\r\nb"));
+    assert_true(hfield_is(&l.fields[6], "x-good", "yes"));
+    int checked[7] = {1, 0, 0, 0, 0, 0, 1};
+    for (size_t i = 0; i < 7; i++)
+        if (!!(l.reps[i] & LOOM_HPACK_CHECKED) != checked[i])
+            fail_msg("field %zu: checked %d, want %d", i, !!(l.reps[i] & LOOM_HPACK_CHECKED),
+                     checked[i]);
+    /* the raw literal's value is the block's own octets; the Huffman one
+     * was decoded elsewhere */
+    const uint8_t *lo = w.b, *hi = w.b + w.n;
+    assert_true(l.fields[3].value >= lo && l.fields[3].value < hi);
+    assert_true(hfield_is(&l.fields[4], ":path", "/a"));
+    assert_false(l.fields[4].value >= lo && l.fields[4].value < hi);
+    /* the verdicts are kept: a second block sees the same */
+    wbuf w2 = {0};
+    wb_byte(&w2, 0xbf);
+    wb_byte(&w2, 0xbe);
+    assert_int_equal(decode(d, &w2, &l, &e), 0);
+    assert_int_equal(l.n, 2);
+    assert_true(l.reps[0] & LOOM_HPACK_CHECKED);
+    assert_false(l.reps[1] & LOOM_HPACK_CHECKED);
+    assert_int_equal(l.reps[1] & LOOM_HPACK_REP_MASK, LOOM_HPACK_REP_INDEXED);
+    free(w.b);
+    free(w2.b);
     loom_hpack_list_free(&l);
     loom_hpack_decoder_free(d);
 }
@@ -1077,7 +1140,7 @@ static void test_encoder_never_indexed_kept(void **state)
         assert_int_equal(loom_hpack_decode_block(d2, out, (size_t)n, &l2, &e), 0);
         assert_int_equal(l2.n, 1);
         assert_true(hfield_is(&l2.fields[0], "authorization", "Bearer 123"));
-        assert_int_equal(l2.reps[0], LOOM_HPACK_REP_NEVER_INDEXED);
+        assert_int_equal((l2.reps[0] & LOOM_HPACK_REP_MASK), LOOM_HPACK_REP_NEVER_INDEXED);
         assert_true(l2.fields[0].flags & LOOM_HPACK_NEVER_INDEXED);
         loom_hpack_list_free(&l2);
         loom_hpack_decoder_free(d2);
@@ -1347,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_size_update_rules),
         cmocka_unit_test(test_decoder_created_small),
         cmocka_unit_test(test_never_indexed_reported),
+        cmocka_unit_test(test_checked_and_where_strings_live),
         cmocka_unit_test(test_list_size_limit),
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_decoder_rejects),
@@ -1364,5 +1428,5 @@ int main(void)
         cmocka_unit_test(test_skipped_string_still_checked),
         cmocka_unit_test(test_list_exactly_at_limit),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, free_last_block);
 }

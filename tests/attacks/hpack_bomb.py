@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""HPACK bomb: one large dynamic-table entry (a 4000-octet value) referenced
+thousands of times per field block, block after block: 16 KiB on the wire
+decode to ~64 MiB of fields each.
+
+Target: the decoder stops counting at the header list limit (64 KiB), each
+block's stream is refused (RST_STREAM REFUSED_STREAM, lib/recv.c), and the
+refusals draw on the connection's token bucket (burst 1000, refill 33/s)
+like resets and stream errors, so the connection ends with GOAWAY
+ENHANCE_YOUR_CALM after ~1000 blocks; CPU and memory stay bounded.
+
+ - one_frame: blocks of one HEADERS frame (16000 references each);
+ - continued: blocks of HEADERS + 3 CONTINUATIONs (4 x 16000 references).
+
+Usage: hpack_bomb.py LOOM"""
+import time
+
+from attack_common import (ENHANCE_YOUR_CALM, REFUSED_STREAM, check, code_name, continuation,
+                           expect_goaway, headers_frame, hp_indexed, hp_literal, main,
+                           request_block)
+
+BUCKET, REFILL = 1000, 33
+VALUE = "a" * 4000  # one entry of 4000 + 6 + 32 octets: the 4096-octet table holds it
+REFS = 16000        # a 16384-octet frame of one-octet references to it (index 62)
+
+# Bounds. Measured (ASan, shared 2-core machine, main before the shared
+# bucket): the server decodes a 16000-reference block in ~0.1-0.2 ms, so
+# ~1000 blocks (16 MiB on the wire) cost ~0.2-0.5 s of CPU and < 2 MiB of
+# RSS. Undefended, the attacker goes on for as long as it likes: ~1.5 s of
+# CPU per 10 s at Python's sending rate, a full core at a C attacker's.
+CPU_MAX, RSS_MAX_KIB = 2.5, 16 * 1024
+ATTACK_SECONDS = 10.0
+STREAM_SLACK = 150
+
+
+def attack(t, what, frames_per_block):
+    first = request_block("/1m.bin") + hp_literal("x-bomb", VALUE, index=True)
+    refs = hp_indexed(62) * REFS
+
+    def block(sid, lead):
+        if len(lead) > 100:  # the first: the entry, then fewer references
+            return headers_frame(sid, lead + refs[:REFS - len(lead)])
+        if frames_per_block == 1:
+            return headers_frame(sid, lead + refs)
+        out = headers_frame(sid, lead + refs, end_headers=False)
+        for k in range(1, frames_per_block):
+            out += continuation(sid, refs, end_headers=(k == frames_per_block - 1))
+        return out
+
+    with t.measure() as m:
+        c = t.h2()
+        t0 = time.monotonic()
+        c.send(block(1, first))
+        lead = request_block("/1m.bin")
+        sid = 3
+        while time.monotonic() - t0 < ATTACK_SECONDS and not c.goaway and not c.closed:
+            if not c.send(b"".join(block(sid + 2 * i, lead) for i in range(8))):
+                break
+            sid += 16
+        took = expect_goaway(c, ENHANCE_YOUR_CALM, ATTACK_SECONDS + 0.5, what, t0)
+        check(c.wait_closed(3), "%s: still open 3 s after the GOAWAY" % what)
+        c.close()
+    n = (c.goaway[2] + 1) // 2
+    rst = c.rst_codes()
+    t.note("%s: GOAWAY 0xb after %.2f s, %d blocks, resets %s, %.1f MiB sent" % (
+        what, took, n, dict((code_name(k), v) for k, v in rst.items()), c.bytes_out / 2**20))
+    check(set(rst) == {REFUSED_STREAM},
+          "%s: each block's stream is refused (REFUSED_STREAM): %s" % (what, c.describe()))
+    check(not any(c.status.values()), "%s: a bomb was answered: %r" % (what, dict(c.status)))
+    hi = BUCKET + REFILL * took + STREAM_SLACK
+    check(BUCKET * 0.9 <= n <= hi, "%s: %d blocks before GOAWAY, wanted %d-%d" %
+          (what, n, BUCKET * 0.9, hi))
+    t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
+
+
+def case_one_frame(t):
+    attack(t, "one-frame blocks", 1)
+
+
+def case_continued(t):
+    attack(t, "4-frame blocks", 4)
+
+
+if __name__ == "__main__":
+    main([("one_frame", case_one_frame), ("continued", case_continued)])

@@ -115,8 +115,10 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
         loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE, c->cfg.max_header_list_size, mem);
     if (c->dec && c->cfg.header_table_size > LOOM_HPACK_DEFAULT_TABLE_SIZE)
         loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
-    c->enc = loom_hpack_encoder_new(mem);
-    if (!c->dec || !c->enc) {
+    c->enc_min_table = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    c->pieces = c->pieces_small;
+    c->pieces_cap = sizeof(c->pieces_small) / sizeof(c->pieces_small[0]);
+    if (!c->dec) {
         loom_conn_free(c);
         return NULL;
     }
@@ -163,6 +165,7 @@ void loom_conn_free(loom_conn *c)
     loom__buf_free(c->mem, &c->queue.stage);
     loom__buf_free(c->mem, &c->batch);
     loom__buf_free(c->mem, &c->ebuf);
+    if (c->pieces != c->pieces_small) loom_free(c->mem, c->pieces);
     loom_free(c->mem, c);
 }
 
@@ -240,6 +243,22 @@ int loom__conn_error(loom_conn *c, int err, const char *why)
     ev.u.error.reason = why;
     loom__emit(c, &ev);
     return err;
+}
+
+int loom__encoder_start(loom_conn *c)
+{
+    c->enc = loom_hpack_encoder_new(c->mem);
+    if (!c->enc) return LOOM_ERR_NOMEM;
+    /* the peer's SETTINGS_HEADER_TABLE_SIZE, if it said one: the smallest
+     * it said first (RFC 7541 §4.2: the smallest size of the interval is
+     * signalled), then where it is now, as an encoder made at the start
+     * would have been told */
+    uint32_t peer = c->settings.peer[LOOM_SETTINGS_HEADER_TABLE_SIZE];
+    if (c->enc_min_table < LOOM_HPACK_DEFAULT_TABLE_SIZE &&
+        loom_hpack_encoder_set_max_table_size(c->enc, c->enc_min_table) < 0)
+        return LOOM_ERR_NOMEM;
+    if (loom_hpack_encoder_set_max_table_size(c->enc, peer) < 0) return LOOM_ERR_NOMEM;
+    return 0;
 }
 
 int loom__spend_reset(loom_conn *c, const char *why)

@@ -86,10 +86,13 @@ struct loom_conn {
     } goaway;
 
     /* output (send.c) */
-    loom_hpack_encoder *enc;
-    loom__buf batch; /* the batch being written */
-    piece pieces[MAX_PIECES];
-    size_t npieces, piece_at, piece_done;
+    loom_hpack_encoder *enc; /* made at the first field block sent */
+    uint32_t enc_min_table;  /* until then: the smallest table size the peer set */
+    loom__buf batch;         /* the batch being written */
+    /* the batch's pieces: a few inline (all an idle connection needs),
+     * up to MAX_PIECES on the heap once a batch wants more (kept) */
+    piece *pieces, pieces_small[4];
+    size_t npieces, pieces_cap, piece_at, piece_done;
     int batch_open, building;
     int32_t close_after[MAX_PIECES]; /* streams to close once the batch is written */
     size_t nclose_after;
@@ -160,6 +163,10 @@ static inline void loom__reset_allowance_add(loom_conn *c, int64_t n)
 }
 
 /* conn.c: the connection object's shared operations */
+/* The HPACK encoder, made when the first field block is sent (an idle
+ * connection has none: it is the largest part of an engine), with the
+ * peer's table size. */
+int loom__encoder_start(loom_conn *c);
 /* A new stream in the store and in the scheduler, with the engine's
  * defaults (windows, urgency). NULL: no memory. */
 stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state);

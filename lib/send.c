@@ -23,6 +23,7 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
     if (rc < 0) return rc;
     c->ebuf.len = 0;
     if (loom__buf_reserve(c->mem, &c->ebuf, bound, SIZE_MAX) < 0) return LOOM_ERR_NOMEM;
+    if (!c->enc && loom__encoder_start(c) < 0) return LOOM_ERR_NOMEM;
     int len = loom_hpack_encode(c->enc, f, n, c->ebuf.p, bound);
     if (len < 0) return len;
     c->stats.hbytes_out += (uint64_t)len;
@@ -65,6 +66,21 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
 
 /* ---- output batches ---- */
 
+/* Room for n more pieces: 0, or -1 (MAX_PIECES reached, or no memory). */
+static int pieces_room(loom_conn *c, size_t n)
+{
+    if (c->npieces + n <= c->pieces_cap) return 0;
+    if (c->npieces + n > MAX_PIECES) return -1;
+    if (c->pieces == c->pieces_small || !c->pieces) {
+        piece *p = loom_malloc(c->mem, MAX_PIECES * sizeof(*p));
+        if (!p) return -1;
+        if (c->npieces) memcpy(p, c->pieces, c->npieces * sizeof(*p));
+        c->pieces = p;
+        c->pieces_cap = MAX_PIECES;
+    }
+    return 0;
+}
+
 static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem, int fd,
                      uint64_t foff, size_t len)
 {
@@ -74,7 +90,7 @@ static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem,
         last->len += len; /* contiguous in the batch buffer */
         return 0;
     }
-    if (c->npieces == MAX_PIECES) return LOOM_ERR_LIMIT;
+    if (pieces_room(c, 1) < 0) return LOOM_ERR_LIMIT;
     c->pieces[c->npieces++] = (piece){kind, fd, off, mem, foff, len};
     return 0;
 }
@@ -144,7 +160,7 @@ static long emit_data(loom_conn *c, stream *s)
     if (left && c->flow.send_window <= 0) return -1;
     size_t want = loom__flow_send_allowed(c, s, c->settings.peer[LOOM_SETTINGS_MAX_FRAME_SIZE]);
     if (left < want) want = (size_t)left;
-    if (c->npieces + 3 > MAX_PIECES) return -1;
+    if (pieces_room(c, 3) < 0) return -1; /* the frame's header, its data, trailers */
     if (loom__buf_reserve(c->mem, &c->batch, LOOM_FRAME_HEADER_LEN + (s->body.read ? want : 0),
                           SIZE_MAX) < 0)
         return -1;

@@ -100,7 +100,9 @@ typedef struct hconn {
     size_t hold_left;
     /* life */
     uint64_t idle_timer, hs_timer, settings_timer, reread_timer;
-    uint64_t head_timer; /* --header-timeout: the preface or a request head */
+    uint64_t head_timer;     /* --header-timeout: the preface or a request head */
+    uint64_t last_active;    /* ms: the idle timer checks it when it fires */
+    uint64_t idle_bytes_out; /* octets written when last_active was last moved by a write */
     uint64_t linger_timer;
     int want_out, closing, shutdown_sent;
     /* HTTP/1.1: answered before its body came, so the connection closes
@@ -659,24 +661,30 @@ static void run_h1(hconn *c)
 
 static void idle_fired(loop *l, void *user);
 
+/* Activity: the idle deadline moves. The timer is not re-armed each time
+ * (a read would cost two heap operations): it checks, when it fires,
+ * whether the connection was active since, and waits out the rest. */
 static void touch(hconn *c)
 {
-    if (c->idle_timer) loop_timer_cancel(c->w->l, c->idle_timer);
-    c->idle_timer = loop_timer(c->w->l, (uint64_t)c->w->sh->o->idle_timeout_ms, idle_fired, c);
+    c->last_active = loop_now_ms();
+    if (!c->idle_timer)
+        c->idle_timer = loop_timer(c->w->l, (uint64_t)c->w->sh->o->idle_timeout_ms, idle_fired, c);
 }
 
 static void idle_fired(loop *l, void *user)
 {
-    (void)l;
     hconn *c = user;
     c->idle_timer = 0;
+    uint64_t idle = (uint64_t)c->w->sh->o->idle_timeout_ms, quiet = loop_now_ms() - c->last_active;
+    if (quiet < idle) {
+        c->idle_timer = loop_timer(l, idle - quiet, idle_fired, c);
+        return;
+    }
+    /* idle: nothing read, nothing written (conn_flush counts octets that
+     * left as activity). Streams in flight do not keep it up by
+     * themselves: a peer that neither sends nor reads (responses stuck
+     * behind its shut window or its full socket, CVE-2019-9517) is idle. */
     if (c->proto == P_H2 && c->h2) {
-        loom_conn_stats st;
-        loom_conn_get_stats(c->h2, &st);
-        if (st.open_streams) {
-            touch(c);
-            return;
-        }
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
         if (conn_flush(c) < 0) return; /* already closed */
     }
@@ -822,6 +830,10 @@ static int conn_flush(hconn *c)
         return -1;
     }
     want_out(c, rc == 0);
+    if (c->tp.bytes_out != c->idle_bytes_out) { /* octets left: activity */
+        c->idle_bytes_out = c->tp.bytes_out;
+        c->last_active = loop_now_ms();
+    }
     /* records TLS read ahead that are not read yet (the read loop is
      * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
      * say so, so come back for them */

@@ -31,7 +31,8 @@ int loom_config_init(loom_config *out, size_t size, loom_role role)
     d.connection_window = 16u << 20;
     d.no_rfc7540_priorities = 1;
     d.window_ms = 1000;
-    d.max_peer_resets = 200;
+    d.reset_burst = 1000; /* nghttp2's defaults for its reset bucket */
+    d.reset_rate = 33;
     d.max_pings = 100;
     d.max_settings = 100;
     d.max_empty_frames = 200;
@@ -93,6 +94,12 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
     c->cb = on_event;
     c->user = user;
     if (role == LOOM_SERVER) c->cfg.enable_push = 0;
+    c->budget_milli = (int64_t)c->cfg.reset_burst * 1000; /* the bucket starts full */
+    c->budget_at = loom__now(c);
+    /* DATA on reset streams: their windows, and this much beside for a
+     * peer's stray frames after its END_STREAM (RFC 9113 §5.1 has them
+     * ignored) */
+    c->reset_allowance = 65535;
     loom__streams_init(&c->streams, c->cfg.max_closed_streams, mem);
     loom_hpack_list_init(&c->fields, mem);
     c->sched.ops = &loom__sched_rfc9218;
@@ -108,8 +115,10 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
         loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE, c->cfg.max_header_list_size, mem);
     if (c->dec && c->cfg.header_table_size > LOOM_HPACK_DEFAULT_TABLE_SIZE)
         loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
-    c->enc = loom_hpack_encoder_new(mem);
-    if (!c->dec || !c->enc) {
+    c->enc_min_table = LOOM_HPACK_DEFAULT_TABLE_SIZE;
+    c->pieces = c->pieces_small;
+    c->pieces_cap = sizeof(c->pieces_small) / sizeof(c->pieces_small[0]);
+    if (!c->dec) {
         loom_conn_free(c);
         return NULL;
     }
@@ -156,6 +165,7 @@ void loom_conn_free(loom_conn *c)
     loom__buf_free(c->mem, &c->queue.stage);
     loom__buf_free(c->mem, &c->batch);
     loom__buf_free(c->mem, &c->ebuf);
+    if (c->pieces != c->pieces_small) loom_free(c->mem, c->pieces);
     loom_free(c->mem, c);
 }
 
@@ -188,6 +198,10 @@ void loom__stream_end(loom_conn *c, stream *s, uint8_t how, uint32_t code, int b
     }
     loom__streams_remember(&c->streams, s->id,
                            how == CLOSED_RESET_SENT ? ST_CLOSED_IGNORED : ST_CLOSED);
+    /* what the peer may still send on it, in flight when it learns of the
+     * reset (its frames are then ignored, RFC 9113 §5.1) */
+    if (how == CLOSED_RESET_SENT && s->in != IN_DONE && s->recv_window > 0)
+        loom__reset_allowance_add(c, s->recv_window);
     s->state = ST_CLOSED;
     /* reported while the stream can still be looked up (its user pointer) */
     loom_event ev = {.type = LOOM_EV_STREAM_CLOSED, .stream_id = s->id, .stream_user = s->user};
@@ -229,6 +243,38 @@ int loom__conn_error(loom_conn *c, int err, const char *why)
     ev.u.error.reason = why;
     loom__emit(c, &ev);
     return err;
+}
+
+int loom__encoder_start(loom_conn *c)
+{
+    c->enc = loom_hpack_encoder_new(c->mem);
+    if (!c->enc) return LOOM_ERR_NOMEM;
+    /* the peer's SETTINGS_HEADER_TABLE_SIZE, if it said one: the smallest
+     * it said first (RFC 7541 §4.2: the smallest size of the interval is
+     * signalled), then where it is now, as an encoder made at the start
+     * would have been told */
+    uint32_t peer = c->settings.peer[LOOM_SETTINGS_HEADER_TABLE_SIZE];
+    if (c->enc_min_table < LOOM_HPACK_DEFAULT_TABLE_SIZE &&
+        loom_hpack_encoder_set_max_table_size(c->enc, c->enc_min_table) < 0)
+        return LOOM_ERR_NOMEM;
+    if (loom_hpack_encoder_set_max_table_size(c->enc, peer) < 0) return LOOM_ERR_NOMEM;
+    return 0;
+}
+
+int loom__spend_reset(loom_conn *c, const char *why)
+{
+    uint64_t now = loom__now(c);
+    int64_t cap = (int64_t)c->cfg.reset_burst * 1000;
+    if (now > c->budget_at) {
+        /* reset_rate tokens a second is reset_rate thousandths a ms */
+        uint64_t ms = now - c->budget_at;
+        int64_t back = ms > (uint64_t)INT32_MAX ? cap : (int64_t)ms * c->cfg.reset_rate;
+        c->budget_milli = c->budget_milli + back > cap ? cap : c->budget_milli + back;
+    }
+    c->budget_at = now;
+    if (c->budget_milli < 1000) return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, why);
+    c->budget_milli -= 1000;
+    return 0;
 }
 
 int loom_conn_check_timeouts(loom_conn *c, uint32_t settings_timeout_ms)

@@ -86,10 +86,13 @@ struct loom_conn {
     } goaway;
 
     /* output (send.c) */
-    loom_hpack_encoder *enc;
-    loom__buf batch; /* the batch being written */
-    piece pieces[MAX_PIECES];
-    size_t npieces, piece_at, piece_done;
+    loom_hpack_encoder *enc; /* made at the first field block sent */
+    uint32_t enc_min_table;  /* until then: the smallest table size the peer set */
+    loom__buf batch;         /* the batch being written */
+    /* the batch's pieces: a few inline (all an idle connection needs),
+     * up to MAX_PIECES on the heap once a batch wants more (kept) */
+    piece *pieces, pieces_small[4];
+    size_t npieces, pieces_cap, piece_at, piece_done;
     int batch_open, building;
     int32_t close_after[MAX_PIECES]; /* streams to close once the batch is written */
     size_t nclose_after;
@@ -97,7 +100,15 @@ struct loom_conn {
 
     /* defences: counts within the current window */
     uint64_t win_start;
-    uint32_t n_resets, n_pings, n_settings, n_empty, n_prio;
+    uint32_t n_pings, n_settings, n_empty, n_prio;
+    /* the reset bucket (cfg.reset_burst, cfg.reset_rate), in thousandths
+     * of a token, as of budget_at */
+    int64_t budget_milli;
+    uint64_t budget_at;
+    /* DATA octets the peer may still send on streams we reset: their
+     * windows when we reset them (RFC 9113 §6.9: a reset does not grant
+     * more) */
+    int64_t reset_allowance;
 
     struct {
         uint64_t ping_sent_at, rtt_us;
@@ -136,7 +147,26 @@ static inline uint64_t loom__now(const loom_conn *c)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Why a connection ends when frames the peer's frames call for (SETTINGS
+ * and PING acknowledgements, RST_STREAM) pile up past cfg.max_control_queue
+ * unsent: the peer makes them faster than it reads them. */
+#define LOOM__CONTROL_QUEUE_FULL                                                                   \
+    "more frames owed to the peer than max_control_queue: it provokes them faster than it "        \
+    "reads them (RFC 9113 §10.5)"
+
+/* More DATA the peer may send on streams we reset (bounded: it never
+ * needs to pass what all remembered streams could hold). */
+static inline void loom__reset_allowance_add(loom_conn *c, int64_t n)
+{
+    int64_t cap = (int64_t)LOOM_MAX_WINDOW * (c->cfg.max_closed_streams + 1);
+    c->reset_allowance = c->reset_allowance + n > cap ? cap : c->reset_allowance + n;
+}
+
 /* conn.c: the connection object's shared operations */
+/* The HPACK encoder, made when the first field block is sent (an idle
+ * connection has none: it is the largest part of an engine), with the
+ * peer's table size. */
+int loom__encoder_start(loom_conn *c);
 /* A new stream in the store and in the scheduler, with the engine's
  * defaults (windows, urgency). NULL: no memory. */
 stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state);
@@ -147,6 +177,10 @@ void loom__stream_end(loom_conn *c, stream *s, uint8_t how, uint32_t code, int b
 /* A connection error (RFC 9113 §5.4.1): GOAWAY with the code, nothing more
  * from the peer is processed. Returns err. */
 int loom__conn_error(loom_conn *c, int err, const char *why);
+/* One token of the reset bucket for a stream reset or refused: 0, or a
+ * connection error ENHANCE_YOUR_CALM (why names the cause) when it is
+ * empty (Rapid Reset CVE-2023-44487, MadeYouReset CVE-2025-8671). */
+int loom__spend_reset(loom_conn *c, const char *why);
 /* The last stream the peer opened: a client's are the pushes it accepted
  * (RFC 9113 §6.8). */
 int32_t loom__last_peer_stream(const loom_conn *c);

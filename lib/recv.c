@@ -9,17 +9,26 @@
 static const uint8_t client_magic[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define MAGIC_LEN 24
 
-/* A stream error (§5.4.2): RST_STREAM, and the stream is closed. */
+/* A stream error (§5.4.2): RST_STREAM, and the stream is closed. Each one
+ * is a token of the reset bucket: a peer that keeps making us reset
+ * streams (MadeYouReset, CVE-2025-8671) or keeps opening streams past our
+ * limits ends up with GOAWAY ENHANCE_YOUR_CALM. */
 static int stream_error(loom_conn *c, int32_t sid, uint32_t code)
 {
+    if (loom__spend_reset(c, code == LOOM_H2_REFUSED_STREAM
+                                 ? "too many streams refused (RFC 9113 §10.5)"
+                                 : "too many stream errors: the peer keeps making us reset "
+                                   "streams (MadeYouReset, CVE-2025-8671)") < 0)
+        return c->err;
     stream *s = loom__streams_find(&c->streams, sid);
     if (loom__queue_rst(c, sid, code, 1) < 0)
-        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM,
-                                "peer does not read (RFC 9113 §10.5)");
-    if (s)
+        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, LOOM__CONTROL_QUEUE_FULL);
+    if (s) {
         loom__stream_end(c, s, CLOSED_RESET_SENT, code, 0, 0);
-    else /* §5.1: frames after our RST_STREAM are ignored, not answered */
+    } else { /* §5.1: frames after our RST_STREAM are ignored, not answered */
         loom__streams_remember(&c->streams, sid, ST_CLOSED_IGNORED);
+        loom__reset_allowance_add(c, c->cfg.initial_window_size);
+    }
     return 0;
 }
 
@@ -29,7 +38,7 @@ static int count(loom_conn *c, uint32_t *n, uint32_t max, const char *why)
     uint64_t now = loom__now(c);
     if (now - c->win_start >= c->cfg.window_ms) {
         c->win_start = now;
-        c->n_resets = c->n_pings = c->n_settings = c->n_empty = c->n_prio = 0;
+        c->n_pings = c->n_settings = c->n_empty = c->n_prio = 0;
     }
     if (++*n > max) return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, why);
     return 0;
@@ -67,6 +76,13 @@ static int on_data(loom_conn *c, const loom_frame *f)
     case V_OK: break;
     case V_IGNORE: /* the octets still count, and are given back at once */
         loom__flow_recv_credit(c, NULL, flow, 0);
+        /* but no more than the reset streams' windows allowed: a body
+         * sent on and on after our RST_STREAM is a flow-control error
+         * (§6.9), not octets to read for ever */
+        c->reset_allowance -= (int64_t)flow;
+        if (c->reset_allowance < 0)
+            return loom__conn_error(c, LOOM_ERR_FLOW_CONTROL,
+                                    "DATA on reset streams beyond their windows (RFC 9113 §6.9)");
         return 0;
     case V_STREAM_CLOSED:
         loom__flow_recv_credit(c, NULL, flow, 0);
@@ -297,10 +313,9 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
         }
         /* §5.1.2: beyond our limit: REFUSED_STREAM, after decoding */
         if (c->open_remote >= c->cfg.max_concurrent_streams) {
-            if (loom__queue_rst(c, sid, LOOM_H2_REFUSED_STREAM, 1) < 0)
-                return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, "peer does not read");
             /* §5.1: its DATA and trailers in flight are then ignored */
-            loom__streams_remember(&c->streams, sid, ST_CLOSED_IGNORED);
+            int rc = stream_error(c, sid, LOOM_H2_REFUSED_STREAM);
+            if (rc < 0) return rc;
             return begin_block(c, f, blk, n, sid, 0, 1);
         }
         if (refuse) return begin_block(c, f, blk, n, sid, 0, 1);
@@ -400,8 +415,7 @@ static int on_settings(loom_conn *c, const loom_frame *f)
     ack.hd.type = LOOM_FRAME_SETTINGS;
     ack.hd.flags = LOOM_FLAG_ACK;
     if (loom__queue_frame(c, &ack, 1) < 0)
-        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM,
-                                "peer does not read (CVE-2019-9515)");
+        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, LOOM__CONTROL_QUEUE_FULL);
     loom_setting list[16];
     size_t n = f->u.settings.count < 16 ? f->u.settings.count : 16;
     for (size_t i = 0; i < n; i++)
@@ -433,8 +447,7 @@ static int on_ping(loom_conn *c, const loom_frame *f)
     loom_frame ack = *f;
     ack.hd.flags = LOOM_FLAG_ACK; /* §6.7: the same payload back */
     if (loom__queue_frame(c, &ack, 1) < 0)
-        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM,
-                                "peer does not read (CVE-2019-9512)");
+        return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM, LOOM__CONTROL_QUEUE_FULL);
     return 0;
 }
 
@@ -448,8 +461,8 @@ static int on_rst_stream(loom_conn *c, const loom_frame *f)
                                 "RST_STREAM on an idle stream (RFC 9113 §6.4)");
     if (!s || v != V_OK) return 0; /* closed: nothing to do */
     /* Rapid Reset (CVE-2023-44487): streams the peer opens and cancels */
-    if (!s->local &&
-        count(c, &c->n_resets, c->cfg.max_peer_resets, "stream reset flood (CVE-2023-44487)") < 0)
+    if (!s->local && loom__spend_reset(c, "too many streams reset by the peer (Rapid Reset, "
+                                          "CVE-2023-44487)") < 0)
         return c->err;
     loom__stream_apply(s, EV_R_RST);
     loom__stream_end(c, s, CLOSED_RESET_RECEIVED, f->u.rst_stream.error_code, 1,
@@ -457,11 +470,22 @@ static int on_rst_stream(loom_conn *c, const loom_frame *f)
     return 0;
 }
 
+/* Data dribble (CVE-2019-9511): a window kept shut and opened a few
+ * octets at a time has us cut what waits into tiny frames, one per
+ * WINDOW_UPDATE. Such updates count as near-empty frames. */
+#define DRIBBLE 1024
+static int dribble(loom_conn *c)
+{
+    return count(c, &c->n_empty, c->cfg.max_empty_frames,
+                 "window opened a few octets at a time (data dribble, CVE-2019-9511)");
+}
+
 static int on_window_update(loom_conn *c, const loom_frame *f)
 {
     int32_t sid = (int32_t)f->hd.stream_id;
     uint32_t inc = f->u.window_update.increment;
     if (sid == 0) {
+        if (inc < DRIBBLE && c->flow.send_window <= 0 && dribble(c) < 0) return c->err;
         if (loom__flow_send_credit_conn(c, inc) < 0)
             return loom__conn_error(c, LOOM_ERR_FLOW_CONTROL,
                                     "connection window above 2^31-1 (RFC 9113 §6.9.1)");
@@ -479,6 +503,7 @@ static int on_window_update(loom_conn *c, const loom_frame *f)
     default: return 0; /* closed: allowed for a while (§6.9) */
     }
     if (!s) return 0;
+    if (inc < DRIBBLE && s->send_window <= 0 && loom__body_left(s) && dribble(c) < 0) return c->err;
     if (loom__flow_send_credit(s, inc) < 0)
         return stream_error(c, sid, LOOM_H2_FLOW_CONTROL_ERROR); /* §6.9.1 */
     loom__sched_ready(c, s);

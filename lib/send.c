@@ -23,6 +23,7 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
     if (rc < 0) return rc;
     c->ebuf.len = 0;
     if (loom__buf_reserve(c->mem, &c->ebuf, bound, SIZE_MAX) < 0) return LOOM_ERR_NOMEM;
+    if (!c->enc && loom__encoder_start(c) < 0) return LOOM_ERR_NOMEM;
     int len = loom_hpack_encode(c->enc, f, n, c->ebuf.p, bound);
     if (len < 0) return len;
     c->stats.hbytes_out += (uint64_t)len;
@@ -65,6 +66,21 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
 
 /* ---- output batches ---- */
 
+/* Room for n more pieces: 0, or -1 (MAX_PIECES reached, or no memory). */
+static int pieces_room(loom_conn *c, size_t n)
+{
+    if (c->npieces + n <= c->pieces_cap) return 0;
+    if (c->npieces + n > MAX_PIECES) return -1;
+    if (c->pieces == c->pieces_small || !c->pieces) {
+        piece *p = loom_malloc(c->mem, MAX_PIECES * sizeof(*p));
+        if (!p) return -1;
+        if (c->npieces) memcpy(p, c->pieces, c->npieces * sizeof(*p));
+        c->pieces = p;
+        c->pieces_cap = MAX_PIECES;
+    }
+    return 0;
+}
+
 static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem, int fd,
                      uint64_t foff, size_t len)
 {
@@ -74,22 +90,46 @@ static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem,
         last->len += len; /* contiguous in the batch buffer */
         return 0;
     }
-    if (c->npieces == MAX_PIECES) return LOOM_ERR_LIMIT;
+    if (pieces_room(c, 1) < 0) return LOOM_ERR_LIMIT;
     c->pieces[c->npieces++] = (piece){kind, fd, off, mem, foff, len};
     return 0;
 }
 
+/* §8.1: a server whose response is complete while the request is not
+ * "MAY request that the client abort transmission of a request without
+ * error by sending a RST_STREAM with an error code of NO_ERROR": unless
+ * the application reads on (cfg.read_after_response), an unwanted body
+ * stops here rather than being read and thrown away for ever. */
+static int reset_after_response(const loom_conn *c, const stream *s)
+{
+    return c->role == LOOM_SERVER && !c->cfg.read_after_response && !s->local &&
+           s->state == ST_OPEN;
+}
+
+static void reset_unfinished(loom_conn *c, stream *s)
+{
+    if (loom__queue_rst(c, s->id, LOOM_H2_NO_ERROR, 0) < 0) return; /* read on, then */
+    loom__stream_apply(s, EV_S_RST);
+    loom__stream_end(c, s, CLOSED_RESET_SENT, LOOM_H2_NO_ERROR, 0, 0);
+}
+
 /* Our side of s ended (END_STREAM in the batch being built, or sent with
  * HEADERS): §5.1. A stream whose peer side had ended closes once the batch
- * is written, so that its body stays in use until then. */
+ * is written, so that its body stays in use until then; so is one reset
+ * after its response (§8.1), its RST_STREAM going after the END_STREAM. */
 static void local_end(loom_conn *c, stream *s)
 {
-    if (s->state == ST_HALF_CLOSED_REMOTE && c->building && c->nclose_after < MAX_PIECES) {
+    int reset = reset_after_response(c, s);
+    if ((s->state == ST_HALF_CLOSED_REMOTE || reset) && c->building &&
+        c->nclose_after < MAX_PIECES) {
         c->close_after[c->nclose_after++] = s->id;
         return;
     }
     loom__stream_apply(s, EV_S_END_STREAM);
-    if (s->state == ST_CLOSED) loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
+    if (s->state == ST_CLOSED)
+        loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
+    else if (reset) /* the END_STREAM is queued already: the RST goes after it */
+        reset_unfinished(c, s);
 }
 
 /* Closes the streams whose last octets were in the batch just written. */
@@ -97,9 +137,13 @@ static void close_written(loom_conn *c)
 {
     for (size_t i = 0; i < c->nclose_after; i++) {
         stream *s = loom__streams_find(&c->streams, c->close_after[i]);
-        if (s && s->state == ST_HALF_CLOSED_REMOTE) {
+        if (!s) continue;
+        if (s->state == ST_HALF_CLOSED_REMOTE) {
             loom__stream_apply(s, EV_S_END_STREAM);
             loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
+        } else if (reset_after_response(c, s)) {
+            loom__stream_apply(s, EV_S_END_STREAM);
+            reset_unfinished(c, s);
         }
     }
     c->nclose_after = 0;
@@ -116,7 +160,7 @@ static long emit_data(loom_conn *c, stream *s)
     if (left && c->flow.send_window <= 0) return -1;
     size_t want = loom__flow_send_allowed(c, s, c->settings.peer[LOOM_SETTINGS_MAX_FRAME_SIZE]);
     if (left < want) want = (size_t)left;
-    if (c->npieces + 3 > MAX_PIECES) return -1;
+    if (pieces_room(c, 3) < 0) return -1; /* the frame's header, its data, trailers */
     if (loom__buf_reserve(c->mem, &c->batch, LOOM_FRAME_HEADER_LEN + (s->body.read ? want : 0),
                           SIZE_MAX) < 0)
         return -1;

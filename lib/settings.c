@@ -48,7 +48,9 @@ int loom__settings_apply(loom_conn *c, const loom_frame *f, const char **why)
         loom_setting s = loom_frame_setting(f, i);
         switch (s.id) {
         case LOOM_SETTINGS_HEADER_TABLE_SIZE:
-            if (loom_hpack_encoder_set_max_table_size(c->enc, s.value) < 0) {
+            /* the encoder takes it now, or when it is made */
+            if (!c->enc && s.value < c->enc_min_table) c->enc_min_table = s.value;
+            if (c->enc && loom_hpack_encoder_set_max_table_size(c->enc, s.value) < 0) {
                 *why = "out of memory";
                 return LOOM_ERR_NOMEM;
             }

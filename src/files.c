@@ -59,6 +59,8 @@ const char *files_error_body(int status, size_t *len)
     case 403: s = "403 Forbidden\n"; break;
     case 404: s = "404 Not Found\n"; break;
     case 405: s = "405 Method Not Allowed\n"; break;
+    case 408: s = "408 Request Timeout\n"; break;
+    case 413: s = "413 Content Too Large\n"; break;
     case 416: s = "416 Range Not Satisfiable\n"; break;
     case 431: s = "431 Request Header Fields Too Large\n"; break;
     case 503: s = "503 Service Unavailable\n"; break;

@@ -17,19 +17,27 @@ typedef struct {
     int used;
 } io_slot;
 
+/* A timer lives in a slot (its id names the slot and the slot's
+ * generation, so a stale id cancels nothing); the heap orders slot
+ * numbers by deadline, and each slot knows its place in the heap, so a
+ * cancel is O(log n) — connections re-arm timers all the time. */
 typedef struct {
-    uint64_t at, id;
+    uint64_t at;
     loop_timer_cb cb;
     void *user;
-} timer;
+    uint32_t gen;
+    uint32_t pos; /* in the heap; UINT32_MAX: free */
+    uint32_t next_free;
+} tslot;
 
 struct loop {
     int ep;
     io_slot *io; /* by fd */
     int nio;
-    timer *heap;
-    size_t nheap, capheap;
-    uint64_t next_id;
+    tslot *slots;
+    uint32_t nslots, free_slot; /* free list, UINT32_MAX-terminated */
+    uint32_t *heap;             /* slot numbers */
+    size_t nheap;
     int stop;
 };
 
@@ -44,6 +52,7 @@ loop *loop_new(void)
 {
     loop *l = calloc(1, sizeof(*l));
     if (!l) return NULL;
+    l->free_slot = UINT32_MAX;
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     if (l->ep < 0) {
         free(l);
@@ -58,6 +67,7 @@ void loop_free(loop *l)
     close(l->ep);
     free(l->io);
     free(l->heap);
+    free(l->slots);
     free(l);
 }
 
@@ -92,16 +102,27 @@ void loop_del(loop *l, int fd)
     l->io[fd].used = 0;
 }
 
+static uint64_t at_of(const loop *l, size_t i)
+{
+    return l->slots[l->heap[i]].at;
+}
+
+static void heap_set(loop *l, size_t i, uint32_t slot)
+{
+    l->heap[i] = slot;
+    l->slots[slot].pos = (uint32_t)i;
+}
+
 static void heap_swap(loop *l, size_t a, size_t b)
 {
-    timer t = l->heap[a];
-    l->heap[a] = l->heap[b];
-    l->heap[b] = t;
+    uint32_t t = l->heap[a];
+    heap_set(l, a, l->heap[b]);
+    heap_set(l, b, t);
 }
 
 static void heap_up(loop *l, size_t i)
 {
-    while (i && l->heap[(i - 1) / 2].at > l->heap[i].at) {
+    while (i && at_of(l, (i - 1) / 2) > at_of(l, i)) {
         heap_swap(l, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
@@ -111,40 +132,67 @@ static void heap_down(loop *l, size_t i)
 {
     for (;;) {
         size_t m = i, a = 2 * i + 1, b = a + 1;
-        if (a < l->nheap && l->heap[a].at < l->heap[m].at) m = a;
-        if (b < l->nheap && l->heap[b].at < l->heap[m].at) m = b;
+        if (a < l->nheap && at_of(l, a) < at_of(l, m)) m = a;
+        if (b < l->nheap && at_of(l, b) < at_of(l, m)) m = b;
         if (m == i) return;
         heap_swap(l, i, m);
         i = m;
     }
 }
 
+/* Takes heap entry i out; its slot goes back to the free list. */
+static void heap_remove(loop *l, size_t i)
+{
+    uint32_t slot = l->heap[i];
+    if (i != --l->nheap) {
+        heap_set(l, i, l->heap[l->nheap]);
+        heap_down(l, i);
+        heap_up(l, i);
+    }
+    tslot *t = &l->slots[slot];
+    t->pos = UINT32_MAX;
+    t->gen++;
+    t->next_free = l->free_slot;
+    l->free_slot = slot;
+}
+
 uint64_t loop_timer(loop *l, uint64_t ms, loop_timer_cb cb, void *user)
 {
-    if (l->nheap == l->capheap) {
-        size_t cap = l->capheap ? l->capheap * 2 : 64;
-        timer *p = realloc(l->heap, cap * sizeof(*p));
-        if (!p) return 0;
-        l->heap = p;
-        l->capheap = cap;
+    if (l->free_slot == UINT32_MAX) {
+        uint32_t n = l->nslots ? l->nslots * 2 : 64;
+        tslot *s = realloc(l->slots, n * sizeof(*s));
+        if (!s) return 0;
+        uint32_t *h = realloc(l->heap, n * sizeof(*h));
+        if (!h) {
+            l->slots = s;
+            return 0;
+        }
+        l->slots = s;
+        l->heap = h;
+        for (uint32_t i = n; i-- > l->nslots;) {
+            s[i] = (tslot){0, NULL, NULL, 0, UINT32_MAX, l->free_slot};
+            l->free_slot = i;
+        }
+        l->nslots = n;
     }
-    timer t = {loop_now_ms() + ms, ++l->next_id, cb, user};
-    l->heap[l->nheap++] = t;
+    uint32_t slot = l->free_slot;
+    tslot *t = &l->slots[slot];
+    l->free_slot = t->next_free;
+    t->at = loop_now_ms() + ms;
+    t->cb = cb;
+    t->user = user;
+    heap_set(l, l->nheap++, slot);
     heap_up(l, l->nheap - 1);
-    return t.id;
+    return (uint64_t)t->gen << 32 | (uint64_t)(slot + 1);
 }
 
 void loop_timer_cancel(loop *l, uint64_t id)
 {
-    for (size_t i = 0; i < l->nheap; i++)
-        if (l->heap[i].id == id) {
-            l->heap[i] = l->heap[--l->nheap];
-            if (i < l->nheap) {
-                heap_down(l, i);
-                heap_up(l, i);
-            }
-            return;
-        }
+    uint32_t slot = (uint32_t)id - 1, gen = (uint32_t)(id >> 32);
+    if (!id || slot >= l->nslots) return;
+    tslot *t = &l->slots[slot];
+    if (t->gen != gen || t->pos == UINT32_MAX) return; /* fired or cancelled */
+    heap_remove(l, t->pos);
 }
 
 void loop_stop(loop *l)
@@ -160,7 +208,7 @@ int loop_run(loop *l)
         int wait = -1;
         if (l->nheap) {
             uint64_t now = loop_now_ms();
-            wait = l->heap[0].at <= now ? 0 : (int)(l->heap[0].at - now);
+            wait = at_of(l, 0) <= now ? 0 : (int)(at_of(l, 0) - now);
             if (wait > 1000) wait = 1000;
         }
         int n = epoll_wait(l->ep, evs, 128, wait);
@@ -170,10 +218,9 @@ int loop_run(loop *l)
             if (fd < l->nio && l->io[fd].used) l->io[fd].cb(l, fd, evs[i].events, l->io[fd].user);
         }
         uint64_t now = loop_now_ms();
-        while (l->nheap && l->heap[0].at <= now) {
-            timer t = l->heap[0];
-            l->heap[0] = l->heap[--l->nheap];
-            heap_down(l, 0);
+        while (l->nheap && at_of(l, 0) <= now) {
+            tslot t = l->slots[l->heap[0]];
+            heap_remove(l, 0);
             t.cb(l, t.user);
         }
     }

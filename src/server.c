@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -99,7 +100,17 @@ typedef struct hconn {
     size_t hold_left;
     /* life */
     uint64_t idle_timer, hs_timer, settings_timer, reread_timer;
+    uint64_t head_timer;     /* --header-timeout: the preface or a request head */
+    uint64_t last_active;    /* ms: the idle timer checks it when it fires */
+    uint64_t idle_bytes_out; /* octets written when last_active was last moved by a write */
+    uint64_t linger_timer;
     int want_out, closing, shutdown_sent;
+    /* HTTP/1.1: answered before its body came, so the connection closes
+     * after the response; then lingering: our side shut, the rest of what
+     * the client sends read and dropped (bounded), so that the close does
+     * not reset the response away */
+    int h1_early, lingering;
+    uint64_t linger_bytes;
     char peer[64];
     struct hconn *prev, *next;
 } hconn;
@@ -114,6 +125,8 @@ struct worker {
     file_cache *fc; /* small files in memory, this worker's own */
     hconn *conns;
     int nconns, stopping;
+    /* accept() out of descriptors: listeners paused for a while, said once */
+    int accept_paused, emfile_said;
     char logbuf[8192];
     size_t loglen;
 };
@@ -121,6 +134,8 @@ struct worker {
 static void conn_close(hconn *c);
 static int conn_flush(hconn *c);
 static void reread_fired(loop *l, void *user);
+static void head_expected(hconn *c);
+static void head_arrived(hconn *c);
 
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
 
@@ -144,10 +159,20 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
 typedef struct {
     const char *method, *path, *authority, *inm, *ims, *range, *ae;
     size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len;
+    int64_t content_length; /* of the request body; -1 when not given */
 } req_view;
 
 static void serve_file(shared *sh, const req_view *v, file_reply *r, file_cache *fc)
 {
+    if (v->content_length > 0 && (uint64_t)v->content_length > sh->o->max_request_body) {
+        /* RFC 9110 §15.5.14: too large a body is refused before anything
+         * else looks at the request */
+        memset(r, 0, offsetof(file_reply, path));
+        r->status = 413;
+        r->fd = -1;
+        r->path[0] = 0;
+        return;
+    }
     file_request q = {v->method, v->method_len, v->path,  v->path_len,  v->inm, v->inm_len,
                       v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len};
     files_serve(sh->root_fd, sh->root_real, &q, r, fc);
@@ -214,6 +239,16 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
 
 static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_push);
 
+/* A decimal number of at most 18 digits (else INT64_MAX: too large). */
+static int64_t decimal(const uint8_t *p, size_t n)
+{
+    if (n > 18) return INT64_MAX;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (p[i] - '0');
+    return v;
+}
+
 static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
 {
     hconn *c = user;
@@ -221,6 +256,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
     case LOOM_EV_HEADERS: {
         req_view v;
         memset(&v, 0, sizeof(v));
+        v.content_length = -1;
         for (size_t i = 0; i < ev->u.headers.n; i++) {
             const loom_hpack_field *f = &ev->u.headers.fields[i];
 #define IS(s)     (f->name_len == sizeof(s) - 1 && !memcmp(f->name, s, sizeof(s) - 1))
@@ -239,6 +275,8 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
                 SET(range, range_len);
             else if (IS("accept-encoding"))
                 SET(ae, ae_len);
+            else if (IS("content-length")) /* digits: the engine checked (§8.1.1) */
+                v.content_length = decimal(f->value, f->value_len);
 #undef IS
 #undef SET
         }
@@ -261,6 +299,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         }
         break;
     }
+    case LOOM_EV_SETTINGS: /* the client's preface is complete */ head_arrived(c); break;
     case LOOM_EV_FRAME:
         if (ev->u.frame.sent && ev->u.frame.frame->hd.type == LOOM_FRAME_DATA) {
             sreq *r = loom_stream_get_user(lc, ev->stream_id);
@@ -451,11 +490,13 @@ static void h1_answer(hconn *c)
     v.range = h1_field(m, "range", &v.range_len);
     v.ae = h1_field(m, "accept-encoding", &v.ae_len);
     v.authority = h1_field(m, "host", &v.authority_len);
-    c->h1_keepalive = h1_keep_alive(m) && !c->w->stopping;
+    v.content_length = h1_content_length(m);
+    /* answered before its body: the connection cannot be reused */
+    c->h1_keepalive = h1_keep_alive(m) && !c->w->stopping && !c->h1_early;
 
     /* RFC 9113 §3.1 / RFC 7540 §3.2: Upgrade: h2c */
     uint8_t settings[256];
-    int k = h1_h2c_request(m, !c->tls, settings, sizeof(settings));
+    int k = c->h1_early ? -1 : h1_h2c_request(m, !c->tls, settings, sizeof(settings));
     if (k >= 0) {
         loom_hpack_field req[] = {
             {(const uint8_t *)":method", 7, (const uint8_t *)v.method, v.method_len, 0},
@@ -472,6 +513,7 @@ static void h1_answer(hconn *c)
             c->upgrade = 1; /* what follows the request is the client's preface */
             c->upgrade_hold = 1;
             c->hold_left = UPGRADE_HOLD;
+            head_expected(c); /* the preface, by the deadline */
             return;
         }
         if (c->h2) {
@@ -516,6 +558,7 @@ static void h1_answer(hconn *c)
         h1_printf(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
         if (r.status == 416) h1_printf(&o, "Content-Range: %s\r\n", r.content_range);
         if (r.status == 405) h1_printf(&o, "Allow: GET, HEAD\r\n");
+        if (r.status == 413) c->h1_keepalive = 0; /* the body is not read */
         if (head) err_body = NULL;
     }
     h1_printf(&o, "Connection: %s\r\n\r\n", c->h1_keepalive ? "keep-alive" : "close");
@@ -550,23 +593,45 @@ static int flush_h1(hconn *c)
     return 1;
 }
 
+/* A request body loom serve does not want (it serves files) is waited
+ * for when it is small and announced; any other is answered at once and
+ * the connection closed after the response. */
+#define H1_BODY_WAIT (64 * 1024)
+
+static void h1_bad_request(hconn *c)
+{
+    static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n"
+                              "Connection: close\r\n\r\n400 Bad Request\n";
+    tp_write(&c->tp, bad, sizeof(bad) - 1);
+    c->closing = 1;
+    c->inlen = 0;
+}
+
 /* Parses buffered HTTP/1.1 input, answering one request at a time. */
 static void run_h1(hconn *c)
 {
     while (!c->h1_busy && c->inlen && c->req) {
-        ssize_t n = h1_feed(c->req, c->in, c->inlen);
-        if (n < 0) {
-            /* malformed or too large: 400 and close */
-            static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n"
-                                      "Connection: close\r\n\r\n400 Bad Request\n";
-            tp_write(&c->tp, bad, sizeof(bad) - 1);
-            c->closing = 1;
-            c->inlen = 0;
+        h1_msg *m = c->req;
+        ssize_t n = h1_feed(m, c->in, c->inlen);
+        if (n < 0) { /* malformed or too large: 400 and close */
+            h1_bad_request(c);
             return;
         }
         memmove(c->in, c->in + n, c->inlen - (size_t)n);
         c->inlen -= (size_t)n;
-        if (!c->req->msg_done) return; /* needs more input */
+        if (!m->head_done) {
+            head_expected(c); /* a later head: its deadline runs from its first octet */
+            return;
+        }
+        c->h1_early = 0;
+        if (!m->msg_done) {
+            int64_t cl = h1_content_length(m);
+            int small = cl >= 0 && (uint64_t)cl <= H1_BODY_WAIT &&
+                        (uint64_t)cl <= c->w->sh->o->max_request_body;
+            if (small) return; /* read it (the deadline covers it too) */
+            c->h1_early = 1;
+        }
+        head_arrived(c);
         c->h1_busy = 1;
         h1_answer(c);
         if (c->upgrade) {
@@ -596,24 +661,30 @@ static void run_h1(hconn *c)
 
 static void idle_fired(loop *l, void *user);
 
+/* Activity: the idle deadline moves. The timer is not re-armed each time
+ * (a read would cost two heap operations): it checks, when it fires,
+ * whether the connection was active since, and waits out the rest. */
 static void touch(hconn *c)
 {
-    if (c->idle_timer) loop_timer_cancel(c->w->l, c->idle_timer);
-    c->idle_timer = loop_timer(c->w->l, (uint64_t)c->w->sh->o->idle_timeout_ms, idle_fired, c);
+    c->last_active = loop_now_ms();
+    if (!c->idle_timer)
+        c->idle_timer = loop_timer(c->w->l, (uint64_t)c->w->sh->o->idle_timeout_ms, idle_fired, c);
 }
 
 static void idle_fired(loop *l, void *user)
 {
-    (void)l;
     hconn *c = user;
     c->idle_timer = 0;
+    uint64_t idle = (uint64_t)c->w->sh->o->idle_timeout_ms, quiet = loop_now_ms() - c->last_active;
+    if (quiet < idle) {
+        c->idle_timer = loop_timer(l, idle - quiet, idle_fired, c);
+        return;
+    }
+    /* idle: nothing read, nothing written (conn_flush counts octets that
+     * left as activity). Streams in flight do not keep it up by
+     * themselves: a peer that neither sends nor reads (responses stuck
+     * behind its shut window or its full socket, CVE-2019-9517) is idle. */
     if (c->proto == P_H2 && c->h2) {
-        loom_conn_stats st;
-        loom_conn_get_stats(c->h2, &st);
-        if (st.open_streams) {
-            touch(c);
-            return;
-        }
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
         if (conn_flush(c) < 0) return; /* already closed */
     }
@@ -628,6 +699,83 @@ static void hs_fired(loop *l, void *user)
     conn_close(c);
 }
 
+/* --header-timeout passed: the preface or the request head is not all in,
+ * however many octets trickled. HTTP/1.1 hears why (408). */
+static void head_fired(loop *l, void *user)
+{
+    (void)l;
+    hconn *c = user;
+    c->head_timer = 0;
+    if (c->proto == P_H1 && !c->h1_busy) {
+        static const char rt[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 20\r\n"
+                                 "Connection: close\r\n\r\n408 Request Timeout\n";
+        tp_write(&c->tp, rt, sizeof(rt) - 1);
+        c->closing = 1;
+        c->inlen = 0;
+        conn_flush(c);
+        return;
+    }
+    conn_close(c);
+}
+
+/* A head is on its way: its deadline starts now, unless one runs already
+ * (from accept, for the first). */
+static void head_expected(hconn *c)
+{
+    if (!c->head_timer && c->w->sh->o->header_timeout_ms > 0)
+        c->head_timer =
+            loop_timer(c->w->l, (uint64_t)c->w->sh->o->header_timeout_ms, head_fired, c);
+}
+
+static void head_arrived(hconn *c)
+{
+    if (c->head_timer) loop_timer_cancel(c->w->l, c->head_timer);
+    c->head_timer = 0;
+}
+
+/* Lingering close (HTTP/1.1, after a response we end the connection
+ * with): what the client still sends is read and dropped for up to
+ * LINGER_MS or LINGER_MAX octets, then the connection closes. */
+#define LINGER_MS  2000
+#define LINGER_MAX (64 * 1024)
+
+static void linger_fired(loop *l, void *user)
+{
+    (void)l;
+    hconn *c = user;
+    c->linger_timer = 0;
+    conn_close(c);
+}
+
+static void linger(hconn *c)
+{
+    c->lingering = 1;
+    c->linger_bytes = 0;
+    if (tp_shutdown_write(&c->tp) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->reread_timer) loop_timer_cancel(c->w->l, c->reread_timer);
+    c->reread_timer = 0;
+    head_arrived(c);
+    c->linger_timer = loop_timer(c->w->l, LINGER_MS, linger_fired, c);
+    loop_mod(c->w->l, c->tp.fd, LOOP_READ);
+}
+
+/* Reads and drops; closes at the end of input or past LINGER_MAX. */
+static void linger_read(hconn *c)
+{
+    uint8_t buf[RBUF];
+    for (;;) {
+        ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
+        if (n == TP_AGAIN) return;
+        if (n < 0 || (c->linger_bytes += (uint64_t)n) > LINGER_MAX) {
+            conn_close(c);
+            return;
+        }
+    }
+}
+
 static void conn_close(hconn *c)
 {
     worker *w = c->w;
@@ -636,6 +784,8 @@ static void conn_close(hconn *c)
     if (c->hs_timer) loop_timer_cancel(w->l, c->hs_timer);
     if (c->settings_timer) loop_timer_cancel(w->l, c->settings_timer);
     if (c->reread_timer) loop_timer_cancel(w->l, c->reread_timer);
+    if (c->head_timer) loop_timer_cancel(w->l, c->head_timer);
+    if (c->linger_timer) loop_timer_cancel(w->l, c->linger_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->proto == P_H1 && c->h1req.fd >= 0) close(c->h1req.fd);
     tp_close(&c->tp);
@@ -670,11 +820,20 @@ static int conn_flush(hconn *c)
         }
         if (rc > 0 && loom_conn_done(c->h2)) rc = -2;
     }
+    if (rc == -2 && c->proto == P_H1) {
+        /* we end this HTTP/1.1 connection after its response: linger */
+        linger(c);
+        return -1;
+    }
     if (rc < 0) {
         conn_close(c);
         return -1;
     }
     want_out(c, rc == 0);
+    if (c->tp.bytes_out != c->idle_bytes_out) { /* octets left: activity */
+        c->idle_bytes_out = c->tp.bytes_out;
+        c->last_active = loop_now_ms();
+    }
     /* records TLS read ahead that are not read yet (the read loop is
      * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
      * say so, so come back for them */
@@ -732,6 +891,10 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     (void)l;
     (void)fd;
     hconn *c = user;
+    if (c->lingering) {
+        linger_read(c);
+        return;
+    }
     if (c->proto == P_HANDSHAKE) {
         int rc = tp_handshake(&c->tp);
         if (rc == TP_AGAIN) {
@@ -781,6 +944,41 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     conn_flush(c);
 }
 
+/* Out of descriptors, accept() fails at once and the listener stays
+ * readable: retrying spins a core until connections close. The listeners
+ * pause instead, ACCEPT_PAUSE_MS at a time, and the episode is logged
+ * once (the kernel keeps the new connections in the backlog). */
+#define ACCEPT_PAUSE_MS 100
+
+static void listeners_watch(worker *w, uint32_t events)
+{
+    for (int i = 0; i < w->nls; i++)
+        loop_mod(w->l, w->ls[i].fd, events);
+}
+
+static void accept_resume(loop *l, void *user)
+{
+    (void)l;
+    worker *w = user;
+    w->accept_paused = 0;
+    if (!w->stopping) listeners_watch(w, LOOP_READ);
+}
+
+static void accept_pause(worker *w, int err)
+{
+    if (!w->emfile_said) {
+        w->emfile_said = 1;
+        fprintf(stderr,
+                "loom serve: out of file descriptors (accept: %s) with %d connections open; "
+                "accepting again every %d ms until some close (raise the limit: ulimit -n)\n",
+                strerror(err), w->nconns, ACCEPT_PAUSE_MS);
+    }
+    if (w->accept_paused) return;
+    w->accept_paused = 1;
+    listeners_watch(w, 0);
+    loop_timer(w->l, ACCEPT_PAUSE_MS, accept_resume, w);
+}
+
 static void on_accept(loop *l, int fd, uint32_t events, void *user)
 {
     (void)events;
@@ -792,7 +990,15 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) return;
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(w, errno);
+            return;
+        }
+        if (w->emfile_said) { /* the episode is over */
+            w->emfile_said = 0;
+            fprintf(stderr, "loom serve: accepting again (%d connections open)\n", w->nconns);
+        }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         hconn *c = calloc(1, sizeof(*c));
@@ -823,6 +1029,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         w->nconns++;
         loop_add(l, cfd, LOOP_READ, on_io, c);
         touch(c);
+        head_expected(c); /* the handshake and preface or first head, by the deadline */
     }
 }
 

@@ -5,6 +5,7 @@
 #define LOOM_SRC_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SERVER_MAX_LISTEN 16
 
@@ -24,6 +25,11 @@ typedef struct {
     const char *access_log; /* file, "-" for stderr, NULL for none */
     int idle_timeout_ms, handshake_timeout_ms, grace_ms;
     int settings_timeout_ms; /* RFC 9113 §6.5.3: our SETTINGS unacknowledged this long */
+    /* From accept to the HTTP/2 preface (TLS handshake included) or the
+     * first HTTP/1.1 request head, and from a later head's first octet to
+     * its end: a deadline trickled octets do not move. */
+    int header_timeout_ms;
+    uint64_t max_request_body; /* octets; a larger request gets 413 */
     int no_early_hints;
     void (*ready)(const char *what, void *user); /* after the sockets listen */
     void *ready_user;

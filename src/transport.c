@@ -203,9 +203,20 @@ int tp_flush(transport *t)
         t->stage_off += (size_t)k;
         t->bytes_out += (uint64_t)k;
     }
+    /* drained: the staging buffer goes back, so an idle connection holds
+     * none (64 KiB each otherwise; a malloc per batch costs far less than
+     * the batch's SSL_write) */
+    free(t->stage);
+    t->stage = NULL;
     t->stage_off = t->stage_len = 0;
     t->want_write = 0;
     return TP_DONE;
+}
+
+int tp_shutdown_write(transport *t)
+{
+    if (t->ssl && t->handshaken) SSL_shutdown(t->ssl); /* close_notify, no waiting */
+    return shutdown(t->fd, SHUT_WR);
 }
 
 int tp_write(transport *t, const void *p, size_t n)

@@ -87,5 +87,9 @@ int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left);
 /* Ends the pipe: a TLS close_notify when it can go at once, then the
  * socket is closed. */
 void tp_close(transport *t);
+/* Ends our direction only (close_notify, then a FIN); reading goes on:
+ * for a lingering close, so that unread input does not turn the close
+ * into a reset that destroys the response in flight. */
+int tp_shutdown_write(transport *t);
 
 #endif

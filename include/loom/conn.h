@@ -42,13 +42,19 @@ typedef struct {
      * application reports it consumed with loom_consumed() (1). */
     uint8_t manual_window;
 
-    /* Defences (RFC 9113 §10.5). Exceeding one ends the connection with
-     * GOAWAY ENHANCE_YOUR_CALM. Rates are counted per window_ms. */
-    uint32_t window_ms;           /* 1000 */
-    uint32_t max_peer_resets;     /* streams reset by the peer per window: 200 */
+    /* Defences (RFC 9113 §10.5; docs/security.md). Exceeding one ends the
+     * connection with GOAWAY ENHANCE_YOUR_CALM. Rates are counted per
+     * window_ms. */
+    uint32_t window_ms; /* 1000 */
+    /* Streams reset by the peer (Rapid Reset), streams we reset for the
+     * peer's errors (MadeYouReset: malformed requests, bad WINDOW_UPDATEs,
+     * DATA on closed streams) and streams refused share one token bucket:
+     * reset_burst tokens, reset_rate back per second (see below). 1000 */
+    uint32_t reset_burst;
     uint32_t max_pings;           /* PING frames per window: 100 */
     uint32_t max_settings;        /* SETTINGS frames per window: 100 */
-    uint32_t max_empty_frames;    /* empty DATA / HEADERS-less frames per window: 200 */
+    uint32_t max_empty_frames;    /* empty DATA / HEADERS-less frames, and WINDOW_UPDATEs under
+                                     1024 to a shut window, per window: 200 */
     uint32_t max_priority_frames; /* PRIORITY / PRIORITY_UPDATE per window: 1000 */
     uint32_t max_continuations;   /* CONTINUATION frames in one field block: 32 */
     uint32_t max_header_block;    /* octets of one field block: 2 * max_header_list_size */
@@ -61,11 +67,19 @@ typedef struct {
     const loom_mem *mem;
 
     /* ---- added after the first layout (0.2): a caller built before
-     * them gets these defaults ---- */
+     * them gets these defaults. New fields go at the end, and the end
+     * stays 8-aligned (pad explicitly) so that each addition makes
+     * sizeof(loom_config) grow. ---- */
 
     /* No LOOM_EV_FRAME events (for a runtime that does not trace: one
      * callback less per frame). 0 */
     uint8_t no_frame_events;
+    /* Server: keep reading a request after its response is complete (1),
+     * or reset it with NO_ERROR then, so an unwanted body stops (0;
+     * RFC 9113 §8.1). 0 */
+    uint8_t read_after_response;
+    /* The reset bucket's refill, tokens per second (reset_burst above). 33 */
+    uint32_t reset_rate;
 } loom_config;
 
 /* Safe defaults for a role, for a structure of `size` octets (the caller's

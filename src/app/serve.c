@@ -36,6 +36,12 @@ static const char usage[] =
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
     "  --settings-timeout SEC   end an HTTP/2 connection whose peer does not acknowledge\n"
     "                       our SETTINGS in SEC seconds (SETTINGS_TIMEOUT; default 10)\n"
+    "  --header-timeout SEC the TLS handshake and the HTTP/2 preface, or the HTTP/1.1\n"
+    "                       request head, must arrive within SEC seconds of the\n"
+    "                       connection (each later HTTP/1.1 head within SEC of its first\n"
+    "                       octet), however they trickle in (default 10)\n"
+    "  --max-request-body SIZE  larger request bodies get 413 (suffix k, m or g;\n"
+    "                       default 1m)\n"
     "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
     "  --help               this text\n"
     "\n"
@@ -153,6 +159,28 @@ static int num_arg(const char *flag, const char *v, int *out)
     return 0;
 }
 
+/* "SIZE" with an optional k, m or g (powers of 1024). */
+static int size_arg(const char *flag, const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    int shift = 0;
+    if (v && *v >= '0' && *v <= '9') {
+        if (*end == 'k' || *end == 'K')
+            shift = 10, end++;
+        else if (*end == 'm' || *end == 'M')
+            shift = 20, end++;
+        else if (*end == 'g' || *end == 'G')
+            shift = 30, end++;
+    }
+    if (!v || *v < '0' || *v > '9' || *end || n > (1ull << 40) >> shift) {
+        fprintf(stderr, "loom serve: %s needs a size such as 1048576, 512k or 1m\n", flag);
+        return -1;
+    }
+    *out = (uint64_t)n << shift;
+    return 0;
+}
+
 int serve_main(int argc, char **argv)
 {
     server_opts o;
@@ -161,7 +189,8 @@ int serve_main(int argc, char **argv)
     o.handshake_timeout_ms = 10000;
     o.grace_ms = 10000;
     o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    int idle = 60, hs = 10, grace = 10, st = 10;
+    int idle = 60, hs = 10, grace = 10, st = 10, ht = 10;
+    o.max_request_body = 1u << 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -206,6 +235,12 @@ int serve_main(int argc, char **argv)
         } else if (!strcmp(a, "--settings-timeout")) {
             if (num_arg(a, v, &st) < 0) return SERVE_USAGE;
             i++;
+        } else if (!strcmp(a, "--header-timeout")) {
+            if (num_arg(a, v, &ht) < 0) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--max-request-body")) {
+            if (size_arg(a, v, &o.max_request_body) < 0) return SERVE_USAGE;
+            i++;
         } else if (!strcmp(a, "--grace")) {
             if (num_arg(a, v, &grace) < 0) return SERVE_USAGE;
             i++;
@@ -229,6 +264,7 @@ int serve_main(int argc, char **argv)
     o.handshake_timeout_ms = hs * 1000;
     o.grace_ms = grace * 1000;
     o.settings_timeout_ms = st * 1000;
+    o.header_timeout_ms = ht * 1000;
     char demo[4200], map[4400];
     int is_demo = !o.root;
     if (is_demo) {

@@ -67,7 +67,7 @@ TEST(dos_empty_data_flood)
 TEST(dos_rapid_reset)
 {
     loom_config cfg = server_cfg();
-    cfg.max_peer_resets = 3;
+    cfg.reset_burst = 3;
     srv_limits(&cfg);
     for (uint32_t sid = 1; sid <= 7; sid += 2) {
         hb_clear();
@@ -168,6 +168,227 @@ TEST(dos_header_list_size)
     expect_request_accepted(3);
 }
 
+/* ---- the reset bucket: client resets, our resets, refusals ---- */
+
+/* Rapid Reset (CVE-2023-44487) and MadeYouReset (CVE-2025-8671) draw on
+ * one bucket: streams the peer resets, and streams we reset because of
+ * what the peer sent (a malformed request, WINDOW_UPDATE 0, DATA after
+ * END_STREAM), each take a token; the one past the burst is GOAWAY
+ * ENHANCE_YOUR_CALM, not one more RST_STREAM. */
+TEST(dos_reset_bucket_shared)
+{
+    loom_config cfg = server_cfg();
+    cfg.reset_burst = 4;
+    cfg.reset_rate = 1;
+    srv_limits(&cfg);
+    open_req(1, 0);
+    rst(1, LOOM_H2_CANCEL); /* 1: the peer's reset */
+    settle();
+    hb_clear();
+    hb_req();
+    hb_new("X-Up", "a"); /* 2: malformed (§8.2.1) */
+    expect_malformed_request(3);
+    settle();
+    open_req(5, 0);
+    wu(5, 0); /* 3: §6.9 increment 0 on a stream: a stream error */
+    expect_stream_error(5, LOOM_H2_PROTOCOL_ERROR);
+    settle();
+    open_req(7, ES);
+    data(7, 0, "late"); /* 4: DATA after END_STREAM (§5.1) */
+    expect_stream_error(7, LOOM_H2_STREAM_CLOSED);
+    settle();
+    hb_clear();
+    hb_req();
+    hb_new("X-Up", "a"); /* 5: the bucket is empty */
+    headers(9, EH | ES);
+    assert_null(ev_find(LOOM_EV_HEADERS, 9));
+    expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
+}
+
+/* The bucket refills at reset_rate a second, never past reset_burst. */
+TEST(dos_reset_bucket_refills)
+{
+    loom_config cfg = server_cfg();
+    cfg.reset_burst = 2;
+    cfg.reset_rate = 1;
+    srv_limits(&cfg);
+    t->now += 10000; /* ten seconds idle: still only two tokens */
+    for (uint32_t sid = 1; sid <= 3; sid += 2) {
+        open_req(sid, 0);
+        rst(sid, LOOM_H2_CANCEL);
+        expect_nothing();
+    }
+    t->now += 1000; /* one more */
+    open_req(5, 0);
+    rst(5, LOOM_H2_CANCEL);
+    expect_nothing();
+    open_req(7, 0);
+    rst(7, LOOM_H2_CANCEL);
+    expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
+}
+
+/* A rate above reset_rate, however slow, ends once the burst is spent
+ * (a per-second cap alone would let 180 a second go on for ever); a rate
+ * at reset_rate goes on. */
+TEST(dos_reset_bucket_long_run)
+{
+    loom_config cfg = server_cfg();
+    cfg.reset_burst = 10;
+    cfg.reset_rate = 10;
+    srv_limits(&cfg);
+    uint32_t sid = 1;
+    for (int i = 0; i < 200; i++, sid += 2) { /* 10 a second: for ever */
+        t->now += 100;
+        open_req(sid, 0);
+        rst(sid, LOOM_H2_CANCEL);
+        drain();
+        assert_int_equal(t->rc, 0);
+    }
+    int n = 0;
+    for (; n < 100 && t->rc == 0; n++, sid += 2) { /* 20 a second: 10 / (20 - 10) = 1 s */
+        t->now += 50;
+        hb_clear();
+        hb_req();
+        if (headers(sid, EH) == 0) rst(sid, LOOM_H2_CANCEL);
+    }
+    /* about 20 resets: the burst of 10 plus 10 refilled in that second */
+    assert_true(n >= 18 && n <= 23);
+    drain();
+    assert_int_equal(loom_err_h2_code(t->rc), LOOM_H2_ENHANCE_YOUR_CALM);
+    assert_int_equal(count_new(F_GOAWAY), 1);
+}
+
+/* Streams refused for the concurrency limit (§5.1.2) take tokens too. */
+TEST(dos_refused_streams_count)
+{
+    loom_config cfg = server_cfg();
+    cfg.max_concurrent_streams = 1;
+    cfg.reset_burst = 3;
+    srv_limits(&cfg);
+    open_req(1, 0);
+    for (uint32_t sid = 3; sid <= 7; sid += 2) {
+        hb_clear();
+        hb_req();
+        assert_int_equal(headers(sid, EH | ES), 0);
+        expect_stream_error(sid, LOOM_H2_REFUSED_STREAM);
+        settle();
+    }
+    hb_clear();
+    hb_req();
+    headers(9, EH | ES);
+    expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
+}
+
+/* Data dribble (CVE-2019-9511): a shut window opened a few octets at a
+ * time counts as near-empty frames; updates of 1024 or more do not. */
+TEST(dos_window_dribble)
+{
+    loom_config cfg = server_cfg();
+    cfg.max_empty_frames = 3;
+    srv_limits(&cfg);
+    open_req(1, ES);
+    respond(1, 100000);
+    wu(0, 1000000);
+    settle();                     /* 65535 octets sent: the stream window is shut */
+    for (int i = 0; i < 3; i++) { /* each octet goes out before the next update */
+        assert_int_equal(wu(1, 1), 0);
+        drain();
+    }
+    assert_int_equal(data_new(1), 3);
+    mark();
+    wu(1, 1);
+    expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
+
+    teardown(NULL);
+    setup(NULL);
+    srv_limits(&cfg);
+    open_req(1, ES);
+    respond(1, 100000);
+    wu(0, 1000000);
+    settle();
+    for (int i = 0; i < 10; i++) { /* 1024 at a time: not a dribble */
+        assert_int_equal(wu(1, 1024), 0);
+        drain();
+    }
+    assert_int_equal(data_new(1), 10240);
+    assert_int_equal(count_new(F_GOAWAY), 0);
+}
+
+/* ---- §8.1: an unwanted request body is stopped ---- */
+
+/* A response complete before its request: RST_STREAM NO_ERROR after the
+ * END_STREAM, so the client stops sending the body (§8.1). */
+TEST(response_before_request_end_resets)
+{
+    srv();
+    open_req(1, 0);
+    respond(1, 0);
+    drain();
+    assert_int_equal(nnew(), 2);
+    assert_int_equal(fr_new(0)->type, F_HEADERS);
+    assert_int_equal(fr_new(0)->flags & ES, ES);
+    assert_int_equal(fr_new(1)->type, F_RST);
+    assert_int_equal(fr_new(1)->sid, 1);
+    assert_int_equal(fr_new(1)->code, LOOM_H2_NO_ERROR);
+    const ev_t *e = ev_find(LOOM_EV_STREAM_CLOSED, 1);
+    assert_non_null(e);
+    assert_int_equal(e->code, LOOM_H2_NO_ERROR);
+    settle();
+    /* with a body: HEADERS, DATA with END_STREAM, then the RST_STREAM */
+    open_req(3, 0);
+    respond(3, 100);
+    drain();
+    assert_int_equal(nnew(), 3);
+    assert_int_equal(fr_new(0)->type, F_HEADERS);
+    assert_int_equal(fr_new(1)->type, F_DATA);
+    assert_int_equal(fr_new(1)->flags & ES, ES);
+    assert_int_equal(fr_new(2)->type, F_RST);
+    assert_int_equal(fr_new(2)->code, LOOM_H2_NO_ERROR);
+    settle();
+    /* the body still in flight is ignored, within the stream's window */
+    data(3, 0, "more");
+    data(3, ES, "end");
+    expect_nothing();
+}
+
+/* read_after_response keeps the request open to be read. */
+TEST(response_before_request_end_read_on)
+{
+    loom_config cfg = server_cfg();
+    cfg.read_after_response = 1;
+    srv_with(&cfg);
+    open_req(1, 0);
+    respond(1, 0);
+    drain();
+    assert_int_equal(count_new(F_RST), 0);
+    data(1, ES, "body");
+    const ev_t *e = ev_find(LOOM_EV_DATA, 1);
+    assert_non_null(e);
+    assert_int_equal(e->end_stream, 1);
+    assert_non_null(ev_find(LOOM_EV_STREAM_CLOSED, 1));
+}
+
+/* After our RST_STREAM the peer may send what the stream's window held,
+ * no more: a body sent on and on is a flow-control error (§6.9). */
+TEST(body_after_reset_bounded)
+{
+    loom_config cfg = server_cfg();
+    cfg.initial_window_size = 32768;
+    srv_with(&cfg);
+    open_req(1, 0);
+    respond(1, 0);
+    settle();
+    /* 32768 of window, and 65535 of slack for stray frames */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(data_n(1, 0, 16384), 0);
+    drain();
+    assert_int_equal(t->rc, 0);
+    assert_int_equal(count_new(F_GOAWAY), 0);
+    mark();
+    data_n(1, 0, 16384);
+    expect_conn_error(LOOM_H2_FLOW_CONTROL_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +403,15 @@ int main(void)
         CASE("10.5 PRIORITY_UPDATE flood", dos_priority_update_flood),
         CASE("10.5 peer that never reads our answers", dos_unread_answers),
         CASE("10.5.1 header list above SETTINGS_MAX_HEADER_LIST_SIZE", dos_header_list_size),
+        CASE("10.5 resets, stream errors: one bucket", dos_reset_bucket_shared),
+        CASE("10.5 the reset bucket refills", dos_reset_bucket_refills),
+        CASE("10.5 the reset bucket: a slow rate above the refill ends", dos_reset_bucket_long_run),
+        CASE("10.5 refused streams take tokens", dos_refused_streams_count),
+        CASE("10.5 data dribble (CVE-2019-9511)", dos_window_dribble),
+        CASE("8.1 a complete response resets an unfinished request",
+             response_before_request_end_resets),
+        CASE("8.1 read_after_response reads on", response_before_request_end_read_on),
+        CASE("6.9 DATA after our RST_STREAM: its window, no more", body_after_reset_bounded),
     };
     return cmocka_run_group_tests_name("RFC 9113 connection engine: denial of service (§10.5)",
                                        tests, conn_group_setup, conn_group_teardown);

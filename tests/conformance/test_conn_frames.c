@@ -377,6 +377,36 @@ TEST(settings_header_table_size)
     assert_int_equal(t->out[h->block_off], 0x20); /* size update to 0 */
 }
 
+/* RFC 7541 §4.2: the table size lowered and raised again before our first
+ * field block: the block signals the smallest, then the current one (our
+ * encoder is made only when the first block goes out, and must still say
+ * what an encoder made at the start would have). */
+TEST(settings_header_table_size_down_up)
+{
+    srv();
+    assert_int_equal(settings1(S_TABLE, 0), 0);
+    assert_int_equal(settings1(S_TABLE, 4096), 0);
+    settle();
+    open_req(1, ES);
+    respond(1, 0);
+    drain();
+    assert_int_equal(nnew(), 1);
+    const ofr_t *h = fr_new(0);
+    assert_int_equal(h->type, F_HEADERS);
+    assert_true(h->block_len >= 5);
+    static const uint8_t updates[] = {0x20, 0x3f, 0xe1, 0x1f}; /* 0, then 4096 */
+    assert_memory_equal(t->out + h->block_off, updates, sizeof(updates));
+    /* and a decoder that insists on it (loom's own, as a client) agrees */
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 0), 0);
+    assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 4096), 0);
+    loom_hpack_list l = {0};
+    loom_hpack_error e;
+    assert_int_equal(loom_hpack_decode_block(d, t->out + h->block_off, h->block_len, &l, &e), 0);
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
 TEST(settings_in_order)
 {
     srv();
@@ -1074,6 +1104,8 @@ int main(void)
         CASE("6.5.2 SETTINGS_MAX_FRAME_SIZE of 2^24-1", settings_frame_max),
         CASE("6.5.2 SETTINGS_HEADER_TABLE_SIZE 0: a size update opens our next block",
              settings_header_table_size),
+        CASE("7541 4.2 table size lowered and raised before the first block",
+             settings_header_table_size_down_up),
         CASE("6.5.3 SETTINGS values are processed in order", settings_in_order),
         CASE("6.5.3 SETTINGS ACK of our SETTINGS", settings_ack_of_ours),
         CASE("6.5.3 SETTINGS not acknowledged in time", settings_timeout),

@@ -34,8 +34,23 @@ class Log:
     def __init__(self, peer):
         self.peer, self.pos = peer, 0
 
-    def mark(self):
-        self.pos = len(self.peer.output())
+    def mark(self, timeout=5.0):
+        """Starts a new look once every connection already in the log has
+        ended: a client that leaves without waiting for the server to close
+        (nghttp sends GOAWAY and exits) has nghttpd's last lines for it
+        (recv GOAWAY, closed) still to come, and they belong to no later
+        look. Every connection nghttpd accepts ends with "closed", so one
+        that stays open is a connection left behind: a failure."""
+        end = time.monotonic() + timeout
+        while True:
+            text = self.peer.output()
+            left = set(self.conns(text)) - self.closed(text)
+            if not left or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        check(not left, "nghttpd still has connections %s of an earlier step open after %ss:\n%s"
+              % (sorted(left), timeout, text[-2000:]))
+        self.pos = len(text)
 
     def new(self, timeout=5.0):
         """The log since mark(), once every connection in it has ended
@@ -43,10 +58,7 @@ class Log:
         end = time.monotonic() + timeout
         while True:
             text = self.peer.output()[self.pos:]
-            ids = self.conns(text)
-            closed = {int(x) for x in re.findall(r"^\[id=(\d+)\] \[\s*[0-9.]+\] closed$", text,
-                                                 re.M)}
-            if set(ids) <= closed or time.monotonic() > end:
+            if set(self.conns(text)) <= self.closed(text) or time.monotonic() > end:
                 self.pos += len(text)
                 return text
             time.sleep(0.05)
@@ -54,6 +66,10 @@ class Log:
     @staticmethod
     def conns(text):
         return sorted({int(x) for x in re.findall(r"^\[id=(\d+)\]", text, re.M)})
+
+    @staticmethod
+    def closed(text):
+        return {int(x) for x in re.findall(r"^\[id=(\d+)\] \[\s*[0-9.]+\] closed$", text, re.M)}
 
     @staticmethod
     def frames(text):
@@ -66,6 +82,8 @@ def same_frames(r, text, what):
     reverse (type, length, flags, stream), in order per direction. nghttpd
     may answer our closing GOAWAY after we stopped reading: its frames
     after our GOAWAY are left out."""
+    check(len(Log.conns(text)) == 1, "%s: nghttpd logged connections %s, wanted loom's one"
+          % (what, Log.conns(text)))
     theirs = Log.frames(text)
     ours = [(f.dir, f.type, f.length, f.flags, f.sid) for f in r.frames]
     flip = {"send": "recv", "recv": "send"}

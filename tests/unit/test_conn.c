@@ -535,7 +535,7 @@ static void test_rapid_reset(void **state)
     loom_config s;
     loom_config_default(&s, LOOM_SERVER);
     s.now_ms = fake_clock;
-    s.max_peer_resets = 50;
+    s.reset_burst = 50;
     fake_now = 0;
     assert_int_equal(setup_with(NULL, &s), 0);
     pair_run(cl, sv, 0);

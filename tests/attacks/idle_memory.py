@@ -14,12 +14,26 @@ import time
 from attack_common import check, cpu_seconds, main, ping, rss_kib
 
 N = 300
-# Target bounds per idle connection (server RSS growth / N). Measured on
-# main (ASan build) before the lead's work on it: see the numbers this test
-# prints ("per connection"); the lead is bringing them down to these.
+# Target bounds per idle connection (the server's RSS growth / N), for the
+# server as built for use (release). Measured after the lead's first pass
+# (main at a476131): release h2c 2.0 KiB, TLS 17.3 KiB; ASan h2c 4.7 KiB,
+# TLS 29.1 KiB. Before it (f470301): release 5.7 / 43.8 KiB.
 IDLE_H2C_MAX_BYTES = 8 * 1024
 IDLE_TLS_MAX_BYTES = 16 * 1024
+# Under ASan every allocation carries a header, redzones and shadow memory,
+# so the same connection costs more: measured as the difference between
+# the ASan and release builds of the same commit (h2c +2.7 KiB, TLS +11.8
+# KiB; OpenSSL makes many small allocations), added to the bounds when the
+# binary under test is an ASan build, so that both builds give the same
+# verdict.
+ASAN_H2C_EXTRA_BYTES = 3 * 1024
+ASAN_TLS_EXTRA_BYTES = 12 * 1024
 IDLE_CPU_MAX = 0.3  # server CPU over 2 s with 600 idle connections (measured ~0.01 s)
+
+
+def is_asan(path):
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def open_many(t, tls, n):
@@ -58,17 +72,21 @@ def case_idle(t):
             c.close()
     per_h2c = (r1 - r0) * 1024 / N
     per_tls = (r2 - r1) * 1024 / N
-    t.note("%d idle h2c: +%d KiB RSS, %.1f KiB per connection (bound %.0f KiB); %d idle TLS: "
-           "+%d KiB, %.1f KiB per connection (bound %.0f KiB); server CPU over 2 s idle: %.2f s"
-           % (N, r1 - r0, per_h2c / 1024, IDLE_H2C_MAX_BYTES / 1024, N, r2 - r1,
-              per_tls / 1024, IDLE_TLS_MAX_BYTES / 1024, idle_cpu))
+    asan = is_asan(t.loom)
+    max_h2c = IDLE_H2C_MAX_BYTES + (ASAN_H2C_EXTRA_BYTES if asan else 0)
+    max_tls = IDLE_TLS_MAX_BYTES + (ASAN_TLS_EXTRA_BYTES if asan else 0)
+    t.note("%s build: %d idle h2c: +%d KiB RSS, %.1f KiB per connection (bound %.0f KiB); "
+           "%d idle TLS: +%d KiB, %.1f KiB per connection (bound %.0f KiB); server CPU over 2 s "
+           "idle: %.2f s" % ("ASan" if asan else "release", N, r1 - r0, per_h2c / 1024,
+                             max_h2c / 1024, N, r2 - r1, per_tls / 1024, max_tls / 1024,
+                             idle_cpu))
     errs = []
-    if per_h2c > IDLE_H2C_MAX_BYTES:
+    if per_h2c > max_h2c:
         errs.append("an idle h2c connection costs %.1f KiB of RSS (bound %.0f KiB)" %
-                    (per_h2c / 1024, IDLE_H2C_MAX_BYTES / 1024))
-    if per_tls > IDLE_TLS_MAX_BYTES:
+                    (per_h2c / 1024, max_h2c / 1024))
+    if per_tls > max_tls:
         errs.append("an idle TLS connection costs %.1f KiB of RSS (bound %.0f KiB)" %
-                    (per_tls / 1024, IDLE_TLS_MAX_BYTES / 1024))
+                    (per_tls / 1024, max_tls / 1024))
     check(not errs, "; ".join(errs))
     check(idle_cpu <= IDLE_CPU_MAX, "600 idle connections cost %.2f s of CPU in 2 s" % idle_cpu)
 

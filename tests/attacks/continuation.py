@@ -20,11 +20,11 @@ from attack_common import (ENHANCE_YOUR_CALM, check, continuation, expect_goaway
 
 MAX_CONTINUATIONS = 32
 
-# Bounds. Measured (ASan, shared 2-core machine): each flood costs the
-# server < 0.05 s of CPU and < 1 MiB of RSS (it stops at the 34th frame or
-# at 128 KiB). An undefended server would buffer or parse the block for as
-# long as the attacker sends (10 s at loopback speed: seconds of CPU and,
-# for `large`, hundreds of MiB).
+# Bounds. Measured (ASan debug build, shared 2-core machine): each flood
+# costs the server < 0.01 s of CPU and < 0.4 MiB of RSS (it stops at the
+# 34th frame or at 128 KiB). An undefended server would buffer or parse the
+# block for as long as the attacker sends (10 s at loopback speed: seconds
+# of CPU and, for `large`, hundreds of MiB held).
 CPU_MAX, RSS_MAX_KIB = 0.5, 8 * 1024
 WITHIN = 2.0  # GOAWAY this long after the first frame of the flood
 

@@ -40,16 +40,15 @@ BUCKET, REFILL = 1000, 33
 TINY_WU_RATE = 200  # tiny WINDOW_UPDATEs per second the target allows
 IDLE_TIMEOUT = 3
 
-# Bounds. Measured (ASan, shared 2-core machine): the floods cost the server
-# < 0.1 s of CPU and < 2 MiB of RSS each; the dribble ~0.1-0.3 s (a DATA
-# frame per WINDOW_UPDATE until the GOAWAY); the buffering attack
-# (200 x 1 MiB asked for, nothing read) +1-3 MiB with sendfile on h2c and
-# the 64 KiB TLS buffer. Undefended: the dribble makes the server write a
-# 10-octet frame per octet for as long as the attacker likes (a core at
-# full speed), and a server that buffered responses for a non-reading peer
-# would hold the 200 MiB.
-CPU_MAX, RSS_MAX_KIB = 1.0, 8 * 1024
-DRIBBLE_CPU = 2.0
+# Bounds. Measured (ASan debug build, shared 2-core machine): each attack
+# costs the server < 0.03 s of CPU and < 0.2 MiB of RSS; the buffering
+# attack (200 x 1 MiB asked for, nothing read) +2-3.4 MiB, with sendfile on
+# h2c and the 64 KiB TLS buffer. Undefended: the dribble makes the server
+# write a 10-octet frame per octet for as long as the attacker likes (a
+# core at full speed), and a server that buffered responses for a
+# non-reading peer would hold the 200 MiB.
+CPU_MAX, RSS_MAX_KIB = 0.5, 8 * 1024
+DRIBBLE_CPU = 0.5
 BUFFERING_RSS_KIB = 16 * 1024
 WITHIN = 2.0
 

@@ -52,7 +52,8 @@ def shapes():
     }
 
 
-CPU_MAX, RSS_MAX_KIB = 1.0, 8 * 1024
+# measured < 0.01 s of CPU and < 0.2 MiB of RSS per shape
+CPU_MAX, RSS_MAX_KIB = 0.5, 8 * 1024
 
 
 def make_case(name, octets):

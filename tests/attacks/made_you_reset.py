@@ -37,13 +37,15 @@ TRIGGERS = {
     "bad_field": (lambda sid: headers_frame(sid, BAD), PROTOCOL_ERROR),
 }
 
-# Bounds. Measured (ASan, shared 2-core machine): a burst to the GOAWAY
-# costs the server ~0.2-0.5 s of CPU and +2-6 MiB RSS; the four paced
-# attacks together (~2.2 s each) ~0.5-1 s and +3-8 MiB. Undefended (main
-# before the shared bucket), 5 s of one burst made the server process
-# ~50000 requests: ~4-5 s of CPU (a saturated core) and a growing RSS.
-BURST_CPU, BURST_RSS_KIB = 2.5, 32 * 1024
-PACED_CPU, PACED_RSS_KIB = 4.0, 48 * 1024
+# Bounds. Measured (ASan debug build; shared 2-core machine, idle and at
+# load 20): each burst to the GOAWAY costs the server 0.00-0.03 s of CPU and
+# +0.0-0.8 MiB RSS; the four paced attacks together (~2.15 s each) 0.12 s
+# and +0.5 MiB. Undefended (main before the shared bucket, a Python attacker
+# waiting for each batch's resets): 5 s of attack made the server process
+# ~80000 requests for 1.3 s of CPU (data_end, wu0) or refuse ~860000 for
+# 2.4 s (bad_field), without end.
+BURST_CPU, BURST_RSS_KIB = 0.5, 8 * 1024
+PACED_CPU, PACED_RSS_KIB = 1.0, 8 * 1024
 # streams the server may see beyond the processed ones (invalid requests are
 # never processed, so only the stream count bounds them)
 STREAM_SLACK = 50

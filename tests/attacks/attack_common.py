@@ -33,9 +33,19 @@ HTTP/1.1 attacks use plain sockets (h1_* helpers).
         t.check_cost(m, cpu=1.0, rss_kib=8192)
     main([("x", case_x)], extra=[...])   # argv[1]: path to loom
 
+The server runs with a 1 MiB ASan quarantine (unless ASAN_OPTIONS names
+one): with ASan's default 256 MiB every freed block is held back, and RSS
+would count churn as growth.
+
+A case's failure does not stop the others; each prints its measurements
+(PASS/FAIL lines with the server's CPU and RSS, times to GOAWAY, the normal
+client's fetches), so that a failing run still says how far off it is.
+`TEST.py LOOM CASE...` runs some cases only.
+
 Every process started here is stopped by its PID, every wait has a
 deadline. Run with /usr/bin/python3 (the pyenv python lacks hyperframe).
-Environment: LOOM_ATTACK_VERBOSE=1 prints more detail."""
+Environment: LOOM_ATTACK_VERBOSE=1 prints more detail; LOOM_ATTACK_SEED
+sets random_frames' seed."""
 import collections
 import os
 import random

@@ -102,6 +102,15 @@ def case_h2_too_large(t):
     t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
 
 
+def shut(s):
+    """Closes s, waking the sender thread if it waits in send()."""
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()
+
+
 def h1_post(t, head, body_source):
     """Sends head, then body_source's octets from a thread until the
     connection fails; returns (socket, pushed-octets holder, thread, t0)."""
@@ -141,7 +150,7 @@ def case_h1_endless(t):
         t_resp = time.monotonic() - t0
         how, t_close, _ = wait_eof(s, t0 + 3.5)
         stop.set()
-        s.close()
+        shut(s)
         th.join(10)
     t.note("chunked POST without end: %s after %.2f s, %s after %.2f s, %d octets pushed" % (
         st, t_resp, how or "still open", t_close - t0, pushed[0]))
@@ -166,7 +175,7 @@ def case_h1_too_large(t):
         t_resp = time.monotonic() - t0
         how, t_close, _ = wait_eof(s, t0 + 3.0)
         stop.set()
-        s.close()
+        shut(s)
         th.join(10)
     t.note("Content-Length %d: %s after %.2f s, %s after %.2f s" % (
         2 * MAX_BODY, st, t_resp, how or "still open", t_close - t0))

@@ -245,6 +245,18 @@ int loom__conn_error(loom_conn *c, int err, const char *why)
     return err;
 }
 
+void loom__drain_check(loom_conn *c, stream *s)
+{
+    if (!s->draining || s->state != ST_HALF_CLOSED_LOCAL || s->recv_window > 0) return;
+    if (c->batch_open || c->building) { /* the response may still be in it: after */
+        if (c->nclose_after < MAX_PIECES) c->close_after[c->nclose_after++] = s->id;
+        return;
+    }
+    if (loom__queue_rst(c, s->id, LOOM_H2_NO_ERROR, 0) < 0) return; /* next time, then */
+    loom__stream_apply(s, EV_S_RST);
+    loom__stream_end(c, s, CLOSED_RESET_SENT, LOOM_H2_NO_ERROR, 0, 0);
+}
+
 int loom__encoder_start(loom_conn *c)
 {
     c->enc = loom_hpack_encoder_new(c->mem);

@@ -167,6 +167,11 @@ static inline void loom__reset_allowance_add(loom_conn *c, int64_t n)
  * connection has none: it is the largest part of an engine), with the
  * peer's table size. */
 int loom__encoder_start(loom_conn *c);
+/* A server stream whose response is done and whose request body is
+ * unwanted (s->draining, RFC 9113 §8.1): reset with NO_ERROR once the
+ * window it was left is spent (after the batch carrying its response is
+ * written). */
+void loom__drain_check(loom_conn *c, stream *s);
 /* A new stream in the store and in the scheduler, with the engine's
  * defaults (windows, urgency). NULL: no memory. */
 stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state);

@@ -91,5 +91,6 @@ void loom__flow_recv_shift(loom_conn *c, int64_t delta)
 void loom_consumed(loom_conn *c, int32_t sid, size_t n)
 {
     stream *s = loom__streams_find(&c->streams, sid);
-    if (s && c->cfg.manual_window) loom__flow_recv_credit(c, s, 0, n);
+    /* a body no longer wanted (§8.1) gets no more window */
+    if (s && c->cfg.manual_window && !s->draining) loom__flow_recv_credit(c, s, 0, n);
 }

@@ -126,8 +126,14 @@ static int on_data(loom_conn *c, const loom_frame *f)
      * slow reader pushes back on its stream alone. Padding is consumed at
      * once. The callback may have closed the stream: look it up again. */
     s = loom__streams_find(&c->streams, sid);
-    loom__flow_recv_credit(c, s, flow, c->cfg.manual_window ? flow - f->u.data.len : flow);
-    if (s && s->state == ST_CLOSED) loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
+    /* an unwanted body (§8.1): the connection's window comes back, the
+     * stream's does not */
+    size_t back = c->cfg.manual_window ? flow - f->u.data.len : flow;
+    loom__flow_recv_credit(c, s, flow, s && s->draining ? 0 : back);
+    if (s && s->state == ST_CLOSED)
+        loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
+    else if (s)
+        loom__drain_check(c, s);
     return rc;
 }
 

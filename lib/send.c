@@ -97,56 +97,53 @@ static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem,
 
 /* §8.1: a server whose response is complete while the request is not
  * "MAY request that the client abort transmission of a request without
- * error by sending a RST_STREAM with an error code of NO_ERROR": unless
- * the application reads on (cfg.read_after_response), an unwanted body
- * stops here rather than being read and thrown away for ever. */
-static int reset_after_response(const loom_conn *c, const stream *s)
+ * error by sending a RST_STREAM with an error code of NO_ERROR". Unless
+ * the application reads on (cfg.read_after_response), the rest of the body
+ * is unwanted: its window is no longer given back, what still comes is
+ * dropped, and once the window is spent the stream is reset with NO_ERROR
+ * (loom__drain_check). A small body already on its way just ends (some
+ * clients, curl 7.88 among them, fail a request whose stream is reset
+ * before their upload is done). */
+static int unwanted_body(const loom_conn *c, const stream *s)
 {
     return c->role == LOOM_SERVER && !c->cfg.read_after_response && !s->local &&
            s->state == ST_OPEN;
 }
 
-static void reset_unfinished(loom_conn *c, stream *s)
-{
-    if (loom__queue_rst(c, s->id, LOOM_H2_NO_ERROR, 0) < 0) return; /* read on, then */
-    loom__stream_apply(s, EV_S_RST);
-    loom__stream_end(c, s, CLOSED_RESET_SENT, LOOM_H2_NO_ERROR, 0, 0);
-}
-
 /* Our side of s ended (END_STREAM in the batch being built, or sent with
  * HEADERS): §5.1. A stream whose peer side had ended closes once the batch
- * is written, so that its body stays in use until then; so is one reset
- * after its response (§8.1), its RST_STREAM going after the END_STREAM. */
+ * is written, so that its body stays in use until then. */
 static void local_end(loom_conn *c, stream *s)
 {
-    int reset = reset_after_response(c, s);
-    if ((s->state == ST_HALF_CLOSED_REMOTE || reset) && c->building &&
-        c->nclose_after < MAX_PIECES) {
+    if (s->state == ST_HALF_CLOSED_REMOTE && c->building && c->nclose_after < MAX_PIECES) {
         c->close_after[c->nclose_after++] = s->id;
         return;
     }
+    int drain = unwanted_body(c, s);
     loom__stream_apply(s, EV_S_END_STREAM);
-    if (s->state == ST_CLOSED)
+    if (s->state == ST_CLOSED) {
         loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
-    else if (reset) /* the END_STREAM is queued already: the RST goes after it */
-        reset_unfinished(c, s);
+    } else if (drain) {
+        s->draining = 1;
+        loom__drain_check(c, s);
+    }
 }
 
 /* Closes the streams whose last octets were in the batch just written. */
 static void close_written(loom_conn *c)
 {
-    for (size_t i = 0; i < c->nclose_after; i++) {
+    size_t n = c->nclose_after;
+    c->nclose_after = 0;
+    for (size_t i = 0; i < n; i++) {
         stream *s = loom__streams_find(&c->streams, c->close_after[i]);
         if (!s) continue;
         if (s->state == ST_HALF_CLOSED_REMOTE) {
             loom__stream_apply(s, EV_S_END_STREAM);
             loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
-        } else if (reset_after_response(c, s)) {
-            loom__stream_apply(s, EV_S_END_STREAM);
-            reset_unfinished(c, s);
+        } else {
+            loom__drain_check(c, s);
         }
     }
-    c->nclose_after = 0;
 }
 
 /* One DATA frame of s into the batch. Returns the payload octets, 0 when

@@ -73,6 +73,7 @@ typedef struct stream {
     uint8_t incremental; /* RFC 9218 */
     uint8_t has_body;    /* a body is to be sent after the HEADERS */
     uint8_t deferred;    /* the body source said LOOM_BODY_DEFER */
+    uint8_t draining;    /* server: response done, the rest of the request unwanted (§8.1) */
     uint8_t pushed;      /* a promised stream */
     uint8_t local;       /* initiated by us */
     uint8_t counted;     /* counts toward an open-streams limit */

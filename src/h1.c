@@ -67,9 +67,44 @@ static int on_value(http_parser *p, const char *at, size_t n)
     return copy(m, at, n);
 }
 
+/* RFC 9110 §5.6.2: a field name is a token. http-parser lets a name end
+ * in whitespace ("Host : x"), which RFC 9112 §5.1 says a server MUST
+ * refuse with 400: two parsers reading one head two ways is how requests
+ * are smuggled. */
+static int is_token(const char *s, size_t n)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch && strchr(tchar, ch))))
+            return 0;
+    }
+    return 1;
+}
+
+/* RFC 9112 §5: whitespace around a field value is not part of it;
+ * http-parser drops what leads, not what trails. */
+static void trim_values(h1_msg *m, int from)
+{
+    for (int i = from; i < m->nf; i++)
+        while (m->f[i].vl && (m->head[m->f[i].v + m->f[i].vl - 1] == ' ' ||
+                              m->head[m->f[i].v + m->f[i].vl - 1] == '\t'))
+            m->f[i].vl--;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     h1_msg *m = p->data;
+    trim_values(m, 0);
+    if (!m->response)
+        for (int i = 0; i < m->nf; i++)
+            if (!is_token(m->head + m->f[i].n, m->f[i].nl)) {
+                m->bad = "field name that is not a token, or whitespace before its colon "
+                         "(RFC 9112 §5.1)";
+                return -1;
+            }
     m->head_done = 1;
     /* the head's size as it came, near enough: the line, "name: value\r\n"
      * per field, the blank line */
@@ -98,6 +133,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 static int on_message_complete(http_parser *p)
 {
     h1_msg *m = p->data;
+    trim_values(m, m->ntrailer_from); /* the trailers' */
     m->msg_done = 1;
     http_parser_pause(p, 1); /* one message at a time */
     return 0;
@@ -142,13 +178,44 @@ void h1_free(h1_msg *m)
     m->head = NULL;
 }
 
+/* RFC 9112 §5.2: a server MUST refuse obs-fold (or replace it, which is
+ * what http-parser does, so that a folded line would read as one value to
+ * loom and as two to a parser behind it): the raw head of a request is
+ * scanned for a line that starts with SP or HTAB, up to its blank line.
+ * Returns 1 when one is found. */
+static int obs_fold(h1_msg *m, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n && !m->head_scanned; i++) {
+        uint8_t ch = p[i];
+        if (m->mid_line) {
+            if (ch == '\n') m->mid_line = 0;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t') return 1;
+        if (ch == '\r') continue;
+        if (ch == '\n') { /* an empty line: the head's end (or CRLF before the request line) */
+            if (m->head_lines) m->head_scanned = 1;
+            continue;
+        }
+        m->mid_line = 1;
+        m->head_lines++;
+    }
+    return 0;
+}
+
 ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
 {
     if (m->msg_done || (m->head_done && m->hp.upgrade)) return 0;
+    if (!m->response && !m->head_scanned && obs_fold(m, p, n)) {
+        m->err = "obs-fold: a field line that starts with whitespace (RFC 9112 §5.2)";
+        return -1;
+    }
     size_t used = http_parser_execute(&m->hp, &settings, (const char *)p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&m->hp);
     if (e != HPE_OK && e != HPE_PAUSED) {
-        m->err = m->too_big ? "request head too large" : http_errno_description(e);
+        m->err = m->bad       ? m->bad
+                 : m->too_big ? "request head too large"
+                              : http_errno_description(e);
         return -1;
     }
     return (ssize_t)used;

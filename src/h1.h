@@ -38,6 +38,11 @@ struct h1_msg {
     uint8_t msg_done;  /* the whole message is in */
     uint8_t no_body;   /* response to HEAD (or 204/304): no body whatever it says */
     uint8_t too_big;
+    /* requests: the raw head scanned for obs-fold (a line that starts
+     * with SP or HTAB, RFC 9112 §5.2), which http-parser would join */
+    uint8_t mid_line, head_scanned;
+    uint32_t head_lines;
+    const char *bad; /* a rule a callback found broken */
     uint64_t body_bytes;
     uint32_t head_wire; /* octets of the head as it came (line, fields, blank line) */
     h1_body_cb on_body;

@@ -47,6 +47,7 @@ deadline. Run with /usr/bin/python3 (the pyenv python lacks hyperframe).
 Environment: LOOM_ATTACK_VERBOSE=1 prints more detail; LOOM_ATTACK_SEED
 sets random_frames' seed."""
 import collections
+import ctypes
 import os
 import random
 import re
@@ -379,6 +380,10 @@ class Server:
         return self.proc.pid
 
     def _preexec(self):
+        # the server dies with the test (a test killed by ctest's timeout
+        # leaves no server behind)
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if self.nofile:
             import resource
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
@@ -414,7 +419,7 @@ class Server:
         self.errf = open(self.err_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.errf, env=env,
-                                     preexec_fn=self._preexec if self.nofile else None)
+                                     preexec_fn=self._preexec)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         end = time.monotonic() + READY_TIMEOUT
@@ -562,6 +567,7 @@ class H2Conn:
         self.status = collections.defaultdict(list)
         self.ended = {}
         self.data_in = collections.defaultdict(int)
+        self.small_data = 0  # DATA frames of fewer than 1024 octets
         self.window_in = collections.defaultdict(int)  # WINDOW_UPDATE increments by stream
         self.server_settings = None
         self.settings_acked = 0
@@ -702,6 +708,8 @@ class H2Conn:
                     self.ended[bsid] = now
         elif isinstance(f, DataFrame):
             self.data_in[sid] += len(f.data)
+            if len(f.data) < 1024:
+                self.small_data += 1
             if "END_STREAM" in f.flags:
                 self.ended[sid] = now
         elif isinstance(f, SettingsFrame):
@@ -1035,6 +1043,8 @@ def main(cases, tls=False, extra=(), nofile=None, normal=True):
         sys.exit(2)
     loom = os.path.abspath(sys.argv[1])
     only = sys.argv[2:]
+    # SIGTERM (ctest's timeout) ends the test through its finally: blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     test = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     t_start = time.monotonic()
     failures = []

@@ -2,12 +2,15 @@
 """The 2019 batch of HTTP/2 denial-of-service attacks (CVE-2019-9511 to
 CVE-2019-9518, Netflix / Jonathan Looney):
 
- - 9511 dribble_*: SETTINGS_INITIAL_WINDOW_SIZE 0, ten requests for
-   /1m.bin, then WINDOW_UPDATEs of 1 octet (the server would answer each
-   with a 1-octet DATA frame). Target: GOAWAY ENHANCE_YOUR_CALM when more
-   than ~200 tiny (< 1024) WINDOW_UPDATEs arrive per second: a burst ends
-   within 2 s, 400/s within 5 s; 100/s for 2.5 s is a slow reader, left
-   alone;
+ - 9511 dribble_*: SETTINGS_INITIAL_WINDOW_SIZE 0, ten requests for /1m.bin,
+   then WINDOW_UPDATEs of 1 octet, each to a window the server has used up
+   (it waits for the octet the last one let out), so that the server cuts
+   a 1-octet DATA frame per update. Target: GOAWAY ENHANCE_YOUR_CALM when
+   more than ~200 such tiny (< 1024) WINDOW_UPDATEs arrive per second: as
+   fast as answered (pingpong) within 2 s, 400/s within 5 s; 100/s for
+   2.5 s is a slow reader, left alone. And a blind burst of tiny updates
+   (not waiting for the octets) is never answered with more than ~200 tiny
+   DATA frames a second;
  - 9512 ping_no_read: a PING flood while not reading;
  - 9513 priority_loop: 100 open streams reshuffled by PRIORITY frames
    (random exclusive dependencies, so subtrees move and cycles are broken);
@@ -78,42 +81,104 @@ def no_read_flood(t, what, make, count):
 
 # ---- 9511 ----
 
-def dribble(t, rate, seconds, want_goaway):
-    what = "tiny WINDOW_UPDATEs %s" % ("burst" if rate is None else "%d/s" % rate)
-    c = t.h2(settings_pairs=[(S_INITIAL_WINDOW_SIZE, 0)])
-    open_streams(c, 10)
-    t0 = time.monotonic()
-    sids = [1 + 2 * i for i in range(10)]
-    if rate is None:
-        k = 0
+class Dribbler:
+    """Ten requests for /1m.bin behind a shut window (INITIAL_WINDOW_SIZE
+    0); open() gives one of them 1 octet of window, always one whose
+    window is shut again (its octets came back), so that every update
+    makes the server cut a 1-octet DATA frame - the dribble itself."""
+
+    def __init__(self, t):
+        self.c = t.h2(settings_pairs=[(S_INITIAL_WINDOW_SIZE, 0)])
+        open_streams(self.c, 10)
+        self.granted = {1 + 2 * i: 0 for i in range(10)}
+        self.sent = 0
+
+    def shut(self):
+        return [s for s, g in self.granted.items() if self.c.data_in[s] >= g]
+
+    def open(self, wait=1.0):
+        c = self.c
+        if not self.shut():
+            c.wait(lambda: self.shut() or c.goaway or c.closed, wait)
+        ready = self.shut()
+        if not ready:
+            return not (c.goaway or c.closed)
+        sid = ready[self.sent % len(ready)]
+        self.granted[sid] += 1
+        self.sent += 1
+        return c.send(window_update(sid, 1))
+
+
+def case_dribble_pingpong(t, seconds=WITHIN):
+    """As fast as the server answers: each update waits for the octet the
+    previous one on its stream let out."""
+    with t.measure() as m:
+        d = Dribbler(t)
+        c = d.c
+        t0 = time.monotonic()
         while time.monotonic() - t0 < seconds and not c.goaway and not c.closed:
-            if not c.send(b"".join(window_update(sids[(k + i) % 10], 1) for i in range(100))):
+            if not d.open():
                 break
-            k += 100
-    else:
-        k = paced(rate, seconds, lambda i: c.send(window_update(sids[i % 10], 1)),
-                  stop=lambda: c.goaway or c.closed)
-    if want_goaway:
-        took = expect_goaway(c, ENHANCE_YOUR_CALM, seconds + 0.5, what, t0)
-        check(c.wait_closed(3), "%s: still open 3 s after the GOAWAY" % what)
-        res = "%s: GOAWAY 0xb after %.2f s (%d sent, %d octets of DATA back)" % (
-            what, took, k, sum(c.data_in.values()))
-    else:
-        time.sleep(0.3)
-        check(c.goaway is None and not c.closed, "%s (a slow reader) ended the connection: %s" %
-              (what, c.describe()))
-        res = "%s for %.1f s: left alone (%d octets of DATA back)" % (what, seconds,
-                                                                      sum(c.data_in.values()))
-    c.close()
-    return res
+        took = expect_goaway(c, ENHANCE_YOUR_CALM, seconds + 0.5, "1-octet windows, each "
+                             "after the octet before", t0)
+        check(c.wait_closed(3), "dribble: still open 3 s after the GOAWAY")
+        c.close()
+    t.note("1-octet windows as fast as answered: %d sent, GOAWAY 0xb after %.2f s, %d tiny "
+           "DATA frames back" % (d.sent, took, c.small_data))
+    t.check_cost(m, DRIBBLE_CPU, RSS_MAX_KIB)
 
 
-def make_dribble(rate, seconds, want_goaway):
+def make_dribble_paced(rate, seconds, want_goaway):
     def case(t):
+        what = "1-octet windows at %d/s" % rate
         with t.measure() as m:
-            t.note(dribble(t, rate, seconds, want_goaway))
+            d = Dribbler(t)
+            c = d.c
+            t0 = time.monotonic()
+            paced(rate, seconds, lambda k: d.open(0.05), stop=lambda: c.goaway or c.closed)
+            if want_goaway:
+                took = expect_goaway(c, ENHANCE_YOUR_CALM, seconds + 0.5, what, t0)
+                check(c.wait_closed(3), "%s: still open 3 s after the GOAWAY" % what)
+                t.note("%s: GOAWAY 0xb after %.2f s (%d sent, %d tiny DATA frames back)" % (
+                    what, took, d.sent, c.small_data))
+            else:
+                time.sleep(0.3)
+                check(c.goaway is None and not c.closed,
+                      "%s for %.1f s (a slow reader) ended the connection: %s" %
+                      (what, seconds, c.describe()))
+                t.note("%s for %.1f s: left alone (%d sent, %d octets back)" % (
+                    what, seconds, d.sent, sum(c.data_in.values())))
+            c.close()
         t.check_cost(m, DRIBBLE_CPU, RSS_MAX_KIB)
     return case
+
+
+def case_dribble_burst(t, seconds=WITHIN):
+    """Tiny updates as fast as they can be sent, without waiting: a server
+    may take them together (the windows add up, its frames are not tiny)
+    or end the connection; either way it must not answer each with a tiny
+    DATA frame."""
+    with t.measure() as m:
+        c = t.h2(settings_pairs=[(S_INITIAL_WINDOW_SIZE, 0)])
+        open_streams(c, 10)
+        t0 = time.monotonic()
+        k = 0
+        while time.monotonic() - t0 < seconds and not c.goaway and not c.closed:
+            if not c.send(b"".join(window_update(1 + 2 * ((k + i) % 10), 1)
+                                   for i in range(100))):
+                break
+            k += 100
+        took = time.monotonic() - t0
+        c.wait_end(0.5)
+        c.close()
+    tiny_max = TINY_WU_RATE * took + 2 * TINY_WU_RATE
+    t.note("%d tiny updates in %.2f s: %d tiny DATA frames back (bound %d); %s" % (
+        k, took, c.small_data, tiny_max, c.describe()))
+    check(c.small_data <= tiny_max, "the server answered %d tiny WINDOW_UPDATEs with %d tiny "
+          "DATA frames in %.2f s (bound %d)" % (k, c.small_data, took, tiny_max))
+    check(not c.goaway or c.goaway[1] == ENHANCE_YOUR_CALM, "dribble burst: %s" %
+          c.describe())
+    t.check_cost(m, DRIBBLE_CPU, RSS_MAX_KIB)
 
 
 # ---- 9512, 9514, 9515 ----
@@ -233,9 +298,10 @@ def case_empty_frames(t):
 
 
 if __name__ == "__main__":
-    main([("dribble_burst", make_dribble(None, WITHIN, True)),
-          ("dribble_fast", make_dribble(2 * TINY_WU_RATE, 5.0, True)),
-          ("dribble_slow", make_dribble(TINY_WU_RATE // 2, 2.5, False)),
+    main([("dribble_pingpong", case_dribble_pingpong),
+          ("dribble_fast", make_dribble_paced(2 * TINY_WU_RATE, 5.0, True)),
+          ("dribble_slow", make_dribble_paced(TINY_WU_RATE // 2, 2.5, False)),
+          ("dribble_burst", case_dribble_burst),
           ("ping_no_read", case_ping_no_read),
           ("priority_loop", case_priority_loop), ("reset_no_read", case_reset_no_read),
           ("settings_no_read", case_settings_no_read), ("empty_name", case_empty_name),

@@ -11,7 +11,7 @@ of its resident memory per connection is reported.
 
   bench/serve.py LOOM [--requests N] [--rounds R] [--idle K]
 
-The last line: summary: PEER_tls=X PEER_h2c=X PEER_idle=X for each peer,
+The last line: summary: PEER_tls=X PEER_h2c=X PEER_idle=X PEER_idle_tls=X for each peer,
 every X higher-is-better for loom (req/s loom / peer; idle memory peer /
 loom).
 
@@ -24,7 +24,9 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -96,12 +98,19 @@ def h2load(url, n, c, m):
     return float(rps.group(1))
 
 
-def idle_connections(port, k):
-    """k idle h2c connections: the client preface and an empty SETTINGS."""
+def idle_connections(port, k, tls=False):
+    """k idle HTTP/2 connections (h2c, or TLS with ALPN h2): the client
+    preface and an empty SETTINGS."""
     socks = []
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
     for _ in range(k):
         s = socket.create_connection(("127.0.0.1", port), 5)
+        if tls:
+            s = ctx.wrap_socket(s, server_hostname="localhost")
         s.sendall(preface)
         socks.append(s)
     for s in socks:  # read the server's SETTINGS so the handshake is done
@@ -175,14 +184,17 @@ def main():
                 pids = []
                 for p in procs:
                     pids += [p.pid] + children(p.pid)
-                time.sleep(0.3)
-                before = rss_kb(pids)
-                socks = idle_connections(clear, a.idle)
-                time.sleep(0.5)
-                after = rss_kb(pids)
-                for s in socks:
-                    s.close()
-                r["idle"] = (after - before) * 1024.0 / a.idle
+                for what, port, tls_on in (("idle", clear, False), ("idle_tls", tls, True)):
+                    time.sleep(0.3)
+                    before = rss_kb(pids)
+                    socks = idle_connections(port, a.idle, tls_on)
+                    time.sleep(0.5)
+                    after = rss_kb(pids)
+                    for s in socks:  # reset, not FIN: no TIME_WAIT on ports the next
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,  # server may pick
+                                     struct.pack("ii", 1, 0))
+                        s.close()
+                    r[what] = (after - before) * 1024.0 / a.idle
                 time.sleep(0.3)
                 for proto, url in (("h2 (TLS)", "https://127.0.0.1:%d/1k.txt" % tls),
                                    ("h2c", "http://127.0.0.1:%d/1k.txt" % clear)):
@@ -203,9 +215,11 @@ def main():
         print("loom serve vs peers: one worker each, h2load -n %d -c 10 -m 10 on a 1 KiB file, "
               "median of %d rounds; idle: resident memory growth per idle HTTP/2 connection (%d "
               "connections)" % (a.requests, a.rounds, a.idle))
-        print("%-10s %14s %14s %16s" % ("server", "h2 (TLS) req/s", "h2c req/s", "idle B/conn"))
+        print("%-10s %14s %14s %16s %16s" % ("server", "h2 (TLS) req/s", "h2c req/s",
+                                            "idle h2c B/conn", "idle TLS B/conn"))
         for name, r in results.items():
-            print("%-10s %14.0f %14.0f %16.0f" % (name, r["h2 (TLS)"], r["h2c"], r["idle"]))
+            print("%-10s %14.0f %14.0f %16.0f %16.0f" % (name, r["h2 (TLS)"], r["h2c"], r["idle"],
+                                                        r["idle_tls"]))
         loom = results["loom"]
         for name, r in results.items():
             if name == "loom":
@@ -222,7 +236,9 @@ def main():
             parts += ["%s_tls=%.2f" % (name, loom["h2 (TLS)"] / r["h2 (TLS)"]),
                       "%s_h2c=%.2f" % (name, loom["h2c"] / r["h2c"]),
                       "%s_idle=%.2f" % (name, r["idle"] / loom["idle"] if loom["idle"] > 0
-                                        else float("nan"))]
+                                        else float("nan")),
+                      "%s_idle_tls=%.2f" % (name, r["idle_tls"] / loom["idle_tls"]
+                                            if loom["idle_tls"] > 0 else float("nan"))]
         print("summary: " + " ".join(parts))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

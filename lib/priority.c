@@ -76,13 +76,28 @@ static void t_unready(loom_conn *c, stream *s)
     add_ready(s, -1);
 }
 
+/* A ready stream under n that may send now (depth first), or NULL. */
+static stream *any_sendable(loom_conn *c, stream *n)
+{
+    if (n != c->sched.root && n->ready && loom__flow_sendable(c, n)) return n;
+    for (stream *ch = n->pchild; ch; ch = ch->psibling) {
+        if (!ch->pready) continue;
+        stream *s = any_sendable(c, ch);
+        if (s) return s;
+    }
+    return NULL;
+}
+
 /* Descends from the root: a ready node is served before its dependents;
- * among siblings with work, the least virtual time goes next. */
+ * among siblings with work, the least virtual time goes next. Only a
+ * stream that may send now is picked (as the RFC 9218 scheduler does):
+ * with the connection window shut, only one with nothing left but its
+ * END_STREAM, so that a connection with nothing it can send says so. */
 static stream *t_pick(loom_conn *c)
 {
     stream *root = c->sched.root, *n = root;
     while (n->pready) {
-        if (n != root && n->ready) return n;
+        if (n != root && n->ready) return loom__flow_sendable(c, n) ? n : any_sendable(c, root);
         stream *best = NULL;
         for (stream *ch = n->pchild; ch; ch = ch->psibling)
             if (ch->pready && (!best || ch->pcycle < best->pcycle)) best = ch;

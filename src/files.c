@@ -330,22 +330,34 @@ void files_cache_free(file_cache *c)
     free(c);
 }
 
-static file_entry *cache_find(file_cache *c, const char *key)
+/* The entry for key while it is fresh; NULL once it has expired (then
+ * *expired is it, still in the cache: the file is to be looked at again,
+ * and cache_drop() takes it out, unless the look fails for want of
+ * descriptors and it is served once more). */
+static file_entry *cache_find(file_cache *c, const char *key, file_entry **expired)
 {
     uint64_t h = key_hash(key), now = mono_ms();
-    file_entry **pp = &c->b[h % CACHE_BUCKETS];
-    for (; *pp; pp = &(*pp)->next) {
-        file_entry *e = *pp;
+    *expired = NULL;
+    for (file_entry *e = c->b[h % CACHE_BUCKETS]; e; e = e->next) {
         if (e->hash != h || strcmp(e->key, key)) continue;
         if (now - e->born_ms < CACHE_TTL_MS) return e;
-        *pp = e->next; /* expired: look at the file again */
-        if (e->refs)
-            e->stale = 1;
-        else
-            entry_free(c, e);
+        *expired = e;
         return NULL;
     }
     return NULL;
+}
+
+static void cache_drop(file_cache *c, file_entry *e)
+{
+    for (file_entry **pp = &c->b[e->hash % CACHE_BUCKETS]; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    if (e->refs)
+        e->stale = 1; /* freed when its last response ends */
+    else
+        entry_free(c, e);
 }
 
 /* Reads a small regular file into a new entry (fd stays open). */
@@ -421,9 +433,10 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     for (int i = 0; i < 2 && q->accept_encoding; i++)
         accepts[i] = has_token(q->accept_encoding, q->ae_len, enc[i][0]);
     char key[4200];
+    file_entry *expired = NULL;
     if (cache) {
         snprintf(key, sizeof(key), "%s\n%d%d", rel, accepts[0], accepts[1]);
-        file_entry *e = cache_find(cache, key);
+        file_entry *e = cache_find(cache, key, &expired);
         if (e) {
             serve_entry(q, r, e);
             return;
@@ -431,6 +444,13 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     }
     struct stat st;
     int fd = open_inside(root_fd, root_real, rel, &st, r->path, sizeof(r->path));
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && expired) {
+        /* out of descriptors: what was read a moment ago goes out again
+         * (it is looked at again on the next request) */
+        serve_entry(q, r, expired);
+        return;
+    }
+    if (expired) cache_drop(cache, expired);
     if (fd >= 0 && S_ISDIR(st.st_mode)) {
         /* a folder: its index.html */
         close(fd);
@@ -444,7 +464,11 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         memcpy(rel, idx, strlen(idx) + 1);
     }
     if (fd < 0) {
-        r->status = errno == EACCES ? 403 : 404;
+        /* out of descriptors (or memory) is the server's trouble, not a
+         * missing file: 503, try again (RFC 9110 §15.6.4) */
+        r->status = errno == EACCES                                         ? 403
+                    : errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503
+                                                                            : 404;
         return;
     }
     if (!S_ISREG(st.st_mode)) {

@@ -733,7 +733,7 @@ static void head_arrived(hconn *c)
     c->head_timer = 0;
 }
 
-/* Lingering close (HTTP/1.1, after a response we end the connection
+/* Lingering close (after the response or GOAWAY we end a connection
  * with): what the client still sends is read and dropped for up to
  * LINGER_MS or LINGER_MAX octets, then the connection closes. */
 #define LINGER_MS  2000
@@ -820,8 +820,10 @@ static int conn_flush(hconn *c)
         }
         if (rc > 0 && loom_conn_done(c->h2)) rc = -2;
     }
-    if (rc == -2 && c->proto == P_H1) {
-        /* we end this HTTP/1.1 connection after its response: linger */
+    if (rc == -2) {
+        /* we end this connection after its last response or GOAWAY: linger,
+         * so that what the peer still sends does not turn our close into a
+         * reset that destroys them before they are read */
         linger(c);
         return -1;
     }

@@ -314,6 +314,25 @@ TEST(dos_window_dribble)
     assert_int_equal(count_new(F_GOAWAY), 0);
 }
 
+/* A connection error while a response waits for window, under the RFC
+ * 7540 scheduler (a PRIORITY frame chose it): the engine has nothing it
+ * can send but the GOAWAY, and says it is done (it did not: the tree
+ * picked the blocked stream, so the connection was never closed). */
+TEST(conn_error_with_rfc7540_blocked_stream)
+{
+    srv();
+    open_req(1, ES);
+    respond(1, 100000);
+    settle(); /* 65535 octets out: both windows shut */
+    assert_int_equal(priority(1, 0, 32), 0);
+    settle();
+    p_clear();
+    p_fill(0, 9);
+    p_send(F_PING, 0, 0); /* §6.7: a PING of 9 octets */
+    expect_conn_error(LOOM_H2_FRAME_SIZE_ERROR);
+    assert_false(loom_conn_want_write(t->c));
+}
+
 /* ---- §8.1: an unwanted request body is stopped ---- */
 
 /* A response complete before its request: the rest of the body gets no
@@ -447,6 +466,8 @@ int main(void)
         CASE("10.5 the reset bucket: a slow rate above the refill ends", dos_reset_bucket_long_run),
         CASE("10.5 refused streams take tokens", dos_refused_streams_count),
         CASE("10.5 data dribble (CVE-2019-9511)", dos_window_dribble),
+        CASE("5.4.1 a connection error with the RFC 7540 tree and a blocked stream",
+             conn_error_with_rfc7540_blocked_stream),
         CASE("8.1 a complete response resets an unfinished request",
              response_before_request_end_resets),
         CASE("8.1 a small body after the response ends as usual",

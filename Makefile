@@ -1,7 +1,7 @@
 # The two README commands, and a few more for developers.
 #   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-client format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-client soak format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
@@ -65,6 +65,13 @@ bench-serve: build
 bench-client: build
 	@tools/deps.sh bench
 	/usr/bin/python3 bench/client.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
+
+# SOAK_MINUTES (30) of normal load and every attack of tests/attacks, round
+# after round, against one loom serve built with ASan: memory over time,
+# load errors, and LeakSanitizer's verdict at the end.
+SOAK_MINUTES ?= 30
+soak: build build-debug
+	/usr/bin/python3 tests/attacks/soak.py ./$(DEBUG_DIR)/loom ./$(BUILD_DIR)/loom --minutes $(SOAK_MINUTES)
 
 format:
 	git ls-files '*.c' '*.h' | grep -v '_table\.c$$' | xargs clang-format -i

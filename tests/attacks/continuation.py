@@ -94,6 +94,10 @@ def case_empty(t):
     flood(t, "empty CONTINUATIONs", b"")
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("limit", case_limit), ("small", case_small), ("large", case_large),
+         ("empty", case_empty)]
+
+
 if __name__ == "__main__":
-    main([("limit", case_limit), ("small", case_small), ("large", case_large),
-          ("empty", case_empty)])
+    main(CASES)

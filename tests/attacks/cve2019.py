@@ -297,13 +297,17 @@ def case_empty_frames(t):
     t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("dribble_pingpong", case_dribble_pingpong),
+         ("dribble_fast", make_dribble_paced(2 * TINY_WU_RATE, 5.0, True)),
+         ("dribble_slow", make_dribble_paced(TINY_WU_RATE // 2, 2.5, False)),
+         ("dribble_burst", case_dribble_burst),
+         ("ping_no_read", case_ping_no_read),
+         ("priority_loop", case_priority_loop), ("reset_no_read", case_reset_no_read),
+         ("settings_no_read", case_settings_no_read), ("empty_name", case_empty_name),
+         ("buffering", case_buffering), ("empty_frames", case_empty_frames)]
+
+
 if __name__ == "__main__":
-    main([("dribble_pingpong", case_dribble_pingpong),
-          ("dribble_fast", make_dribble_paced(2 * TINY_WU_RATE, 5.0, True)),
-          ("dribble_slow", make_dribble_paced(TINY_WU_RATE // 2, 2.5, False)),
-          ("dribble_burst", case_dribble_burst),
-          ("ping_no_read", case_ping_no_read),
-          ("priority_loop", case_priority_loop), ("reset_no_read", case_reset_no_read),
-          ("settings_no_read", case_settings_no_read), ("empty_name", case_empty_name),
-          ("buffering", case_buffering), ("empty_frames", case_empty_frames)],
+    main(CASES,
          tls=True, extra=["--idle-timeout", str(IDLE_TIMEOUT)])

@@ -66,5 +66,9 @@ def case_emfile(t):
     check(ok, "after the attacker closed its connections, a new one is not served: %s" % last)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("emfile", case_emfile)]
+
+
 if __name__ == "__main__":
-    main([("emfile", case_emfile)], nofile=NOFILE)
+    main(CASES, nofile=NOFILE)

@@ -99,7 +99,11 @@ def case_unknown(t):
     t.check_cost(m, 2.0, RSS_MAX_KIB)  # 1 s of sending: at most ~1 s of reading
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("settings", case_settings), ("ping", case_ping), ("empty_data", case_empty_data),
+         ("priority", case_priority), ("priority_update", case_priority_update),
+         ("unknown", case_unknown)]
+
+
 if __name__ == "__main__":
-    main([("settings", case_settings), ("ping", case_ping), ("empty_data", case_empty_data),
-          ("priority", case_priority), ("priority_update", case_priority_update),
-          ("unknown", case_unknown)])
+    main(CASES)

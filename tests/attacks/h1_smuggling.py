@@ -96,5 +96,9 @@ def make_case(name, octets):
     return case
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [(name, make_case(name, octets)) for name, octets in shapes().items()]
+
+
 if __name__ == "__main__":
-    main([(name, make_case(name, octets)) for name, octets in shapes().items()])
+    main(CASES)

@@ -85,5 +85,9 @@ def case_continued(t):
     attack(t, "2-frame blocks", 2)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("one_frame", case_one_frame), ("continued", case_continued)]
+
+
 if __name__ == "__main__":
-    main([("one_frame", case_one_frame), ("continued", case_continued)])
+    main(CASES)

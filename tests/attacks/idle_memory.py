@@ -98,5 +98,9 @@ def case_idle(t):
     check(idle_cpu <= IDLE_CPU_MAX, "600 idle connections cost %.2f s of CPU in 2 s" % idle_cpu)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("idle", case_idle)]
+
+
 if __name__ == "__main__":
-    main([("idle", case_idle)], tls=True)
+    main(CASES, tls=True)

@@ -140,5 +140,9 @@ def case_paced(t):
     t.check_cost(m, PACED_CPU, PACED_RSS_KIB)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("burst_" + n, make_burst(n)) for n in TRIGGERS]
+
+
 if __name__ == "__main__":
-    main([("burst_" + n, make_burst(n)) for n in TRIGGERS] + [("paced", case_paced)])
+    main(CASES + [("paced", case_paced)])

@@ -258,5 +258,9 @@ def case_error_close(t):
     t.check_cost(m, 1.0, 8 * 1024)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("random", case_random), ("error_close", case_error_close)]
+
+
 if __name__ == "__main__":
-    main([("random", case_random), ("error_close", case_error_close)])
+    main(CASES)

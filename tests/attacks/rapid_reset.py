@@ -88,5 +88,9 @@ def case_paced(t, rate=180):
     t.check_cost(m, PACED_CPU, PACED_RSS_KIB)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("burst", case_burst), ("paced", case_paced)]
+
+
 if __name__ == "__main__":
-    main([("burst", case_burst), ("paced", case_paced)])
+    main(CASES)

@@ -200,6 +200,10 @@ def case_h1_too_large(t):
     h1_case(t, "Content-Length %d" % (2 * MAX_BODY), head, announced, 413, 3.0)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("h2_endless", case_h2_endless), ("h2_too_large", case_h2_too_large),
+         ("h1_endless", case_h1_endless), ("h1_too_large", case_h1_too_large)]
+
+
 if __name__ == "__main__":
-    main([("h2_endless", case_h2_endless), ("h2_too_large", case_h2_too_large),
-          ("h1_endless", case_h1_endless), ("h1_too_large", case_h1_too_large)])
+    main(CASES)

@@ -211,8 +211,12 @@ def case_h1_keepalive(t, n=20):
     t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("h2c_preface", case_h2c_preface), ("tls_handshake", case_tls_handshake),
+         ("tls_preface", case_tls_preface), ("h1_head", case_h1_head),
+         ("h1_keepalive", case_h1_keepalive)]
+
+
 if __name__ == "__main__":
-    main([("h2c_preface", case_h2c_preface), ("tls_handshake", case_tls_handshake),
-          ("tls_preface", case_tls_preface), ("h1_head", case_h1_head),
-          ("h1_keepalive", case_h1_keepalive)],
+    main(CASES,
          tls=True, extra=["--header-timeout", "%g" % HEADER_TIMEOUT])

@@ -143,7 +143,11 @@ def case_block_over(t):
     t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
 
 
+# the cases, for main() and for `make soak` (tests/attacks/soak.py)
+CASES = [("concurrency", case_concurrency), ("conn_window", case_conn_window),
+         ("list_under", case_list_under), ("list_over", case_list_over),
+         ("block_over", case_block_over)]
+
+
 if __name__ == "__main__":
-    main([("concurrency", case_concurrency), ("conn_window", case_conn_window),
-          ("list_under", case_list_under), ("list_over", case_list_over),
-          ("block_over", case_block_over)])
+    main(CASES)

@@ -26,8 +26,10 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     h1_msg *m = p->data;
     if (!m->urllen) m->url = (uint32_t)m->headlen;
+    /* lengths grow only by what was copied: never past the head */
+    if (copy(m, at, n)) return -1;
     m->urllen += (uint32_t)n;
-    return copy(m, at, n);
+    return 0;
 }
 
 static int on_status(http_parser *p, const char *at, size_t n)
@@ -51,8 +53,9 @@ static int on_field(http_parser *p, const char *at, size_t n)
         m->nf++;
         m->in_value = 0;
     }
+    if (copy(m, at, n)) return -1;
     m->f[m->nf - 1].nl += (uint32_t)n;
-    return copy(m, at, n);
+    return 0;
 }
 
 static int on_value(http_parser *p, const char *at, size_t n)
@@ -63,8 +66,9 @@ static int on_value(http_parser *p, const char *at, size_t n)
         m->f[m->nf - 1].v = (uint32_t)m->headlen;
         m->in_value = 1;
     }
+    if (copy(m, at, n)) return -1;
     m->f[m->nf - 1].vl += (uint32_t)n;
-    return copy(m, at, n);
+    return 0;
 }
 
 /* RFC 9110 §5.6.2: a field name is a token. http-parser lets a name end
@@ -115,6 +119,10 @@ static int on_headers_complete(http_parser *p)
     m->head_wire = (uint32_t)(w + 2);
     m->ntrailer_from = m->nf;
     m->in_value = 0;
+    /* the framing as the head says: http-parser counts hp.content_length
+     * down through the body, and a trailer field can change hp.flags */
+    m->content_length = m->hp.flags & F_CONTENTLENGTH ? (int64_t)m->hp.content_length : -1;
+    m->chunked = (m->hp.flags & F_CHUNKED) != 0;
     if (m->on_head && m->on_head(m)) return -1;
     /* a response to HEAD, or a 1xx/204/304, has no body (RFC 9112 §6.3) */
     if (m->response &&
@@ -155,6 +163,7 @@ void h1_init(h1_msg *m, int response, h1_body_cb cb, void *user)
     m->response = (uint8_t)response;
     m->on_body = cb;
     m->user = user;
+    m->content_length = -1;
     http_parser_init(&m->hp, response ? HTTP_RESPONSE : HTTP_REQUEST);
     m->hp.data = m;
 }
@@ -205,7 +214,9 @@ static int obs_fold(h1_msg *m, const uint8_t *p, size_t n)
 
 ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
 {
-    if (m->msg_done || (m->head_done && m->hp.upgrade)) return 0;
+    /* http-parser itself stops after an Upgrade or CONNECT message (after
+     * its head, or after its body when it has one) */
+    if (m->msg_done) return 0;
     if (!m->response && !m->head_scanned && obs_fold(m, p, n)) {
         m->err = "obs-fold: a field line that starts with whitespace (RFC 9112 §5.2)";
         return -1;
@@ -272,13 +283,12 @@ int h1_keep_alive(const h1_msg *m)
 
 int h1_chunked(const h1_msg *m)
 {
-    return (m->hp.flags & F_CHUNKED) != 0;
+    return m->chunked;
 }
 
 int64_t h1_content_length(const h1_msg *m)
 {
-    size_t n;
-    return h1_field(m, "content-length", &n) ? (int64_t)m->hp.content_length : -1;
+    return m->content_length;
 }
 
 /* ---- the h2c Upgrade ---- */

@@ -38,13 +38,15 @@ struct h1_msg {
     uint8_t msg_done;  /* the whole message is in */
     uint8_t no_body;   /* response to HEAD (or 204/304): no body whatever it says */
     uint8_t too_big;
+    uint8_t chunked; /* as the head said (h1_chunked) */
     /* requests: the raw head scanned for obs-fold (a line that starts
      * with SP or HTAB, RFC 9112 §5.2), which http-parser would join */
     uint8_t mid_line, head_scanned;
     uint32_t head_lines;
     const char *bad; /* a rule a callback found broken */
     uint64_t body_bytes;
-    uint32_t head_wire; /* octets of the head as it came (line, fields, blank line) */
+    int64_t content_length; /* as the head said, -1: none (h1_content_length) */
+    uint32_t head_wire;     /* octets of the head as it came (line, fields, blank line) */
     h1_body_cb on_body;
     h1_head_cb on_head; /* optional */
     void *user;
@@ -76,8 +78,10 @@ const char *h1_method(const h1_msg *m);
 const char *h1_target(const h1_msg *m, size_t *len);
 int h1_status(const h1_msg *m);
 int h1_keep_alive(const h1_msg *m);
+/* Whether the head said chunked (a trailer field does not change it). */
 int h1_chunked(const h1_msg *m);
-/* Content-Length, or -1 when there is none. */
+/* The head's Content-Length (still right once the body is in), or -1 when
+ * there is none or the head is not in yet. */
 int64_t h1_content_length(const h1_msg *m);
 
 /* The h2c Upgrade a server may take (RFC 7540 §3.2, kept by RFC 9113

@@ -2,7 +2,12 @@
  * takes, and the request shapes it must refuse because a parser behind it
  * could read them differently (request smuggling, RFC 9112 §6.1, §6.3,
  * §5.1, §5.2, §7.1). Each input also goes in one octet at a time, which
- * must give the same verdict. */
+ * must give the same verdict. And what fuzz/h1_server.c found: a request
+ * parses the same whichever reads it arrives in; the framing
+ * h1_content_length and h1_chunked report is the head's, also once the
+ * body and trailers are in (h1_h2c_request relies on it after the whole
+ * request); a head refused as too large leaves no field reaching past what
+ * was kept of it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,6 +201,157 @@ static void test_h2c_upgrade(void **state)
     h1_free(&m);
 }
 
+/* HTTP2-Settings: MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW_SIZE 65535 */
+#define SETTINGS "AAMAAABkAAQAAP__"
+#define H2C                                                                                        \
+    "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: " SETTINGS "\r\n"
+
+typedef struct {
+    uint8_t body[64];
+    size_t len;
+} body;
+
+static int on_body(h1_msg *m, const uint8_t *p, size_t n)
+{
+    body *b = m->user;
+    assert_true(b->len + n <= sizeof(b->body));
+    memcpy(b->body + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Feeds s in reads of at most `step` octets as src/server.c does (what
+ * h1_feed leaves is offered again with the next read); returns the octets
+ * used by the first message, which must be whole. */
+static size_t feed(h1_msg *m, const char *s, size_t step)
+{
+    size_t n = strlen(s), have = 0, off = 0;
+    while (!m->msg_done && have < n) {
+        have += step < n - have ? step : n - have;
+        ssize_t used = h1_feed(m, (const uint8_t *)s + off, have - off);
+        assert_true(used >= 0);
+        off += (size_t)used;
+        /* without a whole message, a read is used up */
+        if (!m->msg_done) assert_int_equal(off, have);
+    }
+    assert_true(m->msg_done);
+    return off;
+}
+
+/* An Upgrade request with a body whose head and body arrive apart: h1_feed
+ * used to answer 0 after the head for good, so the request never ended. */
+static void test_upgrade_with_body_in_pieces(void **state)
+{
+    (void)state;
+    static const char req[] = "POST /form HTTP/1.1\r\nHost: a\r\n" H2C "Content-Length: 5\r\n\r\n"
+                              "hello"
+                              "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    size_t steps[] = {1, 7, sizeof(req) - 1 - 5 - 31, sizeof(req)};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        body b = {{0}, 0};
+        h1_msg m;
+        h1_init(&m, 0, on_body, &b);
+        size_t used = feed(&m, req, steps[i]);
+        assert_int_equal(used, sizeof(req) - 1 - 31); /* the next request is left */
+        assert_int_equal(b.len, 5);
+        assert_memory_equal(b.body, "hello", 5);
+        assert_int_equal(m.body_bytes, 5);
+        assert_int_equal(h1_content_length(&m), 5);
+        /* RFC 7540 §3.2: this server upgrades requests without a body only */
+        uint8_t settings[256];
+        assert_int_equal(h1_h2c_request(&m, 1, settings, sizeof(settings)), -1);
+        /* served over HTTP/1.1, the next request follows */
+        h1_reset(&m);
+        used = feed(&m, req + used, steps[i]);
+        assert_int_equal(used, 31);
+        size_t tl;
+        const char *t = h1_target(&m, &tl);
+        assert_int_equal(tl, 5);
+        assert_memory_equal(t, "/next", 5);
+        h1_free(&m);
+    }
+}
+
+/* http-parser counts hp.content_length down to 0 through the body: the
+ * Content-Length once the request is whole was 0, so an h2c Upgrade with a
+ * body was taken (and its body lost). */
+static void test_content_length_kept(void **state)
+{
+    (void)state;
+    static const char req[] = "PUT / HTTP/1.1\r\nHost: a\r\n" H2C "Content-Length: 3\r\n\r\nabc";
+    body b = {{0}, 0};
+    h1_msg m;
+    h1_init(&m, 0, on_body, &b);
+    assert_int_equal(h1_content_length(&m), -1); /* no head yet */
+    feed(&m, req, sizeof(req));
+    assert_int_equal(h1_content_length(&m), 3);
+    assert_int_equal(m.body_bytes, 3);
+    uint8_t settings[256];
+    assert_int_equal(h1_h2c_request(&m, 1, settings, sizeof(settings)), -1);
+
+    /* the same Upgrade without a body is taken */
+    static const char get[] = "GET / HTTP/1.1\r\nHost: a\r\n" H2C "\r\n";
+    h1_reset(&m);
+    feed(&m, get, 3);
+    assert_int_equal(h1_content_length(&m), -1);
+    assert_int_equal(h1_h2c_request(&m, 1, settings, sizeof(settings)), 12);
+    static const uint8_t want[] = {0, 3, 0, 0, 0, 100, 0, 4, 0, 0, 0xff, 0xff};
+    assert_memory_equal(settings, want, sizeof(want));
+    h1_free(&m);
+}
+
+/* A Transfer-Encoding trailer field cleared http-parser's chunked flag
+ * after the body: h1_chunked said 0 for a chunked request, and an h2c
+ * Upgrade with a chunked body was taken. */
+static void test_chunked_kept_after_trailers(void **state)
+{
+    (void)state;
+    static const char req[] =
+        "POST / HTTP/1.1\r\nHost: a\r\n" H2C "Transfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\nTransfer-Encoding: gzip\r\n\r\n";
+    body b = {{0}, 0};
+    h1_msg m;
+    h1_init(&m, 0, on_body, &b);
+    feed(&m, req, sizeof(req)); /* whole: the pieces are the first test's */
+    assert_true(h1_chunked(&m));
+    assert_int_equal(h1_content_length(&m), -1);
+    assert_int_equal(m.body_bytes, 3);
+    assert_int_equal(m.nf - m.ntrailer_from, 1);
+    uint8_t settings[256];
+    assert_int_equal(h1_h2c_request(&m, 1, settings, sizeof(settings)), -1);
+    h1_free(&m);
+}
+
+/* A head refused as too large: its last field's length used to count the
+ * octets that were not kept, reaching past the head (H1_MAX_HEAD). */
+static void test_too_large_head_stays_within(void **state)
+{
+    (void)state;
+    static char req[H1_MAX_HEAD + 200];
+    static const char start[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ";
+    memcpy(req, start, sizeof(start) - 1);
+    memset(req + sizeof(start) - 1, 'v', sizeof(req) - sizeof(start));
+    req[sizeof(req) - 1] = 0;
+    size_t steps[] = {sizeof(req), 1000};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        h1_msg m;
+        h1_init(&m, 0, NULL, NULL);
+        size_t n = strlen(req);
+        ssize_t rc = 0;
+        for (size_t off = 0; off < n && rc >= 0; off += steps[i])
+            rc = h1_feed(&m, (const uint8_t *)req + off, steps[i] < n - off ? steps[i] : n - off);
+        assert_int_equal(rc, -1);
+        assert_string_equal(m.err, "request head too large");
+        assert_true(m.headlen <= H1_MAX_HEAD);
+        assert_true(m.url + m.urllen <= m.headlen);
+        for (int k = 0; k < m.nf; k++) {
+            assert_true(m.f[k].n + m.f[k].nl <= m.headlen);
+            assert_true(m.f[k].v + m.f[k].vl <= m.headlen);
+        }
+        h1_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +360,10 @@ int main(void)
         cmocka_unit_test(test_smuggling_refused),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_h2c_upgrade),
+        cmocka_unit_test(test_upgrade_with_body_in_pieces),
+        cmocka_unit_test(test_content_length_kept),
+        cmocka_unit_test(test_chunked_kept_after_trailers),
+        cmocka_unit_test(test_too_large_head_stays_within),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

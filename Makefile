@@ -33,7 +33,8 @@ test: build-debug
 		ctest --output-on-failure -j2
 
 # libFuzzer harnesses (clang): builds every fuzz/*.c; `make fuzz-run
-# FUZZ_SECONDS=600` runs each for that long on its corpus.
+# FUZZ_SECONDS=600` runs each for that long on its corpus. (`make test`
+# runs each for 20 s too: the fuzz_smoke_* tests, LOOM_FUZZ_SMOKE_SECONDS.)
 fuzz:
 	@tools/deps.sh fuzz
 	CC=clang cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -133,8 +133,11 @@ static void message_end(run *r, h1_msg *m)
     if (r->body_seen != m->body_bytes) abort();
     int64_t cl = h1_content_length(m);
     int chunked = h1_chunked(m);
-    /* a request has a body only by Content-Length or chunked (RFC 9112 §6.3) */
-    if (!chunked && m->body_bytes != (uint64_t)(cl < 0 ? 0 : cl)) abort();
+    /* a request has a body only by Content-Length or chunked (RFC 9112
+     * §6.3); a CONNECT has none whatever it says (RFC 9110 §9.3.6), and
+     * http-parser ends it with its head */
+    int connect = m->hp.method == HTTP_CONNECT;
+    if (!chunked && m->body_bytes != (uint64_t)(cl < 0 || connect ? 0 : cl)) abort();
     fields(r, m, m->ntrailer_from, m->nf);
     num(r, 'B', m->body_bytes);
     num(r, 'H', r->body_hash);

@@ -191,16 +191,23 @@ void h1_free(h1_msg *m)
  * what http-parser does, so that a folded line would read as one value to
  * loom and as two to a parser behind it): the raw head of a request is
  * scanned for a line that starts with SP or HTAB, up to its blank line.
- * Returns 1 when one is found. */
-static int obs_fold(h1_msg *m, const uint8_t *p, size_t n)
+ * RFC 9112 §2.2: a bare CR is refused too; http-parser takes CR and any
+ * octet after it for the blank line that ends the head, and this scan
+ * must end where the parser does, or it reads the body or the next
+ * request as this head (a verdict that would depend on where reads end).
+ * Returns why the head is refused, or NULL. */
+static const char *scan_head(h1_msg *m, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n && !m->head_scanned; i++) {
         uint8_t ch = p[i];
+        if (m->cr && ch != '\n') return "a CR not followed by LF (RFC 9112 §2.2)";
+        m->cr = ch == '\r';
         if (m->mid_line) {
             if (ch == '\n') m->mid_line = 0;
             continue;
         }
-        if (ch == ' ' || ch == '\t') return 1;
+        if (ch == ' ' || ch == '\t')
+            return "obs-fold: a field line that starts with whitespace (RFC 9112 §5.2)";
         if (ch == '\r') continue;
         if (ch == '\n') { /* an empty line: the head's end (or CRLF before the request line) */
             if (m->head_lines) m->head_scanned = 1;
@@ -209,7 +216,7 @@ static int obs_fold(h1_msg *m, const uint8_t *p, size_t n)
         m->mid_line = 1;
         m->head_lines++;
     }
-    return 0;
+    return NULL;
 }
 
 ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
@@ -217,10 +224,7 @@ ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
     /* http-parser itself stops after an Upgrade or CONNECT message (after
      * its head, or after its body when it has one) */
     if (m->msg_done) return 0;
-    if (!m->response && !m->head_scanned && obs_fold(m, p, n)) {
-        m->err = "obs-fold: a field line that starts with whitespace (RFC 9112 §5.2)";
-        return -1;
-    }
+    if (!m->response && !m->head_scanned && (m->err = scan_head(m, p, n))) return -1;
     size_t used = http_parser_execute(&m->hp, &settings, (const char *)p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&m->hp);
     if (e != HPE_OK && e != HPE_PAUSED) {

@@ -40,8 +40,9 @@ struct h1_msg {
     uint8_t too_big;
     uint8_t chunked; /* as the head said (h1_chunked) */
     /* requests: the raw head scanned for obs-fold (a line that starts
-     * with SP or HTAB, RFC 9112 §5.2), which http-parser would join */
-    uint8_t mid_line, head_scanned;
+     * with SP or HTAB, RFC 9112 §5.2), which http-parser would join, and
+     * for a bare CR (§2.2) */
+    uint8_t mid_line, head_scanned, cr;
     uint32_t head_lines;
     const char *bad; /* a rule a callback found broken */
     uint64_t body_bytes;

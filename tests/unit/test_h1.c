@@ -47,6 +47,7 @@ static int parse(const char *s, size_t step, seen *out)
         if (k < 0) {
             assert_non_null(m.err);
             h1_free(&m);
+            out->msgs = msgs; /* taken before the refusal */
             return -1;
         }
         at += (size_t)k;
@@ -199,6 +200,30 @@ static void test_h2c_upgrade(void **state)
     /* not over TLS (RFC 7540 §3.2: h2c is cleartext only) */
     assert_int_equal(h1_h2c_request(&m, 0, settings, sizeof(settings)), -1);
     h1_free(&m);
+}
+
+/* http-parser ends a head at a CR and whatever octet follows it; the
+ * obs-fold scan ended it only at a blank line of CRLF or LF, so it read on
+ * into the next request: a request followed by a folded one was refused
+ * when both came in one read and served when it came alone. A bare CR
+ * (RFC 9112 §2.2) is refused, whichever reads it arrives in. */
+static void test_bare_cr_refused(void **state)
+{
+    (void)state;
+    static const char *cases[] = {
+        "GET / HTTP/1.1\r\nHost: x\r\n\rXGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n\rXGET /b HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\r\n",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        seen a, b;
+        int x = parse(cases[i], 0, &a), y = parse(cases[i], 1, &b);
+        if (x != -1 || y != -1 || a.msgs != b.msgs)
+            fail_msg("case %zu: whole %d (%d taken), octet by octet %d (%d taken)", i, x, a.msgs, y,
+                     b.msgs);
+        assert_int_equal(a.msgs, i == 3); /* the first request of the last case is good */
+    }
 }
 
 /* HTTP2-Settings: MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW_SIZE 65535 */
@@ -364,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_content_length_kept),
         cmocka_unit_test(test_chunked_kept_after_trailers),
         cmocka_unit_test(test_too_large_head_stays_within),
+        cmocka_unit_test(test_bare_cr_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

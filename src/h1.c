@@ -102,6 +102,13 @@ static int on_headers_complete(http_parser *p)
 {
     h1_msg *m = p->data;
     trim_values(m, 0);
+    /* HTTP/1.0 and 1.1 only (RFC 9112 §2.3): http-parser reads a line
+     * without a version as HTTP/0.9 and goes on with fields, which no
+     * other parser would */
+    if (!m->response && p->http_major != 1) {
+        m->bad = "not an HTTP/1.x request (RFC 9112 §2.3)";
+        return -1;
+    }
     if (!m->response)
         for (int i = 0; i < m->nf; i++)
             if (!is_token(m->head + m->f[i].n, m->f[i].nl)) {
@@ -196,10 +203,12 @@ void h1_free(h1_msg *m)
  * must end where the parser does, or it reads the body or the next
  * request as this head (a verdict that would depend on where reads end).
  * Returns why the head is refused, or NULL. */
-static const char *scan_head(h1_msg *m, const uint8_t *p, size_t n)
+static const char *scan_head(h1_msg *m, const uint8_t *p, size_t n, size_t *end)
 {
+    *end = n;
     for (size_t i = 0; i < n && !m->head_scanned; i++) {
         uint8_t ch = p[i];
+        *end = i + 1;
         if (m->cr && ch != '\n') return "a CR not followed by LF (RFC 9112 §2.2)";
         m->cr = ch == '\r';
         if (m->mid_line) {
@@ -219,12 +228,114 @@ static const char *scan_head(h1_msg *m, const uint8_t *p, size_t n)
     return NULL;
 }
 
-ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
+/* RFC 9112 §7.1: a chunked request body, framing only (http-parser
+ * reads the sizes and hands out the data): hex size, extensions, CRLF,
+ * the data, CRLF; after the last chunk, trailer lines and CRLF. Each line
+ * ends in CRLF, nothing else: http-parser would take any two octets after
+ * a chunk's data, and a parser behind that reads them otherwise is how a
+ * body smuggles a request. Returns why it is refused, or NULL. */
+enum {
+    CH_SIZE0,
+    CH_SIZE,
+    CH_EXT,
+    CH_SIZE_LF,
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER0,
+    CH_TRAILER,
+    CH_TRAILER_LF,
+    CH_FINAL_LF,
+    CH_DONE
+};
+
+static int hexval(uint8_t c)
 {
-    /* http-parser itself stops after an Upgrade or CONNECT message (after
-     * its head, or after its body when it has one) */
-    if (m->msg_done) return 0;
-    if (!m->response && !m->head_scanned && (m->err = scan_head(m, p, n))) return -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static const char *scan_chunks(h1_msg *m, const uint8_t *p, size_t n, size_t *at)
+{
+    static const char *const crlf = "chunked framing: a line that does not end in CRLF "
+                                    "(RFC 9112 §7.1)";
+    for (size_t i = 0; i < n && m->chunk_state != CH_DONE; i++) {
+        uint8_t ch = p[i];
+        *at = i; /* where a refusal is */
+        switch (m->chunk_state) {
+        case CH_SIZE0:
+        case CH_SIZE:
+            if (hexval(ch) >= 0) {
+                if (++m->chunk_digits > 15) return "chunk size too large (RFC 9112 §7.1)";
+                m->chunk_left = m->chunk_left * 16 + (uint64_t)hexval(ch);
+                m->chunk_state = CH_SIZE;
+            } else if (m->chunk_state == CH_SIZE0) {
+                return "chunk size that is not hexadecimal (RFC 9112 §7.1)";
+            } else if (ch == ';' || ch == ' ' || ch == '\t') {
+                m->chunk_state = CH_EXT; /* BWS and chunk extensions: skipped */
+            } else if (ch == '\r') {
+                m->chunk_state = CH_SIZE_LF;
+            } else {
+                return "chunk size that is not hexadecimal (RFC 9112 §7.1)";
+            }
+            break;
+        case CH_EXT:
+            if (ch == '\r')
+                m->chunk_state = CH_SIZE_LF;
+            else if (ch == '\n' || ch == 0)
+                return crlf;
+            break;
+        case CH_SIZE_LF:
+            if (ch != '\n') return crlf;
+            m->chunk_digits = 0;
+            m->chunk_state = m->chunk_left ? CH_DATA : CH_TRAILER0;
+            break;
+        case CH_DATA: {
+            size_t k = n - i < m->chunk_left ? n - i : (size_t)m->chunk_left;
+            m->chunk_left -= k;
+            i += k - 1;
+            if (!m->chunk_left) m->chunk_state = CH_DATA_CR;
+            break;
+        }
+        case CH_DATA_CR:
+            if (ch != '\r') return crlf;
+            m->chunk_state = CH_DATA_LF;
+            break;
+        case CH_DATA_LF:
+            if (ch != '\n') return crlf;
+            m->chunk_state = CH_SIZE0;
+            break;
+        case CH_TRAILER0:
+            if (ch == '\r')
+                m->chunk_state = CH_FINAL_LF;
+            else if (ch == '\n')
+                return crlf;
+            else
+                m->chunk_state = CH_TRAILER;
+            break;
+        case CH_TRAILER:
+            if (ch == '\r')
+                m->chunk_state = CH_TRAILER_LF;
+            else if (ch == '\n')
+                return crlf;
+            break;
+        case CH_TRAILER_LF:
+            if (ch != '\n') return crlf;
+            m->chunk_state = CH_TRAILER0;
+            break;
+        case CH_FINAL_LF:
+            if (ch != '\n') return crlf;
+            m->chunk_state = CH_DONE;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static ssize_t execute(h1_msg *m, const uint8_t *p, size_t n)
+{
     size_t used = http_parser_execute(&m->hp, &settings, (const char *)p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&m->hp);
     if (e != HPE_OK && e != HPE_PAUSED) {
@@ -234,6 +345,38 @@ ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
         return -1;
     }
     return (ssize_t)used;
+}
+
+ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
+{
+    /* http-parser itself stops after an Upgrade or CONNECT message (after
+     * its head, or after its body when it has one) */
+    if (m->msg_done) return 0;
+    if (m->response) return execute(m, p, n);
+    size_t used = 0;
+    if (!m->head_scanned) {
+        size_t end;
+        if ((m->err = scan_head(m, p, n, &end))) return -1;
+        if (!m->head_scanned) return execute(m, p, n); /* the head goes on */
+        /* the head ends here: the parser takes it first, so that what
+         * follows is known to be a chunked body (or not) before it is read */
+        ssize_t k = execute(m, p, end);
+        if (k < 0 || (size_t)k < end || m->msg_done) return k;
+        used = end;
+        p += end;
+        n -= end;
+    }
+    const char *bad = NULL;
+    if (m->chunked && m->head_done && n) {
+        size_t at = 0;
+        if ((bad = scan_chunks(m, p, n, &at))) n = at; /* what comes before it is read */
+    }
+    ssize_t k = n ? execute(m, p, n) : 0;
+    if (k >= 0 && bad) {
+        m->err = bad;
+        return -1;
+    }
+    return k < 0 ? k : (ssize_t)(used + (size_t)k);
 }
 
 int h1_eof(h1_msg *m)

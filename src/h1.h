@@ -44,6 +44,10 @@ struct h1_msg {
      * for a bare CR (§2.2) */
     uint8_t mid_line, head_scanned, cr;
     uint32_t head_lines;
+    /* requests: a chunked body's framing checked as strictly as RFC 9112
+     * §7.1 says (http-parser takes any two octets after chunk data) */
+    uint8_t chunk_state, chunk_digits;
+    uint64_t chunk_left;
     const char *bad; /* a rule a callback found broken */
     uint64_t body_bytes;
     int64_t content_length; /* as the head said, -1: none (h1_content_length) */

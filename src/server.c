@@ -491,8 +491,10 @@ static void h1_answer(hconn *c)
     v.ae = h1_field(m, "accept-encoding", &v.ae_len);
     v.authority = h1_field(m, "host", &v.authority_len);
     v.content_length = h1_content_length(m);
-    /* answered before its body: the connection cannot be reused */
-    c->h1_keepalive = h1_keep_alive(m) && !c->w->stopping && !c->h1_early;
+    /* answered before its body: the connection cannot be reused; nor
+     * after a CONNECT (refused: what follows its head is not a request) */
+    c->h1_keepalive =
+        h1_keep_alive(m) && !c->w->stopping && !c->h1_early && strcmp(v.method, "CONNECT") != 0;
 
     /* RFC 9113 §3.1 / RFC 7540 §3.2: Upgrade: h2c */
     uint8_t settings[256];

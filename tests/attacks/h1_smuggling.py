@@ -45,6 +45,12 @@ def shapes():
                           b"\r\n10000000000000005\r\nhello\r\n0\r\n\r\n" + s("chunk_overflow"),
         "chunk_negative": b"POST /1k.bin HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
                           b"\r\n-5\r\nhello\r\n0\r\n\r\n" + s("chunk_negative"),
+        # chunk data followed by two octets that are not CRLF: http-parser
+        # would take them, a parser behind could read a request there
+        "chunk_no_crlf": b"POST /1k.bin HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                         b"\r\n5\r\nhelloXX0\r\n\r\n" + s("chunk_no_crlf"),
+        "chunk_lf_only": b"POST /1k.bin HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                         b"\r\n5\nhello\n0\n\n" + s("chunk_lf_only"),
         "te_not_last": b"POST /1k.bin HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, "
                        b"identity\r\n\r\n0\r\n\r\n" + s("te_not_last"),
         "te_space": b"POST /1k.bin HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n"

@@ -83,6 +83,11 @@ static void test_good(void **state)
     both_ways("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
               "5\r\nhello\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
               1, 8);
+    /* chunk extensions (with BWS), trailers, a chunked request then another */
+    both_ways("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5 ;a=1;b\r\nhello\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n"
+              "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+              2, 5);
     /* a CRLF before the request line is allowed (RFC 9112 §2.2) */
     both_ways("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 1, 0);
     /* whitespace inside a value is fine; around it, trimmed */
@@ -141,6 +146,18 @@ static void test_smuggling_refused(void **state)
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        /* chunk data not followed by CRLF (http-parser takes any two
+         * octets there), bare LFs, chunk sizes of 16 digits */
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhelloXX0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nX-T: 1\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0000000000000005\r\nhello\r\n0\r\n\r\n",
         /* chunked not last (§6.1: the length cannot be known) */
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
         /* a line of the head that starts with whitespace */

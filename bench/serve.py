@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """loom serve against nghttpd, h2o and nginx, side by side in one run.
 
-Each server gets one worker (thread or process), no access log, the same
+Each server gets one worker (thread or process) pinned to core 1 (h2load
+runs on core 0, so neither steals the other's core), no access log, the same
 1 KiB file, a TLS listener (the same self-signed certificate) and a
 cleartext h2c one. For each server and protocol, h2load sends -n requests
 over -c connections with -m streams each; the median req/s of --rounds
@@ -88,7 +89,7 @@ def children(pid):
 
 
 def h2load(url, n, c, m):
-    out = subprocess.run(["h2load", "-n", str(n), "-c", str(c), "-m", str(m), url],
+    out = subprocess.run(["taskset", "-c", "0", "h2load", "-n", str(n), "-c", str(c), "-m", str(m), url],
                          capture_output=True, text=True, timeout=300)
     text = out.stdout
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", text)
@@ -173,7 +174,7 @@ def main():
         results = {}
         for name in servers:
             cmds, tls, clear, env = spec(name)
-            procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
+            procs = [subprocess.Popen(["taskset", "-c", "1"] + c, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL) for c, _ in cmds]
             try:
                 wait_port(tls, procs[0])

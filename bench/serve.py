@@ -34,7 +34,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import free_port, wait_port  # noqa: E402
+from common import H2O, free_port, wait_port  # noqa: E402
 
 NGINX = """{user}daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log;
 events {{ worker_connections 4096; }}
@@ -48,25 +48,6 @@ http {{
     root {root};
   }}
 }}
-"""
-
-H2O = """{user}pid-file: {tmp}/h2o.pid
-error-log: {tmp}/h2o-error.log
-num-threads: 1
-listen:
-  host: 127.0.0.1
-  port: {tls}
-  ssl:
-    certificate-file: {cert}
-    key-file: {key}
-listen:
-  host: 127.0.0.1
-  port: {clear}
-hosts:
-  default:
-    paths:
-      /:
-        file.dir: {root}
 """
 
 
@@ -159,7 +140,7 @@ def main():
                 conf = os.path.join(tmp, "h2o.conf")
                 with open(conf, "w") as f:
                     f.write(H2O.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key,
-                                       root=root,
+                                       root=root, access="",
                                        user="user: root\n" if os.getuid() == 0 else ""))
                 return [(["h2o", "-c", conf], None)], tls, clear, env
             conf = os.path.join(tmp, "nginx.conf")

@@ -298,7 +298,7 @@ static void on_done(cl_req *r, int outcome)
     if (B.duration <= 0 && !t->stopping && t->started >= t->quota) {
         int idle = 1;
         for (int i = 0; i < t->ncl && idle; i++)
-            idle = t->cl[i].inflight == 0;
+            idle = t->cl[i].inflight == 0 && t->cl[i].nretry == 0;
         if (idle) wind_down(t, 0);
     }
 }
@@ -364,8 +364,12 @@ static void conn_closed(cl_conn *conn, cl_error_kind err, const char *why)
     else if (B.verbose)
         fprintf(stderr, "client %d: connection ended: %s\n", c->idx, why);
     /* requests remain: a new connection (the server closed this one, as
-     * servers do after so many requests) */
-    int pending = c->nretry > 0;
+     * servers do after so many requests). The requests still out on it are
+     * handed back (to retry) only after this call, so they count too: a
+     * server that closes after a response (HTTP/1.1 Connection: close, as
+     * Apache does every 100 requests) while the next request was already
+     * queued on the connection must not strand that request. */
+    int pending = c->nretry > 0 || c->inflight > 0;
     if (!t->stopping && !B.fatal && (pending || may_start(t)) && c->ever_ready) {
         loop_timer(t->l, connected ? 0 : 100, reconnect_fired, c);
         return;
@@ -425,7 +429,7 @@ static void tick(loop *l, void *user)
     /* the end: the count is started and answered, or the time is up */
     int idle = 1;
     for (int i = 0; i < t->ncl; i++)
-        idle &= t->cl[i].inflight == 0;
+        idle &= t->cl[i].inflight == 0 && t->cl[i].nretry == 0;
     if (!t->stopping &&
         ((B.duration > 0 && now >= B.t_end) || (B.duration <= 0 && t->started >= t->quota && idle)))
         wind_down(t, 0);

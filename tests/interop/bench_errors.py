@@ -11,6 +11,8 @@ Asserts:
 - no HTTP/2 (16): a TLS server that offers only http/1.1 in ALPN (Python's
   ssl, an HTTP/1.1 keep-alive server); with --h1 the same server is loaded
   to the end;
+- a server that closes the connection after each response: every request
+  is answered (the one queued on the closing connection is sent again);
 - a server that never answers, with --timeout 1: the requests end as
   "timeout" (exit 1) within a few seconds.
 
@@ -50,6 +52,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+
+class ClosingHandler(Handler):
+    """Ends the connection after every response (Connection: close)."""
+
+    def do_GET(self):
+        body = b"bye\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
 
 
 def tls_h1_server(cert, key):
@@ -138,6 +153,20 @@ def run(loom, argv):
         log("TLS to a cleartext HTTP/1.1 port: exit 35")
     finally:
         srv.shutdown()
+
+    # a server that closes after each response: the request queued on the
+    # closing connection is sent again on a new one, the last one too
+    srv3 = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ClosingHandler)
+    threading.Thread(target=srv3.serve_forever, daemon=True).start()
+    try:
+        for n, c in ((5, 1), (9, 3)):
+            r = bench(loom, "-n", str(n), "-c", str(c), "--h1",
+                      "http://127.0.0.1:%d/" % srv3.server_address[1], timeout=30)
+            check(r.req["succeeded"] == n and r.req["done"] == n,
+                  "a server closing after each response, -n %d -c %d: %s" % (n, c, r.describe()))
+        log("a server closing after each response: every request answered, on new connections")
+    finally:
+        srv3.shutdown()
 
     lsock, sport = silent_server()
     try:

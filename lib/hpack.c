@@ -712,6 +712,9 @@ struct loom_hpack_encoder {
         uint32_t h;
         uint8_t valid, idx, count;
     } names[256];
+    /* name-and-value hashes of volatile fields (see worth_indexing) sent
+     * lately without indexing, by the hash's low bits */
+    uint32_t seen[64];
 };
 
 /* A hash of 8 octets per step (multiply and fold), for the encoder's
@@ -925,22 +928,32 @@ static int sensitive(const loom_hpack_field *f)
 
 /* Whether adding the field to the table is likely to pay: values that
  * differ on almost every message (a path, a length, an age, a modification
- * time) would only push useful entries out. Measured on the hpack-test-case
+ * time) would only push useful entries out, so they are indexed only the
+ * second time they are seen (hnv, the name-and-value hash, is remembered in
+ * a small direct-mapped set): a response repeated over and over (the same
+ * file's content-length and last-modified) then costs an octet a field, and
+ * a value seen once costs no entry. Measured on the hpack-test-case
  * raw-data stories (bench/hpack): this choice encodes them smaller than
  * libnghttp2's encoder does. */
-static int worth_indexing(const loom_hpack_encoder *enc, const loom_hpack_field *f)
+static int worth_indexing(loom_hpack_encoder *enc, const loom_hpack_field *f, uint32_t hnv)
 {
     if (f->flags & LOOM_HPACK_NO_INDEX) return 0;
     if (f->flags & LOOM_HPACK_INDEX)
         return f->name_len + f->value_len + ENTRY_OVERHEAD <= enc->t.max;
     if (f->name_len + f->value_len + ENTRY_OVERHEAD > enc->t.max * 3 / 4) return 0;
+    int volatile_name;
     switch (f->name_len) {
-    case 3: return !NAME_IS(f, "age");
-    case 5: return !NAME_IS(f, ":path");
-    case 13: return !NAME_IS(f, "last-modified");
-    case 14: return !NAME_IS(f, "content-length");
-    default: return 1;
+    case 3: volatile_name = NAME_IS(f, "age"); break;
+    case 5: volatile_name = NAME_IS(f, ":path"); break;
+    case 13: volatile_name = NAME_IS(f, "last-modified"); break;
+    case 14: volatile_name = NAME_IS(f, "content-length"); break;
+    default: volatile_name = 0;
     }
+    if (!volatile_name) return 1;
+    uint32_t *slot = &enc->seen[hnv & 63];
+    if (*slot == (hnv | 1)) return 1;
+    *slot = hnv | 1; /* never 0: 0 is an empty slot */
+    return 0;
 }
 
 /* An integer in one octet when it fits the prefix, as most do. */
@@ -1014,7 +1027,7 @@ int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
             }
         }
         if (!idx) idx = enc_find(enc, f, hname, 0);
-        int incremental = !never && worth_indexing(enc, f);
+        int incremental = !never && worth_indexing(enc, f, hnv);
         if (incremental) /* §6.2.1 */
             o += put_int(out + o, 6, 0x40, idx);
         else /* §6.2.3 never indexed, §6.2.2 without indexing */

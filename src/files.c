@@ -210,6 +210,20 @@ static void http_date(time_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+const char *files_date_now(void)
+{
+    /* formatted once per second per thread: gmtime and strftime cost about
+     * as much as the rest of a small response's fields */
+    static _Thread_local time_t last = -1;
+    static _Thread_local char buf[32];
+    time_t now = time(NULL);
+    if (now != last) {
+        http_date(now, buf, sizeof(buf));
+        last = now;
+    }
+    return buf;
+}
+
 /* RFC 9110 §13 and §14: conditional requests and one range, from the
  * representation's validators. Sets the status (200, 206, 304 or 416). */
 static void conditions(const file_request *q, file_reply *r, time_t mtime)

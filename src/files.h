@@ -56,6 +56,12 @@ void files_release(file_cache *c, file_entry *e);
 /* The small body for an error status, and its type. */
 const char *files_error_body(int status, size_t *len);
 
+/* The current time as an IMF-fixdate for the Date field (RFC 9110 §6.6.1:
+ * an origin server with a clock MUST send it in 2xx, 3xx and 4xx
+ * responses), formatted at most once per second per thread; valid until
+ * the thread's next call. */
+const char *files_date_now(void);
+
 const char *files_mime(const char *path);
 
 #endif

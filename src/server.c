@@ -200,6 +200,7 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
     snprintf(status, 4, "%d", r->status);
     ADD(":status", status);
     ADD("server", "loom/" LOOM_VERSION_STRING);
+    ADD("date", files_date_now());
     if (r->status == 200 || r->status == 206) {
         ADD("content-type", r->type);
         snprintf(len, 24, "%llu", (unsigned long long)r->length);
@@ -281,8 +282,11 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
 #undef SET
         }
         if (!v.method || !v.path) { /* CONNECT and the like: not served here */
-            loom_hpack_field f[] = {{(const uint8_t *)":status", 7, (const uint8_t *)"405", 3, 0}};
-            loom_respond(lc, ev->stream_id, f, 1, NULL);
+            const char *date = files_date_now();
+            loom_hpack_field f[] = {
+                {(const uint8_t *)":status", 7, (const uint8_t *)"405", 3, 0},
+                {(const uint8_t *)"date", 4, (const uint8_t *)date, strlen(date), 0}};
+            loom_respond(lc, ev->stream_id, f, 2, NULL);
             break;
         }
         respond_h2(c, ev->stream_id, &v, 1);
@@ -539,8 +543,8 @@ static void h1_answer(hconn *c)
             h1_printf(&o, "Link: <%s>; rel=preload\r\n", pe->assets[i]);
         h1_printf(&o, "\r\n");
     }
-    h1_printf(&o, "HTTP/1.1 %d %s\r\nServer: loom/%s\r\n", r.status, h1_reason(r.status),
-              LOOM_VERSION_STRING);
+    h1_printf(&o, "HTTP/1.1 %d %s\r\nServer: loom/%s\r\nDate: %s\r\n", r.status,
+              h1_reason(r.status), LOOM_VERSION_STRING, files_date_now());
     uint64_t body_len = 0;
     const char *err_body = NULL;
     if (r.status == 200 || r.status == 206) {
@@ -600,11 +604,20 @@ static int flush_h1(hconn *c)
  * the connection closed after the response. */
 #define H1_BODY_WAIT (64 * 1024)
 
+/* A fixed HTTP/1.1 answer that ends the connection, with its Date. */
+static void h1_final(hconn *c, const char *status, const char *body)
+{
+    char buf[256];
+    int n =
+        snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 %s\r\nDate: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 status, files_date_now(), strlen(body), body);
+    tp_write(&c->tp, buf, (size_t)n);
+}
+
 static void h1_bad_request(hconn *c)
 {
-    static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n"
-                              "Connection: close\r\n\r\n400 Bad Request\n";
-    tp_write(&c->tp, bad, sizeof(bad) - 1);
+    h1_final(c, "400 Bad Request", "400 Bad Request\n");
     c->closing = 1;
     c->inlen = 0;
 }
@@ -709,9 +722,7 @@ static void head_fired(loop *l, void *user)
     hconn *c = user;
     c->head_timer = 0;
     if (c->proto == P_H1 && !c->h1_busy) {
-        static const char rt[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 20\r\n"
-                                 "Connection: close\r\n\r\n408 Request Timeout\n";
-        tp_write(&c->tp, rt, sizeof(rt) - 1);
+        h1_final(c, "408 Request Timeout", "408 Request Timeout\n");
         c->closing = 1;
         c->inlen = 0;
         conn_flush(c);

@@ -8,6 +8,7 @@ keep-alive, a chunked request body, and clients that abort a download
 (the server must go on and still exit 0).
 
 Usage: serve_curl.py LOOM"""
+import email.utils
 import gzip
 import os
 import re
@@ -143,6 +144,11 @@ def run_checks(s, files, tmp):
         expect(r, 200, label + " GET for validators", small)
         etag, lm = r.headers.get("etag"), r.headers.get("last-modified")
         check(etag and lm, "%s: no etag/last-modified in %r" % (label, r.headers))
+        # RFC 9110 §6.6.1: Date, an IMF-fixdate of now
+        date = r.headers.get("date")
+        check(date and date.endswith(" GMT") and
+              abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time()) < 120,
+              "%s: date %r is not now" % (label, date))
         r = curl(args + ["-H", "If-None-Match: " + etag], base + "/small.txt", tmp)
         expect(r, 304, label + " If-None-Match", b"")
         check(r.headers.get("etag") == etag, "%s 304: etag %r" % (label, r.headers.get("etag")))

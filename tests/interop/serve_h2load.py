@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """loom serve under load from h2load (nghttp2): 20000 requests for a small
 file over 10 connections with 10 streams each, over TLS (ALPN h2) and over
-h2c (prior knowledge). Every request must succeed with status 200, and
-the server must still exit 0 (ASan/UBSan clean) after SIGTERM.
+h2c (prior knowledge). Every request must succeed with status 200, the
+response headers must compress as HPACK allows (h2load's "space savings"
+at least 94 %), and the server must still exit 0 (ASan/UBSan clean) after
+SIGTERM.
 
 Usage: serve_h2load.py LOOM"""
 import os
@@ -38,6 +40,12 @@ def test(argv):
                       (label, want, out[-3000:]))
                 m = re.search(r"status codes: (\d+) 2xx", out)
                 check(m and int(m.group(1)) == N, "%s: not %d 2xx:\n%s" % (label, N, out[-3000:]))
+                # HPACK's dynamic table at work on the responses: the same
+                # file again and again costs an octet or so a field
+                m = re.search(r"headers \(space savings ([\d.]+)%\)", out)
+                check(m and float(m.group(1)) >= 94.0,
+                      "%s: response header savings %s%%, wanted >= 94%%:\n%s" %
+                      (label, m and m.group(1), out[-3000:]))
                 m = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
                 if m:
                     print("%s: %s%s, %s req/s" % (label, m.group(1), m.group(2), m.group(3)))

@@ -1261,6 +1261,44 @@ static void test_encoder_repeated_cookie(void **state)
     loom_hpack_encoder_free(enc);
 }
 
+/* Volatile fields (content-length, last-modified, :path, age) are not
+ * indexed when first seen, so one-off values cost no table entry; a value
+ * seen a second time is indexed, so a response repeated over and over
+ * costs one octet a field (issue 12: h2load's header savings). */
+static void test_encoder_volatile_indexed_when_repeated(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_field f[2] = {fld("content-length", "1024", 0),
+                             fld("last-modified", "Sat, 05 Dec 2026 01:42:32 GMT", 0)};
+    uint8_t *out;
+    int n = encode(enc, f, 2, &out);
+    assert_true(n > 2);
+    assert_int_equal(out[0] & 0xf0, 0x00); /* §6.2.2 without indexing */
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 0);
+    /* another length once: still not indexed, and it does not make the
+     * first one look new */
+    loom_hpack_field other = fld("content-length", "77", 0);
+    n = encode(enc, &other, 1, &out);
+    assert_int_equal(out[0] & 0xf0, 0x00);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 0);
+    /* the second sight of each value: §6.2.1 incremental indexing */
+    n = encode(enc, f, 2, &out);
+    assert_true(n > 2);
+    assert_int_equal(out[0] & 0xc0, 0x40);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 2);
+    /* from then on one octet each */
+    n = encode(enc, f, 2, &out);
+    assert_int_equal(n, 2);
+    assert_true(out[0] & 0x80);
+    assert_true(out[1] & 0x80);
+    free(out);
+    loom_hpack_encoder_free(enc);
+}
+
 static void test_encoder_buffer_too_small(void **state)
 {
     (void)state;
@@ -1422,6 +1460,7 @@ int main(void)
         cmocka_unit_test(test_encoder_no_index),
         cmocka_unit_test(test_encoder_size_update),
         cmocka_unit_test(test_encoder_repeated_cookie),
+        cmocka_unit_test(test_encoder_volatile_indexed_when_repeated),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
         cmocka_unit_test(test_size_update_smallest_first),

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,90 @@
 #include <unistd.h>
 
 #include "tls.h"
+
+/* ---- TLS output without a syscall per record ----
+ *
+ * OpenSSL cuts what SSL_write gets into records of at most 16 KiB and, with
+ * a socket BIO, writes each record with its own write(): 64 syscalls a MiB.
+ * Unless the kernel can do TLS (then the socket BIO stays, for kernel TLS
+ * and SSL_sendfile), SSL's write side is this thread's buffer instead:
+ * records pile up there, and one send() carries a batch of them. What the
+ * socket does not take moves to the connection's own leftover buffer
+ * (t->stage); the thread's buffer is always empty between calls, so the
+ * connections of a thread share it. The plaintext of a batch is gathered
+ * in a second per-thread buffer: SSL_write always finishes (the BIO takes
+ * every record), so nothing has to stay put for a retry. Reads keep the
+ * socket BIO (read ahead 64 KiB at a time).
+ *
+ * The batch is one SSL_write of up to TP_STAGE_MAX (four records): sending
+ * 2,000 x 1 MiB over TLS cost the server 104-114 CPU ticks this way,
+ * against 127-134 with a write() per record and 156-171 with 128 KiB
+ * batches (the records are no longer in cache when the kernel copies
+ * them). */
+#define TP_BATCH TP_STAGE_MAX
+/* a batch's records, and the handshake's flights, fit with room to spare */
+#define TP_CIPHER_CAP (TP_BATCH + TP_STAGE_MAX + 32 * 1024)
+
+static _Thread_local struct {
+    size_t len;
+    int overflow;
+    uint8_t buf[TP_CIPHER_CAP];
+} cipher;
+static _Thread_local uint8_t plain[TP_STAGE_MAX];
+
+static int bio_out_write(BIO *b, const char *p, int n)
+{
+    BIO_clear_retry_flags(b);
+    if (n < 0 || (size_t)n > TP_CIPHER_CAP - cipher.len) {
+        cipher.overflow = 1; /* cannot happen with the sizes above */
+        return -1;
+    }
+    memcpy(cipher.buf + cipher.len, p, (size_t)n);
+    cipher.len += (size_t)n;
+    return n;
+}
+
+static long bio_out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    /* flushing is the caller's: every SSL call is followed by out_push() */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_out_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *bio_out_method;
+static pthread_once_t bio_out_once = PTHREAD_ONCE_INIT;
+
+static void bio_out_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "loom output");
+    if (m && BIO_meth_set_write(m, bio_out_write) == 1 && BIO_meth_set_ctrl(m, bio_out_ctrl) == 1 &&
+        BIO_meth_set_create(m, bio_out_create) == 1)
+        bio_out_method = m;
+}
+
+/* Whether this kernel can do TLS sends (the "tls" upper layer protocol):
+ * then the socket BIO stays, for kernel TLS and SSL_sendfile. */
+static int kernel_tls;
+static pthread_once_t kernel_tls_once = PTHREAD_ONCE_INIT;
+
+static void kernel_tls_probe(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+    char line[256] = "";
+    if (f) {
+        if (!fgets(line, sizeof(line), f)) line[0] = 0;
+        fclose(f);
+    }
+    kernel_tls = strstr(line, "tls") != NULL || access("/sys/module/tls", F_OK) == 0;
+}
 
 void tp_init(transport *t, int fd)
 {
@@ -46,6 +131,17 @@ int tp_init_tls(transport *t, int fd, SSL_CTX *ctx, int server, const char *sni,
         set_err(t, "TLS");
         return TP_ERROR;
     }
+    pthread_once(&kernel_tls_once, kernel_tls_probe);
+    pthread_once(&bio_out_once, bio_out_init);
+    if (!kernel_tls && bio_out_method) {
+        BIO *out = BIO_new(bio_out_method);
+        if (!out) {
+            set_err(t, "TLS");
+            return TP_ERROR;
+        }
+        SSL_set0_wbio(t->ssl, out); /* the socket BIO stays the read side */
+        t->batched = 1;
+    }
     if (server) {
         SSL_set_accept_state(t->ssl);
     } else {
@@ -56,21 +152,32 @@ int tp_init_tls(transport *t, int fd, SSL_CTX *ctx, int server, const char *sni,
     return 0;
 }
 
+static int out_push(transport *t);
+
 int tp_handshake(transport *t)
 {
     if (t->handshaken) return TP_DONE;
+    int fl = tp_flush(t); /* a flight the socket did not take yet */
+    if (fl == TP_ERROR) return TP_ERROR;
+    if (fl == TP_AGAIN) {
+        t->want_write = 1;
+        return TP_AGAIN;
+    }
     ERR_clear_error();
     errno = 0;
     int rc = SSL_do_handshake(t->ssl);
+    int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, rc);
+    int pushed = out_push(t); /* our flight, or an alert */
+    if (pushed == TP_ERROR && (rc == 1 || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE))
+        return TP_ERROR;
     if (rc == 1) {
         t->handshaken = 1;
-        t->want_write = 0;
+        t->want_write = pushed == TP_AGAIN;
         t->ktls = (uint8_t)tls_ktls_send(t->ssl);
         return TP_DONE;
     }
-    int e = SSL_get_error(t->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        t->want_write = e == SSL_ERROR_WANT_WRITE;
+        t->want_write = e == SSL_ERROR_WANT_WRITE || pushed == TP_AGAIN;
         return TP_AGAIN;
     }
     if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
@@ -114,6 +221,11 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
         ERR_clear_error();
         errno = 0;
         int k = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+        if (cipher.len) { /* an answer of TLS's own (a key update, an alert) */
+            int pushed = out_push(t);
+            if (pushed == TP_ERROR) return TP_ERROR;
+            if (pushed == TP_AGAIN) t->want_write = 1;
+        }
         if (k > 0) {
             t->bytes_in += (uint64_t)k;
             return k;
@@ -151,27 +263,39 @@ size_t tp_unsent(const transport *t)
     return t->stage_len - t->stage_off;
 }
 
+/* Room for n more octets in the leftover buffer, which grows to fit and
+ * never past TP_LEFT_MAX. */
 static int stage_room(transport *t, size_t n)
 {
-    if (!t->stage && !(t->stage = malloc(TP_STAGE_MAX))) {
-        snprintf(t->err, sizeof(t->err), "out of memory");
-        return -1;
-    }
     if (t->stage_off && t->stage_off == t->stage_len) t->stage_off = t->stage_len = 0;
-    if (t->stage_len + n > TP_STAGE_MAX && t->stage_off) {
+    if (t->stage_off && t->stage_len + n > t->stage_cap) {
         memmove(t->stage, t->stage + t->stage_off, t->stage_len - t->stage_off);
         t->stage_len -= t->stage_off;
         t->stage_off = 0;
     }
-    return t->stage_len + n <= TP_STAGE_MAX ? 0 : -1;
+    if (t->stage_len + n <= t->stage_cap) return 0;
+    if (t->stage_len + n > TP_LEFT_MAX) return -1;
+    size_t cap = t->stage_cap ? t->stage_cap * 2 : 16 * 1024;
+    while (cap < t->stage_len + n)
+        cap *= 2;
+    if (cap > TP_LEFT_MAX) cap = TP_LEFT_MAX;
+    uint8_t *p = realloc(t->stage, cap);
+    if (!p) {
+        snprintf(t->err, sizeof(t->err), "out of memory");
+        return -1;
+    }
+    t->stage = p;
+    t->stage_cap = cap;
+    return 0;
 }
 
-/* Writes raw octets to the socket or through TLS: the count written (maybe
- * 0), or TP_ERROR. With TLS, a write that could not finish must be retried
- * with the same octets (they stay staged). */
+/* Writes octets to the socket (cleartext, or TLS records already made), or
+ * through SSL_write when the socket BIO is TLS's write side: the count
+ * written (maybe 0), or TP_ERROR. Through SSL_write, a write that could not
+ * finish must be retried with the same octets (they stay staged). */
 static ssize_t raw_write(transport *t, const uint8_t *p, size_t n)
 {
-    if (t->ssl) {
+    if (t->ssl && !t->batched) {
         ERR_clear_error();
         errno = 0;
         int k = SSL_write(t->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
@@ -201,21 +325,85 @@ int tp_flush(transport *t)
         if (k < 0) return TP_ERROR;
         if (k == 0) return TP_AGAIN;
         t->stage_off += (size_t)k;
-        t->bytes_out += (uint64_t)k;
+        if (!t->batched) t->bytes_out += (uint64_t)k; /* batched: counted when encrypted */
     }
-    /* drained: the staging buffer goes back, so an idle connection holds
-     * none (64 KiB each otherwise; a malloc per batch costs far less than
-     * the batch's SSL_write) */
-    free(t->stage);
-    t->stage = NULL;
+    /* drained: the leftover buffer goes back, so an idle connection holds
+     * none (it is needed only when the socket is full) */
+    if (t->stage) {
+        free(t->stage);
+        t->stage = NULL;
+        t->stage_cap = 0;
+    }
     t->stage_off = t->stage_len = 0;
     t->want_write = 0;
     return TP_DONE;
 }
 
+/* Encrypts n octets (at most TP_STAGE_MAX) into this thread's record
+ * buffer; out_push() sends them. */
+static int tls_put(transport *t, const uint8_t *p, size_t n)
+{
+    while (n) { /* a record at a time with SSL_MODE_ENABLE_PARTIAL_WRITE */
+        ERR_clear_error();
+        errno = 0;
+        int k = SSL_write(t->ssl, p, (int)n);
+        if (k <= 0) {
+            cipher.len = 0;
+            cipher.overflow = 0;
+            set_err(t, "TLS write");
+            return TP_ERROR;
+        }
+        t->bytes_out += (uint64_t)k;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Sends the records TLS has made (this thread's buffer) after what the
+ * connection has left over; what the socket does not take is kept. Leaves
+ * the thread's buffer empty. */
+static int out_push(transport *t)
+{
+    size_t n = cipher.len;
+    cipher.len = 0;
+    if (cipher.overflow) {
+        cipher.overflow = 0;
+        snprintf(t->err, sizeof(t->err), "TLS output over %d octets at once", TP_CIPHER_CAP);
+        return TP_ERROR;
+    }
+    const uint8_t *p = cipher.buf;
+    if (n && t->stage_off == t->stage_len) { /* nothing waiting: straight out */
+        ssize_t k = raw_write(t, p, n);
+        if (k < 0) return TP_ERROR;
+        p += k;
+        n -= (size_t)k;
+    }
+    if (n) {
+        if (stage_room(t, n) < 0) {
+            if (!t->err[0])
+                snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_LEFT_MAX);
+            return TP_ERROR;
+        }
+        memcpy(t->stage + t->stage_len, p, n);
+        t->stage_len += n;
+    }
+    return tp_flush(t);
+}
+
+int tp_quiet(transport *t)
+{
+    if (!t->ssl || !t->handshaken || t->stage_off != t->stage_len || SSL_has_pending(t->ssl))
+        return 0;
+    return SSL_free_buffers(t->ssl) == 1;
+}
+
 int tp_shutdown_write(transport *t)
 {
-    if (t->ssl && t->handshaken) SSL_shutdown(t->ssl); /* close_notify, no waiting */
+    if (t->ssl && t->handshaken) {
+        SSL_shutdown(t->ssl); /* close_notify, no waiting */
+        if (t->batched) out_push(t);
+    }
     return shutdown(t->fd, SHUT_WR);
 }
 
@@ -224,6 +412,16 @@ int tp_write(transport *t, const void *p, size_t n)
     int rc = tp_flush(t);
     if (rc == TP_ERROR) return rc;
     const uint8_t *q = p;
+    if (t->batched) { /* encrypted now, sent in batches */
+        while (n) {
+            size_t take = n < TP_STAGE_MAX ? n : TP_STAGE_MAX;
+            if (tls_put(t, q, take) < 0) return TP_ERROR;
+            q += take;
+            n -= take;
+            if (n && cipher.len >= TP_BATCH && out_push(t) == TP_ERROR) return TP_ERROR;
+        }
+        return out_push(t);
+    }
     if (rc == TP_DONE && !t->ssl) { /* straight out, what the socket takes */
         ssize_t k = raw_write(t, q, n);
         if (k < 0) return TP_ERROR;
@@ -234,7 +432,7 @@ int tp_write(transport *t, const void *p, size_t n)
     }
     if (stage_room(t, n) < 0) {
         if (!t->err[0])
-            snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_STAGE_MAX);
+            snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_LEFT_MAX);
         return TP_ERROR;
     }
     memcpy(t->stage + t->stage_len, q, n);
@@ -274,19 +472,23 @@ int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left)
             t->bytes_out += (uint64_t)n;
             continue;
         }
-        /* TLS without the kernel: read into the staging buffer, then send */
-        if (stage_room(t, 1) < 0) return TP_ERROR;
-        size_t room = TP_STAGE_MAX - t->stage_len;
-        size_t take = *left < room ? (size_t)*left : room;
-        ssize_t n = pread(fd, t->stage + t->stage_len, take, (off_t)*off);
+        /* TLS without the kernel: read, encrypt, send (in batches) */
+        size_t take = *left < TP_STAGE_MAX ? (size_t)*left : TP_STAGE_MAX;
+        ssize_t n = pread(fd, plain, take, (off_t)*off);
         if (n <= 0) {
             snprintf(t->err, sizeof(t->err), "the file shrank while being sent");
             return TP_ERROR;
         }
-        t->stage_len += (size_t)n;
         *off += (uint64_t)n;
         *left -= (uint64_t)n;
-        rc = tp_flush(t);
+        if (!t->batched) {
+            rc = tp_write(t, plain, (size_t)n);
+            if (rc != TP_DONE) return rc;
+            continue;
+        }
+        if (tls_put(t, plain, (size_t)n) < 0) return TP_ERROR;
+        if (*left && cipher.len < TP_BATCH) continue;
+        rc = out_push(t);
         if (rc != TP_DONE) return rc;
     }
     return TP_DONE;
@@ -369,27 +571,52 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
             if (limit != SIZE_MAX) limit -= (size_t)n;
             continue;
         }
-        /* TLS: gather into the staging buffer, then one SSL_write */
-        if (stage_room(t, 1) < 0) return TP_ERROR;
-        size_t room = TP_STAGE_MAX - t->stage_len;
-        for (i = 0; i < k && room; i++) {
-            size_t take = out[i].len < room ? out[i].len : room;
-            if (out[i].fd >= 0) {
-                ssize_t n = pread(out[i].fd, t->stage + t->stage_len, take, (off_t)out[i].off);
-                if (n <= 0) {
-                    snprintf(t->err, sizeof(t->err), "a file shrank while being sent");
-                    return TP_ERROR;
+        /* TLS: the pieces gathered into plaintext batches of up to
+         * TP_STAGE_MAX, encrypted, and sent once TP_BATCH of records are
+         * made (or the engine has no more) */
+        int more = 1;
+        for (;;) {
+            size_t len = 0;
+            for (i = 0; i < k && len < TP_STAGE_MAX; i++) {
+                size_t take = out[i].len < TP_STAGE_MAX - len ? out[i].len : TP_STAGE_MAX - len;
+                if (out[i].fd >= 0) {
+                    ssize_t n = pread(out[i].fd, plain + len, take, (off_t)out[i].off);
+                    if (n <= 0) {
+                        snprintf(t->err, sizeof(t->err), "a file shrank while being sent");
+                        return TP_ERROR;
+                    }
+                    take = (size_t)n;
+                } else {
+                    memcpy(plain + len, out[i].base, take);
                 }
-                take = (size_t)n;
-            } else {
-                memcpy(t->stage + t->stage_len, out[i].base, take);
+                len += take;
+                loom_conn_sent(c, take);
+                if (limit != SIZE_MAX) limit -= take;
+                if (take < out[i].len) break;
+                if (t->ktls && i + 1 < k && out[i + 1].fd >= 0) break;
             }
-            t->stage_len += take;
-            room -= take;
-            loom_conn_sent(c, take);
-            if (limit != SIZE_MAX) limit -= take;
-            if (take < out[i].len) break;
-            if (t->ktls && i + 1 < k && out[i + 1].fd >= 0) break;
+            if (!t->batched) {
+                rc = tp_write(t, plain, len);
+                if (rc != TP_DONE) return rc;
+                break;
+            }
+            if (tls_put(t, plain, len) < 0) return TP_ERROR;
+            if (cipher.len >= TP_BATCH || limit == 0) break;
+            k = loom_conn_send(c, out, 64);
+            if (k == 0) {
+                more = 0;
+                break;
+            }
+            for (i = 0, left = limit; i < k && left; i++) {
+                if (out[i].len > left) out[i].len = left;
+                left -= out[i].len;
+            }
+            k = i;
+        }
+        if (t->batched) {
+            rc = out_push(t);
+            if (rc != TP_DONE) return rc;
+            if (!more) return TP_DONE;
         }
     }
 }
@@ -399,6 +626,9 @@ void tp_close(transport *t)
     if (t->ssl) {
         /* close_notify if the socket takes it now; no waiting */
         if (t->handshaken) SSL_shutdown(t->ssl);
+        if (cipher.len && t->stage_off == t->stage_len)
+            (void)!send(t->fd, cipher.buf, cipher.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        cipher.len = 0;
         SSL_free(t->ssl);
         t->ssl = NULL;
     }
@@ -406,5 +636,5 @@ void tp_close(transport *t)
     t->fd = -1;
     free(t->stage);
     t->stage = NULL;
-    t->stage_len = t->stage_off = 0;
+    t->stage_cap = t->stage_len = t->stage_off = 0;
 }

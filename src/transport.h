@@ -21,7 +21,8 @@ enum {
     TP_ERROR = -1, /* failed: tp->err says why */
 };
 
-#define TP_STAGE_MAX (64 * 1024) /* TLS output gathered per SSL_write */
+#define TP_STAGE_MAX (64 * 1024)  /* TLS output gathered per SSL_write */
+#define TP_LEFT_MAX  (512 * 1024) /* octets left over when the socket is full, at most */
 
 typedef struct {
     int fd;
@@ -30,9 +31,13 @@ typedef struct {
     uint8_t handshaken;    /* TLS: the handshake is done */
     uint8_t want_write;    /* the last call waits for the socket to be writable */
     uint8_t alert_no_alpn; /* the handshake failed: the peer has none of our ALPN protocols */
-    /* output staged for TLS, or left over from a partial write */
+    uint8_t batched;       /* TLS records are made into a buffer and sent in batches (not
+                              one write() each through the socket BIO) */
+    /* output the socket did not take yet: cleartext, TLS records (batched),
+     * or plaintext for SSL_write (socket BIO); allocated only while some is
+     * left, at most TP_LEFT_MAX */
     uint8_t *stage;
-    size_t stage_len, stage_off;
+    size_t stage_len, stage_off, stage_cap;
     uint64_t bytes_in, bytes_out; /* octets on the socket, both ways (after TLS: the
                                       application's octets) */
     char err[160];
@@ -66,7 +71,7 @@ int tp_pending(const transport *t);
 /* Writes n octets, or what of them the socket takes; the rest is kept and
  * goes with the next write or tp_flush(). TP_DONE when nothing is left,
  * TP_AGAIN when some is, TP_ERROR. Fails (TP_ERROR) when more than
- * TP_STAGE_MAX octets would be left waiting. */
+ * TP_LEFT_MAX octets would be left waiting. */
 int tp_write(transport *t, const void *p, size_t n);
 int tp_flush(transport *t);
 /* Octets written but not yet on the socket. */
@@ -74,9 +79,9 @@ size_t tp_unsent(const transport *t);
 
 /* Moves what the engine has to send to the socket: cleartext as gathered
  * writes straight from the engine's pieces and sendfile for file pieces;
- * TLS gathered into one SSL_write per record batch (or SSL_sendfile with
- * kernel TLS). At most `limit` octets (SIZE_MAX: no limit). TP_DONE when
- * the engine has nothing more, TP_AGAIN when the socket is full (or the
+ * TLS gathered into SSL_writes of up to TP_STAGE_MAX whose records go out
+ * together, one send() a batch (or SSL_sendfile with kernel TLS). At most `limit` octets (SIZE_MAX:
+ * no limit). TP_DONE when the engine has nothing more, TP_AGAIN when the socket is full (or the
  * limit reached), TP_ERROR. */
 int tp_send_conn(transport *t, loom_conn *c, size_t limit);
 
@@ -84,6 +89,12 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit);
  * TP_AGAIN, TP_ERROR (the file shrank, or the socket failed). */
 int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left);
 
+/* The connection is quiet: TLS's record buffers (64 KiB read ahead, a
+ * record's worth for writing) go back until it is busy again. 1 when they
+ * were freed; 0 when there is nothing to free or octets are still waiting
+ * in them. (SSL_MODE_RELEASE_BUFFERS would free them after every read and
+ * write, a malloc and a free per batch on a busy connection.) */
+int tp_quiet(transport *t);
 /* Ends the pipe: a TLS close_notify when it can go at once, then the
  * socket is closed. */
 void tp_close(transport *t);

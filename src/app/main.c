@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../tls.h"
+
 #include "loom/loom.h"
 #include "bench.h"
 #include "get.h"
@@ -34,6 +36,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    tls_mem_init(); /* before anything touches OpenSSL */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -67,9 +67,10 @@ typedef struct {
 struct hconn;
 
 /* One request on a stream (h2) or the connection (h1). */
-typedef struct {
-    int fd;            /* file being sent, or -1 */
-    file_entry *entry; /* or the cached file in memory */
+typedef struct sreq {
+    struct sreq *next_free; /* in the worker's spares */
+    int fd;                 /* file being sent, or -1 */
+    file_entry *entry;      /* or the cached file in memory */
     int status;
     uint64_t bytes, start_ms;
     int32_t sid;
@@ -111,6 +112,7 @@ typedef struct hconn {
      * not reset the response away */
     int h1_early, lingering;
     uint64_t linger_bytes;
+    int quiet; /* TLS record buffers given back (tp_quiet) since the last input */
     char peer[64];
     struct hconn *prev, *next;
 } hconn;
@@ -129,7 +131,13 @@ struct worker {
     int accept_paused, emfile_said;
     char logbuf[8192];
     size_t loglen;
+    /* finished h2 requests' records kept for the next ones: no malloc per
+     * request in steady state (at most SREQ_SPARES) */
+    struct sreq *spares;
+    int nspares;
 };
+
+#define SREQ_SPARES 256
 
 static void conn_close(hconn *c);
 static int conn_flush(hconn *c);
@@ -138,6 +146,8 @@ static void head_expected(hconn *c);
 static void head_arrived(hconn *c);
 
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
+
+static void sreq_done(worker *w, sreq *r);
 
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
@@ -298,7 +308,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             access_log(c, r, ev->stream_id);
             if (r->fd >= 0) close(r->fd);
             files_release(c->w->fc, r->entry);
-            free(r);
+            sreq_done(c->w, r);
             loom_stream_set_user(lc, ev->stream_id, NULL);
         }
         break;
@@ -328,11 +338,28 @@ static void fill_sreq(sreq *r, int32_t sid, const req_view *v, int status, int f
              v->path);
 }
 
-static sreq *new_sreq(int32_t sid, const req_view *v, int status, int fd)
+static sreq *new_sreq(worker *w, int32_t sid, const req_view *v, int status, int fd)
 {
-    sreq *r = malloc(sizeof(*r));
+    sreq *r = w->spares;
+    if (r) {
+        w->spares = r->next_free;
+        w->nspares--;
+    } else {
+        r = malloc(sizeof(*r));
+    }
     if (r) fill_sreq(r, sid, v, status, fd);
     return r;
+}
+
+static void sreq_done(worker *w, sreq *r)
+{
+    if (w->nspares < SREQ_SPARES) {
+        r->next_free = w->spares;
+        w->spares = r;
+        w->nspares++;
+    } else {
+        free(r);
+    }
 }
 
 static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_push)
@@ -387,7 +414,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     loom_hpack_field f[16];
     char len[24], status[4], lbuf[2048];
     size_t n = reply_fields(&r, f, len, status, head, pe, lbuf, sizeof(lbuf));
-    sreq *rq = new_sreq(sid, v, r.status, r.fd);
+    sreq *rq = new_sreq(c->w, sid, v, r.status, r.fd);
     if (rq)
         rq->entry = r.entry;
     else
@@ -849,6 +876,14 @@ static int conn_flush(hconn *c)
         c->idle_bytes_out = c->tp.bytes_out;
         c->last_active = loop_now_ms();
     }
+    /* a TLS connection that has not asked anything yet (a browser's
+     * preconnect, a pool's spare) gives its record buffers back at once;
+     * the others when quiet for QUIET_MS (quiet_sweep) */
+    if (rc == 1 && c->tls && c->proto == P_H2 && !c->quiet) {
+        loom_conn_stats st;
+        loom_conn_get_stats(c->h2, &st);
+        if (st.last_peer_stream == 0) c->quiet = tp_quiet(&c->tp);
+    }
     /* records TLS read ahead that are not read yet (the read loop is
      * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
      * say so, so come back for them */
@@ -946,6 +981,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             return;
         }
         touch(c);
+        c->quiet = 0;
         if (c->proto == P_H2)
             feed_h2(c, buf, (size_t)n);
         else if (buffer_input(c, buf, (size_t)n) < 0) {
@@ -1055,6 +1091,21 @@ static void force_close(loop *l, void *user)
     while (w->conns)
         conn_close(w->conns);
     loop_stop(w->l);
+}
+
+/* TLS connections quiet for QUIET_MS give their record buffers back
+ * (about 80 KiB each while busy): checked once per QUIET_MS for all. */
+#define QUIET_MS 1000
+
+static void quiet_sweep(loop *l, void *user)
+{
+    worker *w = user;
+    uint64_t now = loop_now_ms();
+    for (hconn *c = w->conns; c; c = c->next)
+        if (c->tls && !c->quiet && !c->lingering && c->proto != P_HANDSHAKE &&
+            now - c->last_active >= QUIET_MS)
+            c->quiet = tp_quiet(&c->tp);
+    if (!w->stopping) loop_timer(l, QUIET_MS, quiet_sweep, w);
 }
 
 /* SIGTERM/SIGINT reached this worker: stop accepting, say GOAWAY, let
@@ -1185,6 +1236,11 @@ static void workers_free(worker *ws, int n)
         loop_free(ws[i].l);
         if (ws[i].efd >= 0) close(ws[i].efd);
         files_cache_free(ws[i].fc);
+        while (ws[i].spares) {
+            sreq *r = ws[i].spares;
+            ws[i].spares = r->next_free;
+            free(r);
+        }
     }
     free(ws);
 }
@@ -1240,6 +1296,7 @@ int server_run(const server_opts *o)
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ws[i].fc = files_cache_new(16u << 20);
+        loop_timer(ws[i].l, QUIET_MS, quiet_sweep, &ws[i]);
         for (int k = 0; k < o->nlisten; k++) {
             server_listen la = o->listen[k];
             if (i > 0 && !strcmp(la.port, "0")) {
@@ -1296,6 +1353,11 @@ int server_run(const server_opts *o)
         loop_free(ws[i].l);
         close(ws[i].efd);
         files_cache_free(ws[i].fc);
+        while (ws[i].spares) {
+            sreq *r = ws[i].spares;
+            ws[i].spares = r->next_free;
+            free(r);
+        }
     }
     free(ws);
     shared_free(&sh);

@@ -285,9 +285,24 @@ struct file_entry {
     uint8_t *data;
     uint64_t size;
     time_t mtime;
+    /* what says the file is still the one read (see same_file) */
+    struct timespec mtim, ctim;
+    ino_t ino;
+    dev_t dev;
     const char *type, *encoding;
     char etag[48], last_modified[40];
 };
+
+/* Whether the file looked at again is the one the entry holds: same
+ * inode, size, and modification and change times to the nanosecond (a
+ * write, a rename over it, a touch all change one of them). */
+static int same_file(const file_entry *e, const struct stat *st, const char *encoding)
+{
+    return e->ino == st->st_ino && e->dev == st->st_dev && e->size == (uint64_t)st->st_size &&
+           e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+           e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec &&
+           e->encoding == encoding;
+}
 
 struct file_cache {
     file_entry *b[CACHE_BUCKETS];
@@ -400,6 +415,10 @@ static file_entry *cache_add(file_cache *c, const char *key, int fd, const struc
     e->born_ms = mono_ms();
     e->size = size;
     e->mtime = st->st_mtime;
+    e->mtim = st->st_mtim;
+    e->ctim = st->st_ctim;
+    e->ino = st->st_ino;
+    e->dev = st->st_dev;
     e->type = r->type;
     e->encoding = r->encoding;
     memcpy(e->etag, r->etag, sizeof(e->etag));
@@ -464,7 +483,6 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         serve_entry(q, r, expired);
         return;
     }
-    if (expired) cache_drop(cache, expired);
     if (fd >= 0 && S_ISDIR(st.st_mode)) {
         /* a folder: its index.html */
         close(fd);
@@ -477,6 +495,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
         memcpy(rel, idx, strlen(idx) + 1);
     }
+    if ((fd < 0 || !S_ISREG(st.st_mode)) && expired) cache_drop(cache, expired);
     if (fd < 0) {
         /* out of descriptors (or memory) is the server's trouble, not a
          * missing file: 503, try again (RFC 9110 §15.6.4) */
@@ -511,6 +530,16 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         break;
     }
 
+    if (expired) {
+        if (same_file(expired, &st, r->encoding)) {
+            /* unchanged: the entry lives on, no read, no allocation */
+            close(fd);
+            expired->born_ms = mono_ms();
+            serve_entry(q, r, expired);
+            return;
+        }
+        cache_drop(cache, expired);
+    }
     r->size = (uint64_t)st.st_size;
     snprintf(r->etag, sizeof(r->etag), "\"%llx-%llx%s%s\"", (unsigned long long)st.st_mtime,
              (unsigned long long)st.st_size, r->encoding ? "-" : "",

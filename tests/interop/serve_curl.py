@@ -102,8 +102,38 @@ def test(argv):
         site, files = make_site(tmp)
         with Server(loom, site=site, tmp=tmp) as s:
             run_checks(s, files, tmp)
+            cache_checks(s, site, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cache_checks(s, site, tmp):
+    """Small files are kept in memory for a second: after that a changed
+    file is served as it is now, whether its size changed or not, and a
+    removed one is gone."""
+    h2c = ["--http2-prior-knowledge"]
+    path = os.path.join(site, "cached.txt")
+    url = s.http + "/cached.txt"
+    with open(path, "wb") as f:
+        f.write(b"version one\n")
+    expect(curl(h2c, url, tmp), 200, "cache: first", b"version one\n")
+    expect(curl(h2c, url, tmp), 200, "cache: again", b"version one\n")
+    # the same size, written in place within the same second
+    with open(path, "r+b") as f:
+        f.write(b"version two\n")
+    time.sleep(1.3)
+    expect(curl(h2c, url, tmp), 200, "cache: changed in place, same size", b"version two\n")
+    with open(path, "wb") as f:
+        f.write(b"version three, longer\n")
+    time.sleep(1.3)
+    expect(curl(h2c, url, tmp), 200, "cache: changed size", b"version three, longer\n")
+    # unchanged: still served (revalidated, not reloaded)
+    time.sleep(1.3)
+    expect(curl(h2c, url, tmp), 200, "cache: unchanged after its second",
+           b"version three, longer\n")
+    os.unlink(path)
+    time.sleep(1.3)
+    expect(curl(h2c, url, tmp), 404, "cache: removed")
 
 
 def run_checks(s, files, tmp):

@@ -95,7 +95,9 @@ def refused(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
         return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # reset: the connection reached the backlog of a listener that was
+        # closing, and went with it
         return True
 
 

@@ -118,6 +118,8 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
     c->enc_min_table = LOOM_HPACK_DEFAULT_TABLE_SIZE;
     c->pieces = c->pieces_small;
     c->pieces_cap = sizeof(c->pieces_small) / sizeof(c->pieces_small[0]);
+    c->close_after = c->close_small;
+    c->close_cap = sizeof(c->close_small) / sizeof(c->close_small[0]);
     if (!c->dec) {
         loom_conn_free(c);
         return NULL;
@@ -166,6 +168,7 @@ void loom_conn_free(loom_conn *c)
     loom__buf_free(c->mem, &c->batch);
     loom__buf_free(c->mem, &c->ebuf);
     if (c->pieces != c->pieces_small) loom_free(c->mem, c->pieces);
+    if (c->close_after != c->close_small) loom_free(c->mem, c->close_after);
     loom_free(c->mem, c);
 }
 
@@ -249,7 +252,7 @@ void loom__drain_check(loom_conn *c, stream *s)
 {
     if (!s->draining || s->state != ST_HALF_CLOSED_LOCAL || s->recv_window > 0) return;
     if (c->batch_open || c->building) { /* the response may still be in it: after */
-        if (c->nclose_after < MAX_PIECES) c->close_after[c->nclose_after++] = s->id;
+        loom__close_after(c, s->id);
         return;
     }
     if (loom__queue_rst(c, s->id, LOOM_H2_NO_ERROR, 0) < 0) return; /* next time, then */

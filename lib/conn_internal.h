@@ -94,8 +94,10 @@ struct loom_conn {
     piece *pieces, pieces_small[4];
     size_t npieces, pieces_cap, piece_at, piece_done;
     int batch_open, building;
-    int32_t close_after[MAX_PIECES]; /* streams to close once the batch is written */
-    size_t nclose_after;
+    /* streams to close once the batch is written: a few inline, up to
+     * MAX_PIECES on the heap (kept) */
+    int32_t *close_after, close_small[4];
+    size_t nclose_after, close_cap;
     loom__buf ebuf; /* a field block being encoded */
 
     /* defences: counts within the current window */
@@ -115,6 +117,22 @@ struct loom_conn {
         uint64_t frames_in, frames_out, hbytes_in, hbytes_out;
     } stats;
 };
+
+/* Notes a stream to close once the batch is written: 0, or -1 when
+ * MAX_PIECES are noted already (or no memory). */
+static inline int loom__close_after(loom_conn *c, int32_t id)
+{
+    if (c->nclose_after == c->close_cap) {
+        if (c->close_cap >= MAX_PIECES) return -1;
+        int32_t *a = loom_malloc(c->mem, MAX_PIECES * sizeof(*a));
+        if (!a) return -1;
+        memcpy(a, c->close_after, c->nclose_after * sizeof(*a));
+        c->close_after = a;
+        c->close_cap = MAX_PIECES;
+    }
+    c->close_after[c->nclose_after++] = id;
+    return 0;
+}
 
 /* How a closed stream ended, for what the engine remembers of it. */
 enum { CLOSED_NORMAL, CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED };

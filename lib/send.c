@@ -115,10 +115,8 @@ static int unwanted_body(const loom_conn *c, const stream *s)
  * is written, so that its body stays in use until then. */
 static void local_end(loom_conn *c, stream *s)
 {
-    if (s->state == ST_HALF_CLOSED_REMOTE && c->building && c->nclose_after < MAX_PIECES) {
-        c->close_after[c->nclose_after++] = s->id;
+    if (s->state == ST_HALF_CLOSED_REMOTE && c->building && loom__close_after(c, s->id) == 0)
         return;
-    }
     int drain = unwanted_body(c, s);
     loom__stream_apply(s, EV_S_END_STREAM);
     if (s->state == ST_CLOSED) {

@@ -312,7 +312,7 @@ struct file_cache {
 static uint64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a cache of seconds: ticks will do */
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -468,7 +468,13 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     char key[4200];
     file_entry *expired = NULL;
     if (cache) {
-        snprintf(key, sizeof(key), "%s\n%d%d", rel, accepts[0], accepts[1]);
+        size_t rl = strlen(rel); /* rel\n and the two encodings taken, 0 or 1 */
+        if (rl > sizeof(key) - 4) rl = sizeof(key) - 4;
+        memcpy(key, rel, rl);
+        key[rl] = '\n';
+        key[rl + 1] = (char)('0' + accepts[0]);
+        key[rl + 2] = (char)('0' + accepts[1]);
+        key[rl + 3] = 0;
         file_entry *e = cache_find(cache, key, &expired);
         if (e) {
             serve_entry(q, r, e);

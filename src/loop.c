@@ -43,8 +43,11 @@ struct loop {
 
 uint64_t loop_now_ms(void)
 {
+    /* the coarse clock (the kernel's tick, a few ms) is all timers of
+     * seconds need, and costs a load where CLOCK_MONOTONIC reads the TSC:
+     * 3 % of a small response's CPU under load */
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 

@@ -715,7 +715,22 @@ struct loom_hpack_encoder {
     /* name-and-value hashes of volatile fields (see worth_indexing) sent
      * lately without indexing, by the hash's low bits */
     uint32_t seen[64];
+    uint64_t seen_writes;
+    /* The last block, when encoding it changed nothing (no insertion, no
+     * size update, no new volatile sighting): the same fields against the
+     * same table encode to the same octets, so a server sending the same
+     * response head again and again (a static file) copies them instead
+     * of looking every field up. memo holds the fields (lengths, flags,
+     * octets) and then the block; at most MEMO_MAX octets, made at the
+     * first block worth remembering. */
+    uint8_t *memo;
+    size_t memo_fields, memo_out, memo_n;
+    uint64_t memo_inserted;
+    size_t memo_max_table;
+    loom_hpack_huffman memo_huffman;
 };
+
+#define MEMO_MAX 2048
 
 /* A hash of 8 octets per step (multiply and fold), for the encoder's
  * lookups: it runs over every name and value, so it must be cheap. The
@@ -822,6 +837,7 @@ void loom_hpack_encoder_free(loom_hpack_encoder *enc)
     table_free(&enc->t, enc->mem);
     loom_free(enc->mem, enc->bname);
     loom_free(enc->mem, enc->bnv);
+    loom_free(enc->mem, enc->memo);
     loom_free(enc->mem, enc);
 }
 
@@ -953,6 +969,7 @@ static int worth_indexing(loom_hpack_encoder *enc, const loom_hpack_field *f, ui
     uint32_t *slot = &enc->seen[hnv & 63];
     if (*slot == (hnv | 1)) return 1;
     *slot = hnv | 1; /* never 0: 0 is an empty slot */
+    enc->seen_writes++;
     return 0;
 }
 
@@ -988,10 +1005,78 @@ static size_t put_string(uint8_t *out, const uint8_t *s, size_t n, loom_hpack_hu
     return k + n;
 }
 
+/* Whether fields are the memo's, against the same table: then *len is
+ * the block's length (the octets follow the fields in enc->memo). */
+static int memo_hit(const loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n)
+{
+    if (!enc->memo_out || enc->memo_n != n || enc->pending ||
+        enc->memo_inserted != enc->t.inserted || enc->memo_max_table != enc->t.max ||
+        enc->memo_huffman != enc->huffman)
+        return 0;
+    const uint8_t *m = enc->memo;
+    for (size_t i = 0; i < n; i++) {
+        const loom_hpack_field *f = &fields[i];
+        uint32_t nl, vl;
+        memcpy(&nl, m, 4);
+        memcpy(&vl, m + 4, 4);
+        if (nl != f->name_len || vl != f->value_len || m[8] != f->flags ||
+            !loom__same(m + 9, f->name, nl) || !loom__same(m + 9 + nl, f->value, vl))
+            return 0;
+        m += 9 + nl + vl;
+    }
+    return 1;
+}
+
+static void memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                       const uint8_t *out, size_t len)
+{
+    size_t need = len;
+    for (size_t i = 0; i < n; i++) {
+        need += 9 + fields[i].name_len + fields[i].value_len;
+        if (need > MEMO_MAX) return;
+    }
+    if (!enc->memo && !(enc->memo = loom_malloc(enc->mem, MEMO_MAX))) return;
+    uint8_t *m = enc->memo;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t nl = (uint32_t)fields[i].name_len, vl = (uint32_t)fields[i].value_len;
+        memcpy(m, &nl, 4);
+        memcpy(m + 4, &vl, 4);
+        m[8] = (uint8_t)fields[i].flags;
+        if (nl) memcpy(m + 9, fields[i].name, nl);
+        if (vl) memcpy(m + 9 + nl, fields[i].value, vl);
+        m += 9 + nl + vl;
+    }
+    memcpy(m, out, len);
+    enc->memo_fields = (size_t)(m - enc->memo);
+    enc->memo_out = len;
+    enc->memo_n = n;
+    enc->memo_inserted = enc->t.inserted;
+    enc->memo_max_table = enc->t.max;
+    enc->memo_huffman = enc->huffman;
+}
+
+static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                        uint8_t *out);
+
 int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
                       uint8_t *out, size_t cap)
 {
     if (cap < loom_hpack_encode_bound(fields, n)) return LOOM_ERR_BUFFER;
+    if (memo_hit(enc, fields, n)) {
+        memcpy(out, enc->memo + enc->memo_fields, enc->memo_out);
+        return (int)enc->memo_out;
+    }
+    uint64_t inserted = enc->t.inserted, seen = enc->seen_writes;
+    int pending = enc->pending;
+    int len = encode_block(enc, fields, n, out);
+    if (len > 0 && !pending && enc->t.inserted == inserted && enc->seen_writes == seen)
+        memo_store(enc, fields, n, out, (size_t)len);
+    return len;
+}
+
+static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                        uint8_t *out)
+{
     size_t o = 0;
     if (enc->pending) {
         /* RFC 7541 §4.2: the smallest size since the last block, then the

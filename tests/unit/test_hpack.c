@@ -1299,6 +1299,53 @@ static void test_encoder_volatile_indexed_when_repeated(void **state)
     loom_hpack_encoder_free(enc);
 }
 
+/* The encoder's memo of the last block: the same head again, against an
+ * unchanged table, is the same octets; anything else (a value, a flag, a
+ * table size update) is encoded afresh, and a decoder stays in step. */
+static void test_encoder_memo(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_field f[5] = {fld(":status", "200", 0), fld("server", "loom", 0),
+                             fld("content-type", "text/plain", 0), fld("content-length", "1024", 0),
+                             fld("etag", "\"abc\"", 0)};
+    uint8_t *prev = NULL;
+    int prev_n = 0;
+    for (int round = 0; round < 12; round++) {
+        if (round == 6) f[4] = fld("etag", "\"xyz\"", 0); /* a new value */
+        if (round == 8) f[1].flags = LOOM_HPACK_NEVER_INDEXED;
+        if (round == 10) assert_int_equal(loom_hpack_encoder_set_table_cap(enc, 256), 0);
+        uint8_t *out;
+        int n = encode(enc, f, 5, &out);
+        assert_true(n > 0);
+        hlist l = {0};
+        loom_hpack_error e;
+        assert_int_equal(loom_hpack_decode_block(d, out, (size_t)n, &l, &e), 0);
+        assert_int_equal(l.n, 5);
+        for (int i = 0; i < 5; i++)
+            assert_true(l.fields[i].name_len == f[i].name_len &&
+                        !memcmp(l.fields[i].name, f[i].name, f[i].name_len) &&
+                        l.fields[i].value_len == f[i].value_len &&
+                        !memcmp(l.fields[i].value, f[i].value, f[i].value_len));
+        if (round == 3 || round == 4) { /* steady: all indexed, the same octets */
+            assert_int_equal(n, 5);
+            assert_int_equal(n, prev_n);
+            assert_memory_equal(out, prev, (size_t)n);
+        }
+        if (round == 8) /* the flag changed: never indexed, not the memo */
+            assert_true(n > 5);
+        if (round == 10) assert_int_equal(out[0] & 0xe0, 0x20); /* §6.3 size update first */
+        loom_hpack_list_free(&l);
+        free(prev);
+        prev = out;
+        prev_n = n;
+    }
+    free(prev);
+    loom_hpack_decoder_free(d);
+    loom_hpack_encoder_free(enc);
+}
+
 static void test_encoder_buffer_too_small(void **state)
 {
     (void)state;
@@ -1461,6 +1508,7 @@ int main(void)
         cmocka_unit_test(test_encoder_size_update),
         cmocka_unit_test(test_encoder_repeated_cookie),
         cmocka_unit_test(test_encoder_volatile_indexed_when_repeated),
+        cmocka_unit_test(test_encoder_memo),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
         cmocka_unit_test(test_size_update_smallest_first),

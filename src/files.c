@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,7 +448,8 @@ static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
 void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
                  file_cache *cache)
 {
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(file_reply, path)); /* not the 4 KiB path: a third of this call */
+    r->path[0] = 0;
     r->fd = -1;
     r->type = "text/plain; charset=utf-8";
     int head = q->method_len == 4 && !memcmp(q->method, "HEAD", 4);

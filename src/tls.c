@@ -17,13 +17,13 @@
 
 /* ---- OpenSSL's memory ----
  *
- * Blocks of up to POOL_MAX octets come in three classes (64, 128, 256) and
+ * Blocks of up to POOL_MAX octets come in five classes (64 to 1024) and
  * go back to the freeing thread's list for that class (at most POOL_KEEP
  * each; a thread's lists are freed when it ends). Each block carries a
  * 16-octet header: its class (0: a plain malloc) and the size asked for,
  * which realloc needs. */
-#define POOL_MAX  256
-#define POOL_KEEP 512
+#define POOL_MAX  1024
+#define POOL_KEEP 256
 
 typedef union block {
     struct {
@@ -36,11 +36,12 @@ typedef union block {
 
 #define HDR sizeof(block)
 
-static const size_t class_size[4] = {0, 64, 128, 256};
+#define NCLASS 6
+static const size_t class_size[NCLASS] = {0, 64, 128, 256, 512, 1024};
 
 typedef struct {
-    block *free[4];
-    int n[4];
+    block *free[NCLASS];
+    int n[NCLASS];
 } pool;
 
 static _Thread_local pool tpool;
@@ -55,7 +56,7 @@ static void pool_drain(void *arg)
 {
     pool *p = arg;
     tpool_keyed = 0;
-    for (int c = 1; c < 4; c++)
+    for (int c = 1; c < NCLASS; c++)
         while (p->free[c]) {
             block *b = p->free[c];
             p->free[c] = b->next;
@@ -66,7 +67,9 @@ static void pool_drain(void *arg)
 
 static int size_class(size_t n)
 {
-    return n <= 64 ? 1 : n <= 128 ? 2 : n <= POOL_MAX ? 3 : 0;
+    for (int c = 1; c < NCLASS; c++)
+        if (n <= class_size[c]) return c;
+    return 0;
 }
 
 static void *mem_alloc(size_t n, const char *file, int line)
@@ -295,6 +298,12 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
     SSL_CTX_set_cipher_list(ctx, "ECDHE+AES128GCM:ECDHE+CHACHA20:ECDHE+AES256GCM:DHE+AES128GCM:"
                                  "DHE+CHACHA20:DHE+AES256GCM");
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    /* TLS 1.3: one session ticket per handshake, not OpenSSL's two (each
+     * is encrypted and sent; a client resumes with one) */
+    SSL_CTX_set_num_tickets(ctx, 1);
+    /* resumption by tickets only: no server-side session cache to store
+     * every session in (a malloc and a lock each) and sweep */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     /* no SSL_MODE_RELEASE_BUFFERS: the server frees the record buffers of
      * quiet connections itself (tp_quiet), not after every read and write */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -112,7 +112,10 @@ typedef struct hconn {
      * not reset the response away */
     int h1_early, lingering;
     uint64_t linger_bytes;
-    int quiet; /* TLS record buffers given back (tp_quiet) since the last input */
+    /* TLS: record buffers kept between reads and writes (a request came;
+     * until then, and after QUIET_MS without traffic, OpenSSL releases
+     * them after each use) */
+    int keep_buffers;
     char peer[64];
     struct hconn *prev, *next;
 } hconn;
@@ -148,6 +151,7 @@ static void head_arrived(hconn *c);
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
 
 static void sreq_done(worker *w, sreq *r);
+static void busy_tls(hconn *c);
 
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
@@ -316,6 +320,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             loom_respond(lc, ev->stream_id, f, 2, NULL);
             break;
         }
+        busy_tls(c);
         respond_h2(c, ev->stream_id, &v, 1);
         break;
     }
@@ -532,6 +537,7 @@ static void h1_begin(hconn *c)
 /* Answers the complete HTTP/1.1 request in c->req. */
 static void h1_answer(hconn *c)
 {
+    busy_tls(c);
     shared *sh = c->w->sh;
     h1_msg *m = c->req;
     req_view v;
@@ -911,14 +917,7 @@ static int conn_flush(hconn *c)
         c->idle_bytes_out = c->tp.bytes_out;
         c->last_active = loop_now_ms();
     }
-    /* a TLS connection that has not asked anything yet (a browser's
-     * preconnect, a pool's spare) gives its record buffers back at once;
-     * the others when quiet for QUIET_MS (quiet_sweep) */
-    if (rc == 1 && c->tls && c->proto == P_H2 && !c->quiet) {
-        loom_conn_stats st;
-        loom_conn_get_stats(c->h2, &st);
-        if (st.last_peer_stream == 0) c->quiet = tp_quiet(&c->tp);
-    }
+
     /* records TLS read ahead that are not read yet (the read loop is
      * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
      * say so, so come back for them */
@@ -1016,7 +1015,6 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             return;
         }
         touch(c);
-        c->quiet = 0;
         if (c->proto == P_H2)
             feed_h2(c, buf, (size_t)n);
         else if (buffer_input(c, buf, (size_t)n) < 0) {
@@ -1127,18 +1125,32 @@ static void force_close(loop *l, void *user)
     loop_stop(w->l);
 }
 
-/* TLS connections quiet for QUIET_MS give their record buffers back
- * (about 80 KiB each while busy): checked once per QUIET_MS for all. */
+/* A TLS connection starts with OpenSSL releasing its record buffers (64
+ * KiB read ahead, a record's worth for writing) after every read and
+ * write: an idle or rarely used connection holds none. Once it carries a
+ * request it keeps them (a malloc and a free per read and per write
+ * otherwise), until it has been quiet for QUIET_MS: checked once per
+ * QUIET_MS for all connections. */
 #define QUIET_MS 1000
+
+static void busy_tls(hconn *c)
+{
+    if (c->tls && !c->keep_buffers) {
+        tp_keep_buffers(&c->tp, 1);
+        c->keep_buffers = 1;
+    }
+}
 
 static void quiet_sweep(loop *l, void *user)
 {
     worker *w = user;
     uint64_t now = loop_now_ms();
     for (hconn *c = w->conns; c; c = c->next)
-        if (c->tls && !c->quiet && !c->lingering && c->proto != P_HANDSHAKE &&
-            now - c->last_active >= QUIET_MS)
-            c->quiet = tp_quiet(&c->tp);
+        if (c->keep_buffers && !c->lingering && now - c->last_active >= QUIET_MS) {
+            tp_keep_buffers(&c->tp, 0);
+            tp_quiet(&c->tp);
+            c->keep_buffers = 0;
+        }
     if (!w->stopping) loop_timer(l, QUIET_MS, quiet_sweep, w);
 }
 

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +18,18 @@
 
 /* ---- OpenSSL's memory ----
  *
- * Blocks of up to POOL_MAX octets come in five classes (64 to 1024) and
- * go back to the freeing thread's list for that class (at most POOL_KEEP
- * each; a thread's lists are freed when it ends). Each block carries a
- * 16-octet header: its class (0: a plain malloc) and the size asked for,
- * which realloc needs. */
+ * Blocks of up to POOL_MAX octets go back to the freeing thread's list for
+ * their size (at most POOL_KEEP each; a thread's lists are freed when it
+ * ends) instead of to malloc. The size is malloc's own (malloc_usable_size:
+ * no header, no rounding beyond malloc's 16-octet steps, so an idle
+ * connection's objects cost what they cost with plain malloc), and a block
+ * serves any later request it is large enough for. */
 #define POOL_MAX  1024
-#define POOL_KEEP 256
-
-typedef union block {
-    struct {
-        uint32_t cls;
-        uint32_t size;
-    } h;
-    union block *next;
-    max_align_t align;
-} block;
-
-#define HDR sizeof(block)
-
-#define NCLASS 6
-static const size_t class_size[NCLASS] = {0, 64, 128, 256, 512, 1024};
+#define POOL_KEEP 32
+#define NCLASS    (POOL_MAX / 16 + 2)
 
 typedef struct {
-    block *free[NCLASS];
+    void *free[NCLASS];
     int n[NCLASS];
 } pool;
 
@@ -56,40 +45,38 @@ static void pool_drain(void *arg)
 {
     pool *p = arg;
     tpool_keyed = 0;
-    for (int c = 1; c < NCLASS; c++)
+    for (int c = 0; c < NCLASS; c++)
         while (p->free[c]) {
-            block *b = p->free[c];
-            p->free[c] = b->next;
+            void *b = p->free[c];
+            memcpy(&p->free[c], b, sizeof(void *));
             free(b);
         }
     memset(p, 0, sizeof(*p));
 }
 
-static int size_class(size_t n)
+/* class c: malloc chunks of c*16 octets, c*16 - 8 of them usable (glibc);
+ * a request of n octets needs class (n + 8 + 15) / 16, at least 2 */
+static size_t class_usable(int c)
 {
-    for (int c = 1; c < NCLASS; c++)
-        if (n <= class_size[c]) return c;
-    return 0;
+    return (size_t)c * 16 - 8;
 }
 
 static void *mem_alloc(size_t n, const char *file, int line)
 {
     (void)file;
     (void)line;
-    int c = size_class(n);
-    block *b = NULL;
-    if (c && tpool.free[c]) {
-        b = tpool.free[c];
-        tpool.free[c] = b->next;
-        tpool.n[c]--;
-    } else {
-        if (n > SIZE_MAX - HDR) return NULL;
-        b = malloc(HDR + (c ? class_size[c] : n));
-        if (!b) return NULL;
+    if (n <= POOL_MAX) {
+        int c = (int)((n + 8 + 15) / 16);
+        if (c < 2) c = 2;
+        void *b = tpool.free[c];
+        if (b) {
+            memcpy(&tpool.free[c], b, sizeof(void *));
+            tpool.n[c]--;
+            return b;
+        }
+        return malloc(class_usable(c));
     }
-    b->h.cls = (uint32_t)c;
-    b->h.size = c ? (uint32_t)n : 0;
-    return b + 1;
+    return malloc(n);
 }
 
 static void mem_free(void *ptr, const char *file, int line)
@@ -97,49 +84,40 @@ static void mem_free(void *ptr, const char *file, int line)
     (void)file;
     (void)line;
     if (!ptr) return;
-    block *b = (block *)ptr - 1;
-    int c = (int)b->h.cls;
-    if (c && tpool.n[c] < POOL_KEEP) {
+    size_t u = malloc_usable_size(ptr);
+    int c = (int)((u + 8) / 16); /* the class it can serve: usable >= class_usable(c) */
+    if (c >= 2 && c < NCLASS && tpool.n[c] < POOL_KEEP) {
         if (!tpool_keyed) { /* the thread's lists are freed when it ends */
             tpool_keyed = 1;
             pthread_setspecific(pool_key, &tpool);
         }
-        b->next = tpool.free[c];
-        tpool.free[c] = b;
+        memcpy(ptr, &tpool.free[c], sizeof(void *));
+        tpool.free[c] = ptr;
         tpool.n[c]++;
         return;
     }
-    free(b);
+    free(ptr);
 }
 
 static void *mem_realloc(void *ptr, size_t n, const char *file, int line)
 {
     if (!ptr) return mem_alloc(n, file, line);
-    block *b = (block *)ptr - 1;
-    int c = (int)b->h.cls;
-    if (c && n <= class_size[c]) {
-        b->h.size = (uint32_t)n;
-        return ptr;
-    }
-    if (!c && size_class(n) == 0) { /* large to large: realloc proper */
-        if (n > SIZE_MAX - HDR) return NULL;
-        block *nb = realloc(b, HDR + n);
-        return nb ? nb + 1 : NULL;
-    }
+    size_t u = malloc_usable_size(ptr);
+    if (n <= u && n + 256 > u) return ptr;                    /* fits, and not much too large */
+    if (n > POOL_MAX && u > POOL_MAX) return realloc(ptr, n); /* neither is pooled */
     void *q = mem_alloc(n, file, line);
     if (!q) return NULL;
-    if (c)
-        memcpy(q, ptr, b->h.size < n ? b->h.size : n);
-    else
-        memcpy(q, ptr, n); /* large to small: n is the smaller */
+    memcpy(q, ptr, u < n ? u : n);
     mem_free(ptr, file, line);
     return q;
 }
 
 void tls_mem_init(void)
 {
+#ifdef __GLIBC__
     if (pthread_key_create(&pool_key, pool_drain) != 0) return;
     CRYPTO_set_mem_functions(mem_alloc, mem_realloc, mem_free);
+#endif
 }
 
 static const unsigned char alpn_h2[] = "\x02h2";
@@ -304,9 +282,10 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
     /* resumption by tickets only: no server-side session cache to store
      * every session in (a malloc and a lock each) and sweep */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    /* no SSL_MODE_RELEASE_BUFFERS: the server frees the record buffers of
-     * quiet connections itself (tp_quiet), not after every read and write */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* record buffers released after every use until a connection is busy
+     * (tp_keep_buffers): idle connections hold none */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
     read_ahead(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         char what[4400];

@@ -391,6 +391,15 @@ static int out_push(transport *t)
     return tp_flush(t);
 }
 
+void tp_keep_buffers(transport *t, int keep)
+{
+    if (!t->ssl) return;
+    if (keep)
+        SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+    else
+        SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+}
+
 int tp_quiet(transport *t)
 {
     if (!t->ssl || !t->handshaken || t->stage_off != t->stage_len || SSL_has_pending(t->ssl))

@@ -89,11 +89,13 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit);
  * TP_AGAIN, TP_ERROR (the file shrank, or the socket failed). */
 int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left);
 
-/* The connection is quiet: TLS's record buffers (64 KiB read ahead, a
- * record's worth for writing) go back until it is busy again. 1 when they
- * were freed; 0 when there is nothing to free or octets are still waiting
- * in them. (SSL_MODE_RELEASE_BUFFERS would free them after every read and
- * write, a malloc and a free per batch on a busy connection.) */
+/* TLS's record buffers (64 KiB read ahead, a record's worth for
+ * writing): kept between reads and writes (keep: a busy connection), or
+ * released after each use (SSL_MODE_RELEASE_BUFFERS: an idle one holds
+ * none, a busy one pays a malloc and a free per read and per write). */
+void tp_keep_buffers(transport *t, int keep);
+/* Frees the record buffers now unless octets are waiting in them: 1 when
+ * freed. */
 int tp_quiet(transport *t);
 /* Ends the pipe: a TLS close_notify when it can go at once, then the
  * socket is closed. */

@@ -87,7 +87,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -98,7 +97,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import H2O, free_port, make_site, root_user, wait_port  # noqa: E402
+from common import H2O, free_port, make_site, root_user, stop, wait_port  # noqa: E402
 
 SERVER_CORE, CLIENT_CORE = 1, 0
 SERVERS = ("loom", "h2o", "nghttpd", "nginx")
@@ -409,18 +408,6 @@ def start(cmds, tls, clear, env=None):
         stop(procs)
         raise
     return procs
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def log(msg):

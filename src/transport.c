@@ -289,6 +289,20 @@ static int stage_room(transport *t, size_t n)
     return 0;
 }
 
+/* Keeps n octets for when the socket takes them: 0, or TP_ERROR past
+ * TP_LEFT_MAX. */
+static int stage_append(transport *t, const uint8_t *p, size_t n)
+{
+    if (stage_room(t, n) < 0) {
+        if (!t->err[0])
+            snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_LEFT_MAX);
+        return TP_ERROR;
+    }
+    memcpy(t->stage + t->stage_len, p, n);
+    t->stage_len += n;
+    return 0;
+}
+
 /* Writes octets to the socket (cleartext, or TLS records already made), or
  * through SSL_write when the socket BIO is TLS's write side: the count
  * written (maybe 0), or TP_ERROR. Through SSL_write, a write that could not
@@ -379,15 +393,7 @@ static int out_push(transport *t)
         p += k;
         n -= (size_t)k;
     }
-    if (n) {
-        if (stage_room(t, n) < 0) {
-            if (!t->err[0])
-                snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_LEFT_MAX);
-            return TP_ERROR;
-        }
-        memcpy(t->stage + t->stage_len, p, n);
-        t->stage_len += n;
-    }
+    if (n && stage_append(t, p, n) < 0) return TP_ERROR;
     return tp_flush(t);
 }
 
@@ -439,13 +445,7 @@ int tp_write(transport *t, const void *p, size_t n)
         n -= (size_t)k;
         if (!n) return TP_DONE;
     }
-    if (stage_room(t, n) < 0) {
-        if (!t->err[0])
-            snprintf(t->err, sizeof(t->err), "output backlog over %d octets", TP_LEFT_MAX);
-        return TP_ERROR;
-    }
-    memcpy(t->stage + t->stage_len, q, n);
-    t->stage_len += n;
+    if (stage_append(t, q, n) < 0) return TP_ERROR;
     return tp_flush(t);
 }
 

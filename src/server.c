@@ -427,7 +427,8 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
             respond_h2(c, pid, &pv, 0);
         }
     }
-    char link[2048] = "";
+    char link[2048]; /* not "= \"\"": that clears 2 KiB per response */
+    link[0] = 0;
     if (pe && !pushed && !sh->o->no_early_hints && !head) {
         size_t o = 0;
         for (int i = 0; i < pe->n && o < sizeof(link); i++)

@@ -390,23 +390,31 @@ static const uint8_t *rebase(const loom_hpack_decoder *d, const uint8_t *p, cons
 
 /* What the decoder knows of a field beyond the callback's view, for
  * loom_hpack_decode_block: whether its name and value stay where they are
- * for the whole block (the static table, or raw octets of the block), and
+ * for the whole block (1: the static table, or raw octets of the block;
+ * STABLE_RING: the dynamic table's ring, until the table changes), and
  * whether its octets are known valid for HTTP/2. */
 typedef struct {
     uint8_t name_stable, value_stable, checked;
 } field_info;
 
+#define STABLE_RING 2
+
+/* Called before the dynamic table changes within a block (an insertion, a
+ * reservation that may move the ring, an eviction): what points into the
+ * ring must be copied first. */
+typedef int (*ring_pin)(void *user);
+
 static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-                       void *user, loom_hpack_error *e, field_info *fi);
+                       void *user, loom_hpack_error *e, field_info *fi, ring_pin pin);
 
 int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
                       void *user, loom_hpack_error *e)
 {
-    return decode_core(d, in, len, cb, user, e, NULL);
+    return decode_core(d, in, len, cb, user, e, NULL, NULL);
 }
 
 static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-                       void *user, loom_hpack_error *e, field_info *fi)
+                       void *user, loom_hpack_error *e, field_info *fi, ring_pin pin)
 {
     cursor c = {in, len, 0, e};
     size_t list = 0;
@@ -478,7 +486,12 @@ static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loo
                     if (!en->ok)
                         en->ok =
                             loom__field_octets_ok(f.name, f.name_len, f.value, f.value_len) ? 1 : 2;
-                    *fi = (field_info){0, 0, en->ok == 1};
+                    /* contiguous in the ring: pointed to, not copied,
+                     * unless the table changes later in the block */
+                    const uint8_t *lo = d->t.buf, *hi = d->t.buf + d->t.bcap;
+                    *fi =
+                        (field_info){f.name >= lo && f.name < hi ? STABLE_RING : 0,
+                                     f.value >= lo && f.value < hi ? STABLE_RING : 0, en->ok == 1};
                 }
             } else {
                 c.pos = start;
@@ -554,6 +567,7 @@ static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loo
                 *fi = (field_info){(idx && idx <= LOOM_HPACK_STATIC_ENTRIES) || (!idx && !nl.huff),
                                    !vl.huff, 0};
             if (incremental) {
+                if (pin && (rc = pin(user)) != 0) return rc;
                 if (table_reserve(&d->t, d->t.max, d->mem) < 0)
                     return derr(&c, LOOM_ERR_NOMEM, "out of memory");
             }
@@ -571,7 +585,10 @@ static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loo
              * reported, and (§4.4) an entry larger than the table empties
              * it. */
             over = 1;
-            if (incremental) table_evict_to(&d->t, 0);
+            if (incremental) {
+                if (pin && (rc = pin(user)) != 0) return rc;
+                table_evict_to(&d->t, 0);
+            }
             if ((rc = check_lits(&c, idx ? NULL : &nl, &vl)) < 0) return rc;
             continue;
         }
@@ -618,18 +635,22 @@ typedef struct {
     loom_hpack_list *l;
     size_t max_fields, max_bytes;
     field_info fi; /* of the field being added */
+    size_t nring;  /* fields whose name or value points into the ring */
 } list_ctx;
 
 /* Internal bits of reps[] while a block is decoded: the name, the value
  * is an offset into the list's octets (copied), not a pointer. */
 #define NAME_COPIED  0x40
 #define VALUE_COPIED 0x20
+#define NAME_RING    0x10 /* points into the decoder's dynamic table */
+#define VALUE_RING   0x08
 
 /* One string of a field: itself when stable, else its offset in the
  * list's octets after copying it there (marking *r with copied). */
 static const uint8_t *list_str(loom_hpack_list *l, const uint8_t *p, size_t n, int stable,
                                uint8_t *r, uint8_t copied)
 {
+    if (stable == STABLE_RING) *r |= copied == NAME_COPIED ? NAME_RING : VALUE_RING;
     if (stable) return p;
     *r |= copied;
     size_t at = l->used;
@@ -670,7 +691,33 @@ static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
     d->name_len = f->name_len;
     d->value_len = f->value_len;
     d->flags = f->flags;
+    if (r & (NAME_RING | VALUE_RING)) x->nring++;
     x->fi = (field_info){0, 0, 0};
+    return 0;
+}
+
+/* The table is about to change: the fields that point into its ring are
+ * copied into the list's arena. */
+static int list_pin(void *user)
+{
+    list_ctx *x = user;
+    if (!x->nring) return 0;
+    loom_hpack_list *l = x->l;
+    for (size_t i = 0; i < l->n; i++) {
+        uint8_t r = l->reps[i];
+        if (!(r & (NAME_RING | VALUE_RING))) continue;
+        loom_hpack_field *f = &l->fields[i];
+        size_t need =
+            l->used + (r & NAME_RING ? f->name_len : 0) + (r & VALUE_RING ? f->value_len : 0);
+        if (need > l->bcap) {
+            int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+            if (rc < 0) return rc;
+        }
+        if (r & NAME_RING) f->name = list_str(l, f->name, f->name_len, 0, &r, NAME_COPIED);
+        if (r & VALUE_RING) f->value = list_str(l, f->value, f->value_len, 0, &r, VALUE_COPIED);
+        l->reps[i] = r & (uint8_t) ~(NAME_RING | VALUE_RING);
+    }
+    x->nring = 0;
     return 0;
 }
 
@@ -685,8 +732,8 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
     e->reason = NULL;
     /* The list limit bounds what is reported (RFC 7541 §4.1: each field
      * costs its octets plus 32), so it bounds the list too. */
-    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list, {0, 0, 0}};
-    int rc = decode_core(d, in, len, list_add, &x, e, &x.fi);
+    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list, {0, 0, 0}, 0};
+    int rc = decode_core(d, in, len, list_add, &x, e, &x.fi, list_pin);
     if (rc == LOOM_ERR_NOMEM || rc == LOOM_ERR_LIMIT) {
         /* from list_add: report it as the decoder reports its own */
         if (!e->reason) {
@@ -701,7 +748,7 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
         uint8_t r = l->reps[i];
         if (r & NAME_COPIED) l->fields[i].name = l->buf + (uintptr_t)l->fields[i].name;
         if (r & VALUE_COPIED) l->fields[i].value = l->buf + (uintptr_t)l->fields[i].value;
-        l->reps[i] = r & (uint8_t) ~(NAME_COPIED | VALUE_COPIED);
+        l->reps[i] = r & (uint8_t) ~(NAME_COPIED | VALUE_COPIED | NAME_RING | VALUE_RING);
     }
     return rc;
 }

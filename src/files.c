@@ -308,7 +308,23 @@ static int same_file(const file_entry *e, const struct stat *st, const char *enc
 struct file_cache {
     file_entry *b[CACHE_BUCKETS];
     size_t bytes, max;
+    /* the last entry served, by the request's path as sent (and the
+     * encodings taken): the same path again skips cleaning it, the key
+     * and the lookup. Cleared when that entry leaves the cache. */
+    file_entry *memo;
+    int memo_accepts;
+    size_t memo_len;
+    char memo_path[256];
 };
+
+static void memo_set(file_cache *c, const file_request *q, int accepts, file_entry *e)
+{
+    if (q->path_len > sizeof(c->memo_path)) return;
+    memcpy(c->memo_path, q->path, q->path_len);
+    c->memo_len = q->path_len;
+    c->memo_accepts = accepts;
+    c->memo = e;
+}
 
 static uint64_t mono_ms(void)
 {
@@ -379,6 +395,7 @@ static file_entry *cache_find(file_cache *c, const char *key, file_entry **expir
 
 static void cache_drop(file_cache *c, file_entry *e)
 {
+    if (c->memo == e) c->memo = NULL;
     for (file_entry **pp = &c->b[e->hash % CACHE_BUCKETS]; *pp; pp = &(*pp)->next)
         if (*pp == e) {
             *pp = e->next;
@@ -457,16 +474,23 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 405;
         return;
     }
-    char rel[4096];
-    if (clean_path(q->path, q->path_len, rel, sizeof(rel)) < 0) {
-        r->status = 400;
-        return;
-    }
     /* which precompressed siblings the client takes (RFC 9110 §12.5.3) */
     static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
     int accepts[2] = {0, 0};
     for (int i = 0; i < 2 && q->accept_encoding; i++)
         accepts[i] = has_token(q->accept_encoding, q->ae_len, enc[i][0]);
+    int acc = accepts[0] | accepts[1] << 1;
+    if (cache && cache->memo && cache->memo_accepts == acc && cache->memo_len == q->path_len &&
+        !memcmp(cache->memo_path, q->path, q->path_len) &&
+        mono_ms() - cache->memo->born_ms < CACHE_TTL_MS) {
+        serve_entry(q, r, cache->memo);
+        return;
+    }
+    char rel[4096];
+    if (clean_path(q->path, q->path_len, rel, sizeof(rel)) < 0) {
+        r->status = 400;
+        return;
+    }
     char key[4200];
     file_entry *expired = NULL;
     if (cache) {
@@ -479,6 +503,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         key[rl + 3] = 0;
         file_entry *e = cache_find(cache, key, &expired);
         if (e) {
+            memo_set(cache, q, acc, e);
             serve_entry(q, r, e);
             return;
         }
@@ -543,6 +568,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
             /* unchanged: the entry lives on, no read, no allocation */
             close(fd);
             expired->born_ms = mono_ms();
+            memo_set(cache, q, acc, expired);
             serve_entry(q, r, expired);
             return;
         }
@@ -556,6 +582,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
 
     file_entry *e = cache ? cache_add(cache, key, fd, &st, r) : NULL;
     if (e) {
+        memo_set(cache, q, acc, e);
         close(fd);
         serve_entry(q, r, e);
         return;

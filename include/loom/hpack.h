@@ -111,9 +111,11 @@ LOOM_API int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t 
 /* A decoded header list, caller-owned and reused block after block. The
  * strings of its fields live in the list's own memory (taken through its
  * loom_mem, kept from block to block, so a list that has held the largest
- * block decodes the next ones without allocating), in the static table, or
- * in the input block (raw literals are not copied): they are valid until
- * the list decodes again or the input block changes. Read fields[0..n) and
+ * block decodes the next ones without allocating), in the static table, in
+ * the input block (raw literals are not copied), or in the decoder's
+ * dynamic table (entries referenced while the table does not change later
+ * in the block): they are valid until the list or its decoder decodes
+ * again, the decoder's table size is set, or the input block changes. Read fields[0..n) and
  * reps; the other members are private. A list initialised to all zeros
  * uses the default allocator. */
 typedef struct loom_hpack_list {

@@ -1,6 +1,7 @@
 /* HPACK (RFC 7541): integers, the dynamic table, the decoder and the
  * encoder. Huffman coding is in huffman.c, the static table in
  * static_table.c. */
+#include "hpack_internal.h"
 #include "loom/hpack_lowlevel.h"
 
 #include <string.h>
@@ -785,6 +786,7 @@ struct loom_hpack_encoder {
      * octets) and then the block; at most MEMO_MAX octets, made at the
      * first block worth remembering. */
     uint8_t *memo;
+    uint64_t memo_key; /* the caller's key for the memo's fields, or 0 */
     size_t memo_fields, memo_out, memo_n;
     uint64_t memo_inserted;
     size_t memo_max_table;
@@ -1088,15 +1090,15 @@ static int memo_hit(const loom_hpack_encoder *enc, const loom_hpack_field *field
     return 1;
 }
 
-static void memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
-                       const uint8_t *out, size_t len)
+static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                      const uint8_t *out, size_t len)
 {
     size_t need = len;
     for (size_t i = 0; i < n; i++) {
         need += 9 + fields[i].name_len + fields[i].value_len;
-        if (need > MEMO_MAX) return;
+        if (need > MEMO_MAX) return 0;
     }
-    if (!enc->memo && !(enc->memo = loom_malloc(enc->mem, MEMO_MAX))) return;
+    if (!enc->memo && !(enc->memo = loom_malloc(enc->mem, MEMO_MAX))) return 0;
     uint8_t *m = enc->memo;
     for (size_t i = 0; i < n; i++) {
         uint32_t nl = (uint32_t)fields[i].name_len, vl = (uint32_t)fields[i].value_len;
@@ -1114,25 +1116,48 @@ static void memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, 
     enc->memo_inserted = enc->t.inserted;
     enc->memo_max_table = enc->t.max;
     enc->memo_huffman = enc->huffman;
+    return 1;
 }
 
 static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
                         uint8_t *out);
 
-int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
-                      uint8_t *out, size_t cap)
+/* The memo's block, when it is still what its fields encode to. */
+static int memo_table_same(const loom_hpack_encoder *enc)
 {
-    if (cap < loom_hpack_encode_bound(fields, n)) return LOOM_ERR_BUFFER;
-    if (memo_hit(enc, fields, n)) {
+    return enc->memo_out && !enc->pending && enc->memo_inserted == enc->t.inserted &&
+           enc->memo_max_table == enc->t.max && enc->memo_huffman == enc->huffman;
+}
+
+static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
+                       size_t n, uint8_t *out)
+{
+    if ((key && key == enc->memo_key && memo_table_same(enc)) || memo_hit(enc, fields, n)) {
         memcpy(out, enc->memo + enc->memo_fields, enc->memo_out);
+        enc->memo_key = key;
         return (int)enc->memo_out;
     }
     uint64_t inserted = enc->t.inserted, seen = enc->seen_writes;
     int pending = enc->pending;
     int len = encode_block(enc, fields, n, out);
-    if (len > 0 && !pending && enc->t.inserted == inserted && enc->seen_writes == seen)
-        memo_store(enc, fields, n, out, (size_t)len);
+    enc->memo_key = 0;
+    if (len > 0 && !pending && enc->t.inserted == inserted && enc->seen_writes == seen) {
+        if (memo_store(enc, fields, n, out, (size_t)len)) enc->memo_key = key;
+    }
     return len;
+}
+
+int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
+                      uint8_t *out, size_t cap)
+{
+    if (cap < loom_hpack_encode_bound(fields, n)) return LOOM_ERR_BUFFER;
+    return encode_memo(enc, 0, fields, n, out);
+}
+
+int loom__hpack_encode_keyed(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
+                             size_t n, uint8_t *out)
+{
+    return encode_memo(enc, key, fields, n, out);
 }
 
 static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hpack_internal.h"
 #include "conn_internal.h"
 
 #define BATCH_BYTES (256u << 10) /* DATA octets gathered into one batch */
@@ -14,7 +15,7 @@
  * and as many CONTINUATION frames as the peer's MAX_FRAME_SIZE needs
  * (RFC 9113 §4.3: one contiguous block). */
 static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int32_t promised,
-                     uint8_t flags, const loom_hpack_field *f, size_t n, int bounded)
+                     uint8_t flags, const loom_hpack_field *f, size_t n, int bounded, uint64_t key)
 {
     size_t bound = loom_hpack_encode_bound(f, n);
     size_t maxf = c->settings.peer[LOOM_SETTINGS_MAX_FRAME_SIZE];
@@ -24,7 +25,7 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
     c->ebuf.len = 0;
     if (loom__buf_reserve(c->mem, &c->ebuf, bound, SIZE_MAX) < 0) return LOOM_ERR_NOMEM;
     if (!c->enc && loom__encoder_start(c) < 0) return LOOM_ERR_NOMEM;
-    int len = loom_hpack_encode(c->enc, f, n, c->ebuf.p, bound);
+    int len = loom__hpack_encode_keyed(c->enc, key, f, n, c->ebuf.p); /* bound octets there */
     if (len < 0) return len;
     c->stats.hbytes_out += (uint64_t)len;
     const uint8_t *blk = c->ebuf.p;
@@ -223,7 +224,7 @@ static long emit_data(loom_conn *c, stream *s)
         if (trailers) {
             size_t before = c->batch.len;
             if (put_block(c, &c->batch, LOOM_FRAME_HEADERS, s->id, 0, LOOM_FLAG_END_STREAM,
-                          s->body.trailers, s->body.n_trailers, 0) < 0)
+                          s->body.trailers, s->body.n_trailers, 0, 0) < 0)
                 return -1;
             add_piece(c, 0, before, NULL, -1, 0, c->batch.len - before);
         }
@@ -332,7 +333,7 @@ int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n, const lo
     int32_t sid = (int32_t)c->next_local_id;
     int end = body_empty(body);
     int rc = put_block(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0,
-                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1);
+                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1, 0);
     if (rc < 0) return rc;
     stream *s = loom__stream_open(c, sid, ST_IDLE);
     if (!s) return LOOM_ERR_NOMEM;
@@ -357,6 +358,12 @@ int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n, const lo
 int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
                  const loom_body *body)
 {
+    return loom_respond_keyed(c, sid, f, n, 0, body);
+}
+
+int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n, uint64_t key,
+                       const loom_body *body)
+{
     stream *s = loom__streams_find(&c->streams, sid);
     if (!s || c->role != LOOM_SERVER) return LOOM_ERR_STATE;
     if (loom__stream_transition(s->state, EV_S_HEADERS).verdict != V_OK) return LOOM_ERR_STATE;
@@ -365,7 +372,7 @@ int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
     if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
     int end = !informational && body_empty(body);
     int rc = put_block(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0,
-                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1);
+                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1, key);
     if (rc < 0) return rc;
     if (s->state == ST_RESERVED_LOCAL) s->counted = 1; /* §5.1: now half-closed (remote) */
     loom__stream_apply(s, EV_S_HEADERS);
@@ -401,7 +408,7 @@ int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t
         return LOOM_ERR_LIMIT;
     if (c->next_push_id > LOOM_MAX_STREAM_ID - 1) return LOOM_ERR_STATE;
     int32_t pid = (int32_t)c->next_push_id;
-    int rc = put_block(c, &c->queue.stage, LOOM_FRAME_PUSH_PROMISE, sid, pid, 0, req, n, 1);
+    int rc = put_block(c, &c->queue.stage, LOOM_FRAME_PUSH_PROMISE, sid, pid, 0, req, n, 1, 0);
     if (rc < 0) return rc;
     c->next_push_id += 2;
     stream *p = loom__stream_open(c, pid, ST_IDLE);

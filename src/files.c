@@ -211,16 +211,22 @@ static void http_date(time_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+static _Thread_local time_t date_sec = -1;
+
+time_t files_date_sec(void)
+{
+    return date_sec;
+}
+
 const char *files_date_now(void)
 {
     /* formatted once per second per thread: gmtime and strftime cost about
      * as much as the rest of a small response's fields */
-    static _Thread_local time_t last = -1;
     static _Thread_local char buf[32];
     time_t now = time(NULL);
-    if (now != last) {
+    if (now != date_sec) {
         http_date(now, buf, sizeof(buf));
-        last = now;
+        date_sec = now;
     }
     return buf;
 }
@@ -286,6 +292,7 @@ struct file_entry {
     uint8_t *data;
     uint64_t size;
     time_t mtime;
+    uint64_t gen; /* unique in its cache: a version of a file (files_entry_gen) */
     /* what says the file is still the one read (see same_file) */
     struct timespec mtim, ctim;
     ino_t ino;
@@ -293,6 +300,11 @@ struct file_entry {
     const char *type, *encoding;
     char etag[48], last_modified[40];
 };
+
+uint64_t files_entry_gen(const file_entry *e)
+{
+    return e ? e->gen : 0;
+}
 
 /* Whether the file looked at again is the one the entry holds: same
  * inode, size, and modification and change times to the nanosecond (a
@@ -311,6 +323,7 @@ struct file_cache {
     /* the last entry served, by the request's path as sent (and the
      * encodings taken): the same path again skips cleaning it, the key
      * and the lookup. Cleared when that entry leaves the cache. */
+    uint64_t next_gen;
     file_entry *memo;
     int memo_accepts;
     size_t memo_len;
@@ -430,6 +443,7 @@ static file_entry *cache_add(file_cache *c, const char *key, int fd, const struc
         return NULL;
     }
     e->hash = key_hash(key);
+    e->gen = ++c->next_gen;
     e->born_ms = mono_ms();
     e->size = size;
     e->mtime = st->st_mtime;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef struct file_entry file_entry;
 typedef struct file_cache file_cache;
@@ -61,6 +62,13 @@ const char *files_error_body(int status, size_t *len);
  * responses), formatted at most once per second per thread; valid until
  * the thread's next call. */
 const char *files_date_now(void);
+
+/* The second files_date_now() last formatted, in this thread. */
+time_t files_date_sec(void);
+
+/* A cached file's version: unique among the entries its cache ever held
+ * (0 for none). */
+uint64_t files_entry_gen(const file_entry *e);
 
 const char *files_mime(const char *path);
 

@@ -273,6 +273,14 @@ LOOM_API int32_t loom_request(loom_conn *c, const loom_hpack_field *f, size_t n,
 LOOM_API int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
                           const loom_body *body);
 
+/* loom_respond with a key: a nonzero key is the caller's promise that the
+ * same key, on this connection, always comes with the same fields (a
+ * server's head for one version of one file in one second, say). While the
+ * HPACK table has not changed since, the field block last encoded for that
+ * key is sent again without the fields being looked at. 0: loom_respond. */
+LOOM_API int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
+                                uint64_t key, const loom_body *body);
+
 /* Server: promises a push on client stream sid; returns the promised
  * stream's id, to loom_respond() to. LOOM_ERR_STATE when the client
  * disabled push or sid is not open; LOOM_ERR_INVALID for a request that is

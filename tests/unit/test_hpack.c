@@ -17,6 +17,7 @@
 
 #include "loom/hpack.h"
 #include "loom/hpack_lowlevel.h"
+#include "hpack_internal.h" /* the engine's keyed entry */
 #include "hpack_util.h"
 
 /* ------------------------------------------------------------------ */
@@ -1346,6 +1347,69 @@ static void test_encoder_memo(void **state)
     loom_hpack_encoder_free(enc);
 }
 
+/* Decodes out with d and checks that it says f[0..n). */
+static void expect_block(loom_hpack_decoder *d, const uint8_t *out, int len,
+                         const loom_hpack_field *f, size_t n)
+{
+    hlist l = {0};
+    loom_hpack_error e;
+    assert_true(len > 0);
+    assert_int_equal(loom_hpack_decode_block(d, out, (size_t)len, &l, &e), 0);
+    assert_int_equal(l.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(l.fields[i].name_len == f[i].name_len &&
+                    !memcmp(l.fields[i].name, f[i].name, f[i].name_len) &&
+                    l.fields[i].value_len == f[i].value_len &&
+                    !memcmp(l.fields[i].value, f[i].value, f[i].value_len));
+    loom_hpack_list_free(&l);
+}
+
+/* The engine's keyed entry (loom_respond_keyed): the same key, against an
+ * unchanged table, sends the block remembered for it without looking at
+ * the fields; once the table changed, the key is not trusted and the
+ * fields are encoded against the table as it is. */
+static void test_encoder_keyed(void **state)
+{
+    (void)state;
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_field a[4] = {fld(":status", "200", 0), fld("server", "loom", 0),
+                             fld("content-length", "1024", 0), fld("etag", "\"v1\"", 0)};
+    loom_hpack_field b[4] = {fld(":status", "200", 0), fld("server", "loom", 0),
+                             fld("content-length", "2048", 0), fld("etag", "\"v2\"", 0)};
+    uint8_t out[512], first[512];
+    int len = 0, first_len = 0;
+    for (int round = 0; round < 4; round++) { /* until nothing new is inserted */
+        len = loom__hpack_encode_keyed(enc, 7, a, 4, out);
+        expect_block(d, out, len, a, 4);
+    }
+    memcpy(first, out, (size_t)len);
+    first_len = len;
+    /* key 7 again, other fields: the promise is the caller's, so the block
+     * remembered for key 7 goes out (a's fields), not b's */
+    len = loom__hpack_encode_keyed(enc, 7, b, 4, out);
+    assert_int_equal(len, first_len);
+    assert_memory_equal(out, first, (size_t)len);
+    expect_block(d, out, len, a, 4);
+    /* another key: b's fields, encoded (and inserted: the table changes) */
+    len = loom__hpack_encode_keyed(enc, 8, b, 4, out);
+    expect_block(d, out, len, b, 4);
+    /* key 7 after the table changed: encoded afresh, and right */
+    len = loom__hpack_encode_keyed(enc, 7, a, 4, out);
+    expect_block(d, out, len, a, 4);
+    /* a size update pending: never the remembered block */
+    for (int round = 0; round < 3; round++) {
+        len = loom__hpack_encode_keyed(enc, 7, a, 4, out);
+        expect_block(d, out, len, a, 4);
+    }
+    assert_int_equal(loom_hpack_encoder_set_table_cap(enc, 512), 0);
+    len = loom__hpack_encode_keyed(enc, 7, a, 4, out);
+    assert_int_equal(out[0] & 0xe0, 0x20);
+    expect_block(d, out, len, a, 4);
+    loom_hpack_decoder_free(d);
+    loom_hpack_encoder_free(enc);
+}
+
 static void test_encoder_buffer_too_small(void **state)
 {
     (void)state;
@@ -1509,6 +1573,7 @@ int main(void)
         cmocka_unit_test(test_encoder_repeated_cookie),
         cmocka_unit_test(test_encoder_volatile_indexed_when_repeated),
         cmocka_unit_test(test_encoder_memo),
+        cmocka_unit_test(test_encoder_keyed),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
         cmocka_unit_test(test_size_update_smallest_first),

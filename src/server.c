@@ -490,6 +490,9 @@ static int start_h2(hconn *c, const char *label)
 {
     loom_config cfg;
     loom_config_default(&cfg, LOOM_SERVER);
+    /* frame events only count DATA octets for the access log: without
+     * one, no event (and no stream lookup) per frame */
+    cfg.no_frame_events = c->w->sh->log_fd < 0;
     c->h2 = loom_conn_new(LOOM_SERVER, &cfg, h2_event, c);
     if (!c->h2) return -1;
     c->proto = P_H2;

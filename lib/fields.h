@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "loom/hpack.h"
+#include "static_table.h" /* loom__same: names compared without a call to memcmp */
 
 typedef enum {
     LOOM_MSG_REQUEST,  /* a request a server received, or a pushed request */
@@ -39,7 +40,8 @@ int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *
 /* A field's name compared with a string literal (its length known to the
  * compiler). */
 #define LOOM__NAME_IS(f, lit)                                                                      \
-    ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
+    ((f)->name_len == sizeof(lit) - 1 &&                                                           \
+     loom__same((f)->name, (const uint8_t *)(lit), sizeof(lit) - 1))
 
 /* Case-sensitive equality of a field's name with a C string. */
 int loom__name_is(const loom_hpack_field *f, const char *name);

@@ -405,8 +405,11 @@ typedef struct {
  * ring must be copied first. */
 typedef int (*ring_pin)(void *user);
 
-static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-                       void *user, loom_hpack_error *e, field_info *fi, ring_pin pin);
+/* Inlined into its two callers, so that the list's callbacks (a constant
+ * there) are inlined into it: no indirect call per field. */
+static inline __attribute__((always_inline)) int
+decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+            void *user, loom_hpack_error *e, field_info *fi, ring_pin pin);
 
 int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
                       void *user, loom_hpack_error *e)
@@ -414,8 +417,9 @@ int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom
     return decode_core(d, in, len, cb, user, e, NULL, NULL);
 }
 
-static int decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-                       void *user, loom_hpack_error *e, field_info *fi, ring_pin pin)
+static inline __attribute__((always_inline)) int
+decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
+            void *user, loom_hpack_error *e, field_info *fi, ring_pin pin)
 {
     cursor c = {in, len, 0, e};
     size_t list = 0;

@@ -668,7 +668,8 @@ static const uint8_t *list_str(loom_hpack_list *l, const uint8_t *p, size_t n, i
  * (the static table, raw octets of the block) by pointer, others copied
  * into the list's octets (kept as offsets until the block ends, since
  * the octets may move as they grow). */
-static int list_add(void *user, const loom_hpack_field *f, loom_hpack_rep rep)
+static inline __attribute__((always_inline)) int list_add(void *user, const loom_hpack_field *f,
+                                                          loom_hpack_rep rep)
 {
     list_ctx *x = user;
     loom_hpack_list *l = x->l;

@@ -91,7 +91,7 @@ struct loom_conn {
     loom__buf batch;         /* the batch being written */
     /* the batch's pieces: a few inline (all an idle connection needs),
      * up to MAX_PIECES on the heap once a batch wants more (kept) */
-    piece *pieces, pieces_small[4];
+    piece *pieces, pieces_small[2];
     size_t npieces, pieces_cap, piece_at, piece_done;
     int batch_open, building;
     /* streams to close once the batch is written: a few inline, up to

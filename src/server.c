@@ -116,7 +116,8 @@ typedef struct hconn {
      * until then, and after QUIET_MS without traffic, OpenSSL releases
      * them after each use) */
     int keep_buffers;
-    char peer[64];
+    uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
+    uint8_t peer_v6;
     struct hconn *prev, *next;
 } hconn;
 
@@ -157,12 +158,14 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
     int fd = c->w->sh->log_fd;
     if (fd < 0) return;
-    char line[700], ts[32];
+    char line[700], ts[32], peer[INET6_ADDRSTRLEN];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int n = snprintf(line, sizeof(line), "%s %s %s stream=%d %s %s %d %llu %.1fms\n", ts, c->peer,
+    if (!inet_ntop(c->peer_v6 ? AF_INET6 : AF_INET, c->peer_ip, peer, sizeof(peer)))
+        snprintf(peer, sizeof(peer), "-");
+    int n = snprintf(line, sizeof(line), "%s %s %s stream=%d %s %s %d %llu %.1fms\n", ts, peer,
                      c->label, (int)sid, r->method, r->path, r->status,
                      (unsigned long long)r->bytes, (double)(loop_now_ms() - r->start_ms));
     if (n > 0) (void)!write(fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
@@ -1101,7 +1104,12 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         }
         c->w = w;
         c->tls = tls;
-        getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof(c->peer), NULL, 0, NI_NUMERICHOST);
+        if (ss.ss_family == AF_INET6) {
+            memcpy(c->peer_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+            c->peer_v6 = 1;
+        } else if (ss.ss_family == AF_INET) {
+            memcpy(c->peer_ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        }
         if (tls) {
             if (tp_init_tls(&c->tp, cfd, w->sh->tls, 1, NULL, NULL) < 0) {
                 tp_close(&c->tp);

@@ -23,6 +23,7 @@ enum {
 
 #define TP_STAGE_MAX (64 * 1024)  /* TLS output gathered per SSL_write */
 #define TP_LEFT_MAX  (512 * 1024) /* octets left over when the socket is full, at most */
+#define TP_ERR_MAX   160
 
 typedef struct {
     int fd;
@@ -40,7 +41,7 @@ typedef struct {
     size_t stage_len, stage_off, stage_cap;
     uint64_t bytes_in, bytes_out; /* octets on the socket, both ways (after TLS: the
                                       application's octets) */
-    char err[160];
+    char *err; /* why the last call failed: this thread's buffer, read it at once */
 } transport;
 
 /* A cleartext pipe over a connected non-blocking socket. */

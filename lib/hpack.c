@@ -863,6 +863,10 @@ static int enc_resize(loom_hpack_encoder *enc)
 {
     size_t want = enc->cap < enc->peer_max ? enc->cap : enc->peer_max;
     if (want == enc->t.max) return 0;
+    /* entries may be evicted without an insertion: the memo's block may
+     * name them, and a later return to this size would not show it */
+    enc->memo_out = 0;
+    enc->memo_key = 0;
     enc->pending = 1;
     if (want < enc->pending_min) enc->pending_min = want;
     table_evict_to(&enc->t, want);

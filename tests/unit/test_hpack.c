@@ -1410,6 +1410,37 @@ static void test_encoder_keyed(void **state)
     loom_hpack_encoder_free(enc);
 }
 
+/* Found by fuzz/hpack_decode: the peer's table size lowered (entries
+ * evicted, no insertion) and raised again, a block that inserts nothing,
+ * then the remembered head again: it named entries that were gone. */
+static void test_encoder_memo_after_eviction(void **state)
+{
+    (void)state;
+    for (int keyed = 0; keyed < 2; keyed++) {
+        loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+        loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+        loom_hpack_field a[3] = {fld(":status", "200", 0), fld("server", "loom", 0),
+                                 fld("etag", "\"v1\"", 0)};
+        loom_hpack_field st = fld(":method", "GET", 0); /* static: inserts nothing */
+        uint8_t out[512];
+        int len;
+        for (int round = 0; round < 3; round++) { /* until it is remembered */
+            len = loom__hpack_encode_keyed(enc, keyed ? 9 : 0, a, 3, out);
+            expect_block(d, out, len, a, 3);
+        }
+        assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 0), 0);
+        assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 0), 0);
+        assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 4096), 0);
+        assert_int_equal(loom_hpack_decoder_set_max_table_size(d, 4096), 0);
+        len = loom__hpack_encode_keyed(enc, 0, &st, 1, out);
+        expect_block(d, out, len, &st, 1);
+        len = loom__hpack_encode_keyed(enc, keyed ? 9 : 0, a, 3, out);
+        expect_block(d, out, len, a, 3);
+        loom_hpack_decoder_free(d);
+        loom_hpack_encoder_free(enc);
+    }
+}
+
 static void test_encoder_buffer_too_small(void **state)
 {
     (void)state;
@@ -1574,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_encoder_volatile_indexed_when_repeated),
         cmocka_unit_test(test_encoder_memo),
         cmocka_unit_test(test_encoder_keyed),
+        cmocka_unit_test(test_encoder_memo_after_eviction),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
         cmocka_unit_test(test_size_update_smallest_first),

@@ -794,6 +794,7 @@ struct loom_hpack_encoder {
     uint64_t memo_key; /* the caller's key for the memo's fields, or 0 */
     size_t memo_fields, memo_out, memo_n;
     uint64_t memo_inserted;
+    size_t memo_count; /* entries then: an eviction without insertion shows */
     size_t memo_max_table;
     loom_hpack_huffman memo_huffman;
 };
@@ -1082,8 +1083,8 @@ static size_t put_string(uint8_t *out, const uint8_t *s, size_t n, loom_hpack_hu
 static int memo_hit(const loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n)
 {
     if (!enc->memo_out || enc->memo_n != n || enc->pending ||
-        enc->memo_inserted != enc->t.inserted || enc->memo_max_table != enc->t.max ||
-        enc->memo_huffman != enc->huffman)
+        enc->memo_inserted != enc->t.inserted || enc->memo_count != enc->t.count ||
+        enc->memo_max_table != enc->t.max || enc->memo_huffman != enc->huffman)
         return 0;
     const uint8_t *m = enc->memo;
     for (size_t i = 0; i < n; i++) {
@@ -1123,6 +1124,7 @@ static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
     enc->memo_out = len;
     enc->memo_n = n;
     enc->memo_inserted = enc->t.inserted;
+    enc->memo_count = enc->t.count;
     enc->memo_max_table = enc->t.max;
     enc->memo_huffman = enc->huffman;
     return 1;
@@ -1135,7 +1137,8 @@ static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields,
 static int memo_table_same(const loom_hpack_encoder *enc)
 {
     return enc->memo_out && !enc->pending && enc->memo_inserted == enc->t.inserted &&
-           enc->memo_max_table == enc->t.max && enc->memo_huffman == enc->huffman;
+           enc->memo_count == enc->t.count && enc->memo_max_table == enc->t.max &&
+           enc->memo_huffman == enc->huffman;
 }
 
 static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
@@ -1147,10 +1150,12 @@ static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_f
         return (int)enc->memo_out;
     }
     uint64_t inserted = enc->t.inserted, seen = enc->seen_writes;
+    size_t count = enc->t.count;
     int pending = enc->pending;
     int len = encode_block(enc, fields, n, out);
     enc->memo_key = 0;
-    if (len > 0 && !pending && enc->t.inserted == inserted && enc->seen_writes == seen) {
+    if (len > 0 && !pending && enc->t.inserted == inserted && enc->t.count == count &&
+        enc->seen_writes == seen) {
         if (memo_store(enc, fields, n, out, (size_t)len)) enc->memo_key = key;
     }
     return len;

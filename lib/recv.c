@@ -478,7 +478,10 @@ static int on_rst_stream(loom_conn *c, const loom_frame *f)
 
 /* Data dribble (CVE-2019-9511): a window kept shut and opened a few
  * octets at a time has us cut what waits into tiny frames, one per
- * WINDOW_UPDATE. Such updates count as near-empty frames. */
+ * WINDOW_UPDATE. Such updates count as near-empty frames: a tiny increment
+ * to a window that is below DRIBBLE octets while data waits, so that a
+ * burst of them read in one go (the window a few octets open after the
+ * first) counts each, not just the first of every read. */
 #define DRIBBLE 1024
 static int dribble(loom_conn *c)
 {
@@ -491,7 +494,7 @@ static int on_window_update(loom_conn *c, const loom_frame *f)
     int32_t sid = (int32_t)f->hd.stream_id;
     uint32_t inc = f->u.window_update.increment;
     if (sid == 0) {
-        if (inc < DRIBBLE && c->flow.send_window <= 0 && dribble(c) < 0) return c->err;
+        if (inc < DRIBBLE && c->flow.send_window < DRIBBLE && dribble(c) < 0) return c->err;
         if (loom__flow_send_credit_conn(c, inc) < 0)
             return loom__conn_error(c, LOOM_ERR_FLOW_CONTROL,
                                     "connection window above 2^31-1 (RFC 9113 §6.9.1)");
@@ -509,7 +512,8 @@ static int on_window_update(loom_conn *c, const loom_frame *f)
     default: return 0; /* closed: allowed for a while (§6.9) */
     }
     if (!s) return 0;
-    if (inc < DRIBBLE && s->send_window <= 0 && loom__body_left(s) && dribble(c) < 0) return c->err;
+    if (inc < DRIBBLE && s->send_window < DRIBBLE && loom__body_left(s) && dribble(c) < 0)
+        return c->err;
     if (loom__flow_send_credit(s, inc) < 0)
         return stream_error(c, sid, LOOM_H2_FLOW_CONTROL_ERROR); /* §6.9.1 */
     loom__sched_ready(c, s);

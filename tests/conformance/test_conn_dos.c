@@ -312,6 +312,25 @@ TEST(dos_window_dribble)
     }
     assert_int_equal(data_new(1), 10240);
     assert_int_equal(count_new(F_GOAWAY), 0);
+
+    /* a burst of tiny updates read in one go, before anything is sent: the
+     * window is a few octets open after the first, and each still counts
+     * (seen from a Python client that sent 2 million a second: only the
+     * first of each read counted, and the server spent a core on them) */
+    teardown(NULL);
+    setup(NULL);
+    srv_limits(&cfg);
+    open_req(1, ES);
+    respond(1, 100000);
+    wu(0, 1000000);
+    settle();
+    mark();
+    for (int i = 0; i < 4; i++)
+        wu(1, 1);
+    drain(); /* the octets the first updates allowed, then the GOAWAY */
+    assert_true(t->rc < 0);
+    assert_int_equal(loom_err_h2_code(t->rc), LOOM_H2_ENHANCE_YOUR_CALM);
+    assert_int_equal(count_new(F_GOAWAY), 1);
 }
 
 /* A connection error while a response waits for window, under the RFC

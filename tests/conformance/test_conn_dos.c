@@ -279,17 +279,28 @@ TEST(dos_refused_streams_count)
     expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
 }
 
+/* A server under cfg (a fresh one unless first) with a 100,000-octet
+ * response on stream 1 whose stream window is spent (65,535 octets sent). */
+static void shut_window(loom_config *cfg, int first)
+{
+    if (!first) {
+        teardown(NULL);
+        setup(NULL);
+    }
+    srv_limits(cfg);
+    open_req(1, ES);
+    respond(1, 100000);
+    wu(0, 1000000);
+    settle();
+}
+
 /* Data dribble (CVE-2019-9511): a shut window opened a few octets at a
  * time counts as near-empty frames; updates of 1024 or more do not. */
 TEST(dos_window_dribble)
 {
     loom_config cfg = server_cfg();
     cfg.max_empty_frames = 3;
-    srv_limits(&cfg);
-    open_req(1, ES);
-    respond(1, 100000);
-    wu(0, 1000000);
-    settle();                     /* 65535 octets sent: the stream window is shut */
+    shut_window(&cfg, 1);
     for (int i = 0; i < 3; i++) { /* each octet goes out before the next update */
         assert_int_equal(wu(1, 1), 0);
         drain();
@@ -299,13 +310,7 @@ TEST(dos_window_dribble)
     wu(1, 1);
     expect_conn_error(LOOM_H2_ENHANCE_YOUR_CALM);
 
-    teardown(NULL);
-    setup(NULL);
-    srv_limits(&cfg);
-    open_req(1, ES);
-    respond(1, 100000);
-    wu(0, 1000000);
-    settle();
+    shut_window(&cfg, 0);
     for (int i = 0; i < 10; i++) { /* 1024 at a time: not a dribble */
         assert_int_equal(wu(1, 1024), 0);
         drain();
@@ -317,13 +322,7 @@ TEST(dos_window_dribble)
      * window is a few octets open after the first, and each still counts
      * (seen from a Python client that sent 2 million a second: only the
      * first of each read counted, and the server spent a core on them) */
-    teardown(NULL);
-    setup(NULL);
-    srv_limits(&cfg);
-    open_req(1, ES);
-    respond(1, 100000);
-    wu(0, 1000000);
-    settle();
+    shut_window(&cfg, 0);
     mark();
     for (int i = 0; i < 4; i++)
         wu(1, 1);

@@ -73,23 +73,13 @@ static int bio_out_create(BIO *b)
     return 1;
 }
 
+/* The output BIO's method, made once; none when this kernel can do TLS
+ * sends (the "tls" upper layer protocol): then the socket BIO stays, for
+ * kernel TLS and SSL_sendfile. */
 static BIO_METHOD *bio_out_method;
 static pthread_once_t bio_out_once = PTHREAD_ONCE_INIT;
 
 static void bio_out_init(void)
-{
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "loom output");
-    if (m && BIO_meth_set_write(m, bio_out_write) == 1 && BIO_meth_set_ctrl(m, bio_out_ctrl) == 1 &&
-        BIO_meth_set_create(m, bio_out_create) == 1)
-        bio_out_method = m;
-}
-
-/* Whether this kernel can do TLS sends (the "tls" upper layer protocol):
- * then the socket BIO stays, for kernel TLS and SSL_sendfile. */
-static int kernel_tls;
-static pthread_once_t kernel_tls_once = PTHREAD_ONCE_INIT;
-
-static void kernel_tls_probe(void)
 {
     FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
     char line[256] = "";
@@ -97,7 +87,11 @@ static void kernel_tls_probe(void)
         if (!fgets(line, sizeof(line), f)) line[0] = 0;
         fclose(f);
     }
-    kernel_tls = strstr(line, "tls") != NULL || access("/sys/module/tls", F_OK) == 0;
+    if (strstr(line, "tls") || access("/sys/module/tls", F_OK) == 0) return;
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "loom output");
+    if (m && BIO_meth_set_write(m, bio_out_write) == 1 && BIO_meth_set_ctrl(m, bio_out_ctrl) == 1 &&
+        BIO_meth_set_create(m, bio_out_create) == 1)
+        bio_out_method = m;
 }
 
 /* The reason for the last failure of any of this thread's pipes: read at
@@ -138,9 +132,8 @@ int tp_init_tls(transport *t, int fd, SSL_CTX *ctx, int server, const char *sni,
         set_err(t, "TLS");
         return TP_ERROR;
     }
-    pthread_once(&kernel_tls_once, kernel_tls_probe);
     pthread_once(&bio_out_once, bio_out_init);
-    if (!kernel_tls && bio_out_method) {
+    if (bio_out_method) {
         BIO *out = BIO_new(bio_out_method);
         if (!out) {
             set_err(t, "TLS");
@@ -174,7 +167,9 @@ int tp_handshake(transport *t)
     errno = 0;
     int rc = SSL_do_handshake(t->ssl);
     int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, rc);
+    int saved_errno = errno;  /* the handshake's, not the send's below */
     int pushed = out_push(t); /* our flight, or an alert */
+    errno = saved_errno;
     if (pushed == TP_ERROR && (rc == 1 || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE))
         return TP_ERROR;
     if (rc == 1) {
@@ -228,16 +223,18 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
         ERR_clear_error();
         errno = 0;
         int k = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
-        if (cipher.len) { /* an answer of TLS's own (a key update, an alert) */
+        int e = k > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, k);
+        if (cipher.len) {            /* an answer of TLS's own (a key update, an alert) */
+            int saved_errno = errno; /* the read's, not the send's */
             int pushed = out_push(t);
             if (pushed == TP_ERROR) return TP_ERROR;
             if (pushed == TP_AGAIN) t->want_write = 1;
+            errno = saved_errno;
         }
         if (k > 0) {
             t->bytes_in += (uint64_t)k;
             return k;
         }
-        int e = SSL_get_error(t->ssl, k);
         if (e == SSL_ERROR_WANT_READ) return TP_AGAIN;
         if (e == SSL_ERROR_WANT_WRITE) {
             t->want_write = 1;
@@ -270,9 +267,9 @@ size_t tp_unsent(const transport *t)
     return t->stage_len - t->stage_off;
 }
 
-/* Room for n more octets in the leftover buffer, which grows to fit and
- * never past TP_LEFT_MAX: 0, -1 past it, -2 out of memory (said). */
-static int stage_room(transport *t, size_t n)
+/* Keeps n octets for when the socket takes them, in the leftover buffer,
+ * which grows to fit and never past TP_LEFT_MAX: 0, or TP_ERROR (said). */
+static int stage_append(transport *t, const uint8_t *p, size_t n)
 {
     if (t->stage_off && t->stage_off == t->stage_len) t->stage_off = t->stage_len = 0;
     if (t->stage_off && t->stage_len + n > t->stage_cap) {
@@ -280,30 +277,22 @@ static int stage_room(transport *t, size_t n)
         t->stage_len -= t->stage_off;
         t->stage_off = 0;
     }
-    if (t->stage_len + n <= t->stage_cap) return 0;
-    if (t->stage_len + n > TP_LEFT_MAX) return -1;
-    size_t cap = t->stage_cap ? t->stage_cap * 2 : 16 * 1024;
-    while (cap < t->stage_len + n)
-        cap *= 2;
-    if (cap > TP_LEFT_MAX) cap = TP_LEFT_MAX;
-    uint8_t *p = realloc(t->stage, cap);
-    if (!p) {
-        snprintf(t->err, TP_ERR_MAX, "out of memory");
-        return -2;
-    }
-    t->stage = p;
-    t->stage_cap = cap;
-    return 0;
-}
-
-/* Keeps n octets for when the socket takes them: 0, or TP_ERROR past
- * TP_LEFT_MAX. */
-static int stage_append(transport *t, const uint8_t *p, size_t n)
-{
-    int rc = stage_room(t, n);
-    if (rc < 0) {
-        if (rc == -1) snprintf(t->err, TP_ERR_MAX, "output backlog over %d octets", TP_LEFT_MAX);
-        return TP_ERROR;
+    if (t->stage_len + n > t->stage_cap) {
+        if (t->stage_len + n > TP_LEFT_MAX) {
+            snprintf(t->err, TP_ERR_MAX, "output backlog over %d octets", TP_LEFT_MAX);
+            return TP_ERROR;
+        }
+        size_t cap = t->stage_cap ? t->stage_cap * 2 : 16 * 1024;
+        while (cap < t->stage_len + n)
+            cap *= 2;
+        if (cap > TP_LEFT_MAX) cap = TP_LEFT_MAX;
+        uint8_t *q = realloc(t->stage, cap);
+        if (!q) {
+            snprintf(t->err, TP_ERR_MAX, "out of memory");
+            return TP_ERROR;
+        }
+        t->stage = q;
+        t->stage_cap = cap;
     }
     memcpy(t->stage + t->stage_len, p, n);
     t->stage_len += n;
@@ -381,6 +370,22 @@ static int tls_put(transport *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Writes n octets straight to the socket when nothing waits before them
+ * (cleartext, or TLS records already made), keeps what it does not take,
+ * and flushes what waits. */
+static int write_or_keep(transport *t, const uint8_t *p, size_t n)
+{
+    if (n && t->stage_off == t->stage_len && (!t->ssl || t->batched)) {
+        ssize_t k = raw_write(t, p, n);
+        if (k < 0) return TP_ERROR;
+        if (!t->batched) t->bytes_out += (uint64_t)k; /* batched: counted when encrypted */
+        p += k;
+        n -= (size_t)k;
+    }
+    if (n && stage_append(t, p, n) < 0) return TP_ERROR;
+    return tp_flush(t);
+}
+
 /* Sends the records TLS has made (this thread's buffer) after what the
  * connection has left over; what the socket does not take is kept. Leaves
  * the thread's buffer empty. */
@@ -393,15 +398,7 @@ static int out_push(transport *t)
         snprintf(t->err, TP_ERR_MAX, "TLS output over %d octets at once", TP_CIPHER_CAP);
         return TP_ERROR;
     }
-    const uint8_t *p = cipher.buf;
-    if (n && t->stage_off == t->stage_len) { /* nothing waiting: straight out */
-        ssize_t k = raw_write(t, p, n);
-        if (k < 0) return TP_ERROR;
-        p += k;
-        n -= (size_t)k;
-    }
-    if (n && stage_append(t, p, n) < 0) return TP_ERROR;
-    return tp_flush(t);
+    return write_or_keep(t, cipher.buf, n);
 }
 
 void tp_keep_buffers(transport *t, int keep)
@@ -444,16 +441,7 @@ int tp_write(transport *t, const void *p, size_t n)
         }
         return out_push(t);
     }
-    if (rc == TP_DONE && !t->ssl) { /* straight out, what the socket takes */
-        ssize_t k = raw_write(t, q, n);
-        if (k < 0) return TP_ERROR;
-        t->bytes_out += (uint64_t)k;
-        q += k;
-        n -= (size_t)k;
-        if (!n) return TP_DONE;
-    }
-    if (stage_append(t, q, n) < 0) return TP_ERROR;
-    return tp_flush(t);
+    return write_or_keep(t, q, n);
 }
 
 int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left)

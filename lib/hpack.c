@@ -1078,14 +1078,20 @@ static size_t put_string(uint8_t *out, const uint8_t *s, size_t n, loom_hpack_hu
     return k + n;
 }
 
-/* Whether fields are the memo's, against the same table: then *len is
- * the block's length (the octets follow the fields in enc->memo). */
+/* The memo's block, when it is still what its fields encode to (the table
+ * as it was when it was made). */
+static int memo_table_same(const loom_hpack_encoder *enc)
+{
+    return enc->memo_out && !enc->pending && enc->memo_inserted == enc->t.inserted &&
+           enc->memo_count == enc->t.count && enc->memo_max_table == enc->t.max &&
+           enc->memo_huffman == enc->huffman;
+}
+
+/* Whether fields are the memo's, against the same table (the block's
+ * octets follow the fields in enc->memo). */
 static int memo_hit(const loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n)
 {
-    if (!enc->memo_out || enc->memo_n != n || enc->pending ||
-        enc->memo_inserted != enc->t.inserted || enc->memo_count != enc->t.count ||
-        enc->memo_max_table != enc->t.max || enc->memo_huffman != enc->huffman)
-        return 0;
+    if (enc->memo_n != n || !memo_table_same(enc)) return 0;
     const uint8_t *m = enc->memo;
     for (size_t i = 0; i < n; i++) {
         const loom_hpack_field *f = &fields[i];
@@ -1132,14 +1138,6 @@ static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
 
 static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
                         uint8_t *out);
-
-/* The memo's block, when it is still what its fields encode to. */
-static int memo_table_same(const loom_hpack_encoder *enc)
-{
-    return enc->memo_out && !enc->pending && enc->memo_inserted == enc->t.inserted &&
-           enc->memo_count == enc->t.count && enc->memo_max_table == enc->t.max &&
-           enc->memo_huffman == enc->huffman;
-}
 
 static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
                        size_t n, uint8_t *out)

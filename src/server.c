@@ -470,7 +470,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     /* a cached file's 200 head is the same for its version and the Date's
      * second: the engine may send the block it encoded for that key */
     uint64_t key = 0, gen = files_entry_gen(r.entry);
-    if (gen && gen < (1ull << 31) && r.status == 200 && !link[0] && !(pe && pe->n))
+    if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
     loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
     return sid;

@@ -291,7 +291,6 @@ struct file_entry {
     int refs, stale;
     uint8_t *data;
     uint64_t size;
-    time_t mtime;
     uint64_t gen; /* unique in its cache: a version of a file (files_entry_gen) */
     /* what says the file is still the one read (see same_file) */
     struct timespec mtim, ctim;
@@ -446,7 +445,6 @@ static file_entry *cache_add(file_cache *c, const char *key, int fd, const struc
     e->gen = ++c->next_gen;
     e->born_ms = mono_ms();
     e->size = size;
-    e->mtime = st->st_mtime;
     e->mtim = st->st_mtim;
     e->ctim = st->st_ctim;
     e->ino = st->st_ino;
@@ -468,7 +466,7 @@ static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
     r->size = e->size;
     memcpy(r->etag, e->etag, sizeof(r->etag));
     memcpy(r->last_modified, e->last_modified, sizeof(r->last_modified));
-    conditions(q, r, e->mtime);
+    conditions(q, r, e->mtim.tv_sec);
     if (r->status == 200 || r->status == 206) {
         r->data = e->data;
         r->entry = e;

@@ -360,6 +360,19 @@ TEST(settings_frame_max)
     assert_int_equal(fr_new(0)->flags, ACK);
 }
 
+/* The HEADERS frame of a response to a new request on stream 1, the only
+ * frame sent. */
+static const ofr_t *response_headers(void)
+{
+    open_req(1, ES);
+    respond(1, 0);
+    drain();
+    assert_int_equal(nnew(), 1);
+    const ofr_t *h = fr_new(0);
+    assert_int_equal(h->type, F_HEADERS);
+    return h;
+}
+
 /* RFC 7541 §4.2: after the peer lowers SETTINGS_HEADER_TABLE_SIZE, our next
  * field block starts with a dynamic table size update (001xxxxx). */
 TEST(settings_header_table_size)
@@ -367,12 +380,7 @@ TEST(settings_header_table_size)
     p_clear();
     p_set(S_TABLE, 0);
     srv_settings();
-    open_req(1, ES);
-    respond(1, 0);
-    drain();
-    assert_int_equal(nnew(), 1);
-    const ofr_t *h = fr_new(0);
-    assert_int_equal(h->type, F_HEADERS);
+    const ofr_t *h = response_headers();
     assert_true(h->block_len >= 2);
     assert_int_equal(t->out[h->block_off], 0x20); /* size update to 0 */
 }
@@ -387,12 +395,7 @@ TEST(settings_header_table_size_down_up)
     assert_int_equal(settings1(S_TABLE, 0), 0);
     assert_int_equal(settings1(S_TABLE, 4096), 0);
     settle();
-    open_req(1, ES);
-    respond(1, 0);
-    drain();
-    assert_int_equal(nnew(), 1);
-    const ofr_t *h = fr_new(0);
-    assert_int_equal(h->type, F_HEADERS);
+    const ofr_t *h = response_headers();
     assert_true(h->block_len >= 5);
     static const uint8_t updates[] = {0x20, 0x3f, 0xe1, 0x1f}; /* 0, then 4096 */
     assert_memory_equal(t->out + h->block_off, updates, sizeof(updates));

@@ -85,45 +85,51 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
     loom_config cfg;
     if (config_take(&cfg, user_cfg, role) < 0) return NULL;
     const loom_mem *mem = cfg.mem ? cfg.mem : loom_mem_default();
-    loom_conn *c = loom_malloc(mem, sizeof(*c));
+    /* a shared configuration of this layout is pointed to; any other is
+     * copied behind the connection */
+    int shared = cfg.shared && user_cfg->size == sizeof(cfg);
+    loom_conn *c = loom_malloc(mem, sizeof(*c) + (shared ? 0 : sizeof(cfg)));
     if (!c) return NULL;
     memset(c, 0, sizeof(*c));
+    if (shared) {
+        c->cfg = user_cfg;
+    } else {
+        memcpy(c + 1, &cfg, sizeof(cfg));
+        c->cfg = (const loom_config *)(c + 1);
+    }
     c->role = role;
-    c->cfg = cfg;
     c->mem = mem;
     c->cb = on_event;
     c->user = user;
-    if (role == LOOM_SERVER) c->cfg.enable_push = 0;
-    c->budget_milli = (int64_t)c->cfg.reset_burst * 1000; /* the bucket starts full */
+    uint32_t *local = c->settings.local;
+    local[LOOM_SETTINGS_HEADER_TABLE_SIZE] = cfg.header_table_size;
+    local[LOOM_SETTINGS_ENABLE_PUSH] = role == LOOM_SERVER ? 0 : cfg.enable_push;
+    local[LOOM_SETTINGS_MAX_CONCURRENT_STREAMS] = cfg.max_concurrent_streams;
+    local[LOOM_SETTINGS_INITIAL_WINDOW_SIZE] = cfg.initial_window_size;
+    local[LOOM_SETTINGS_MAX_FRAME_SIZE] = cfg.max_frame_size;
+    local[LOOM_SETTINGS_MAX_HEADER_LIST_SIZE] = cfg.max_header_list_size;
+    c->budget_milli = (int64_t)cfg.reset_burst * 1000; /* the bucket starts full */
     c->budget_at = loom__now(c);
     /* DATA on reset streams: their windows, and this much beside for a
      * peer's stray frames after its END_STREAM (RFC 9113 §5.1 has them
      * ignored) */
     c->reset_allowance = 65535;
-    loom__streams_init(&c->streams, c->cfg.max_closed_streams, mem);
-    loom_hpack_list_init(&c->fields, mem);
+    loom__streams_init(&c->streams, cfg.max_closed_streams, mem);
     c->sched.ops = &loom__sched_rfc9218;
     c->flow.send_window = 65535;
-    c->flow.recv_window = c->cfg.connection_window;
+    c->flow.recv_window = cfg.connection_window;
     c->next_local_id = role == LOOM_CLIENT ? 1 : 2;
     c->next_push_id = 2;
     c->preface_got = role == LOOM_SERVER ? 0 : MAGIC_LEN;
-    loom_frame_reader_init(&c->reader, c->cfg.max_frame_size, mem);
+    loom_frame_reader_init(&c->reader, cfg.max_frame_size, mem);
     /* RFC 9113 §6.5.2: both ends start at 4096. A larger local size binds
-     * as soon as our SETTINGS is sent; a smaller one once acknowledged. */
-    c->dec =
-        loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE, c->cfg.max_header_list_size, mem);
-    if (c->dec && c->cfg.header_table_size > LOOM_HPACK_DEFAULT_TABLE_SIZE)
-        loom_hpack_decoder_set_max_table_size(c->dec, c->cfg.header_table_size);
+     * as soon as our SETTINGS is sent; a smaller one once acknowledged
+     * (the decoder is made at the first field block, with the size as it
+     * stands then). */
+    c->dec_table = cfg.header_table_size > LOOM_HPACK_DEFAULT_TABLE_SIZE
+                       ? cfg.header_table_size
+                       : LOOM_HPACK_DEFAULT_TABLE_SIZE;
     c->enc_min_table = LOOM_HPACK_DEFAULT_TABLE_SIZE;
-    c->pieces = c->pieces_small;
-    c->pieces_cap = sizeof(c->pieces_small) / sizeof(c->pieces_small[0]);
-    c->close_after = c->close_small;
-    c->close_cap = sizeof(c->close_small) / sizeof(c->close_small[0]);
-    if (!c->dec) {
-        loom_conn_free(c);
-        return NULL;
-    }
     c->win_start = loom__now(c);
 
     /* Our preface (RFC 9113 §3.4): the client magic, then SETTINGS, then
@@ -132,14 +138,43 @@ loom_conn *loom_conn_new(loom_role role, const loom_config *user_cfg, loom_on_ev
     if (role == LOOM_CLIENT)
         rc = loom__buf_append(mem, &c->queue.stage, client_magic, MAGIC_LEN, SIZE_MAX);
     if (rc == 0) rc = loom__settings_start(c);
-    if (rc == 0 && c->cfg.connection_window > 65535)
-        rc = loom__queue_window_update(c, 0, c->cfg.connection_window - 65535);
+    if (rc == 0 && cfg.connection_window > 65535)
+        rc = loom__queue_window_update(c, 0, cfg.connection_window - 65535);
     if (rc < 0) {
         loom_conn_free(c);
         return NULL;
     }
     c->queue.n_ctrl = 0; /* ours, not answers to the peer */
     return c;
+}
+
+int loom__decoder_start(loom_conn *c)
+{
+    c->dec = loom_hpack_decoder_new(LOOM_HPACK_DEFAULT_TABLE_SIZE,
+                                    LOOM__LOCAL(c, MAX_HEADER_LIST_SIZE), c->mem);
+    if (!c->dec) return LOOM_ERR_NOMEM;
+    if (c->dec_table != LOOM_HPACK_DEFAULT_TABLE_SIZE)
+        loom_hpack_decoder_set_max_table_size(c->dec, c->dec_table);
+    return 0;
+}
+
+int loom__rx_start(loom_conn *c)
+{
+    if (c->rx) return 0;
+    c->rx = loom_malloc(c->mem, sizeof(*c->rx));
+    if (!c->rx) return LOOM_ERR_NOMEM;
+    memset(c->rx, 0, sizeof(*c->rx));
+    loom_hpack_list_init(&c->rx->list, c->mem);
+    return 0;
+}
+
+static void rx_free(loom_conn *c)
+{
+    if (!c->rx) return;
+    loom_hpack_list_free(&c->rx->list);
+    loom__buf_free(c->mem, &c->rx->frag);
+    loom_free(c->mem, c->rx);
+    c->rx = NULL;
 }
 
 void loom_conn_free(loom_conn *c)
@@ -160,29 +195,51 @@ void loom_conn_free(loom_conn *c)
     loom_frame_reader_free(&c->reader);
     loom_hpack_decoder_free(c->dec);
     loom_hpack_encoder_free(c->enc);
+    loom_free(c->mem, c->settings.pending);
     loom__streams_free(t);
     loom__sched_free(c);
-    loom_hpack_list_free(&c->fields);
-    loom__buf_free(c->mem, &c->block.frag);
+    rx_free(c);
     loom__buf_free(c->mem, &c->queue.stage);
     loom__buf_free(c->mem, &c->batch);
     loom__buf_free(c->mem, &c->ebuf);
-    if (c->pieces != c->pieces_small) loom_free(c->mem, c->pieces);
-    if (c->close_after != c->close_small) loom_free(c->mem, c->close_after);
+    loom_free(c->mem, c->pieces);
+    loom_free(c->mem, c->close_after);
     loom_free(c->mem, c);
+}
+
+int loom_conn_shrink(loom_conn *c)
+{
+    if (c->streams.n || c->batch_open || c->building || c->queue.stage.len || c->reader.have ||
+        c->block.stream)
+        return 0;
+    loom__buf_free(c->mem, &c->queue.stage);
+    loom__buf_free(c->mem, &c->batch);
+    loom__buf_free(c->mem, &c->ebuf);
+    loom_free(c->mem, c->pieces);
+    c->pieces = NULL;
+    c->pieces_cap = c->npieces = c->piece_at = c->piece_done = 0;
+    loom_free(c->mem, c->close_after);
+    c->close_after = NULL;
+    c->close_cap = c->nclose_after = 0;
+    loom_frame_reader_free(&c->reader);
+    rx_free(c);
+    loom__streams_trim(&c->streams);
+    loom__sched_trim(c);
+    return 1;
 }
 
 /* ---- streams ---- */
 
 stream *loom__stream_open(loom_conn *c, int32_t id, uint8_t state)
 {
+    if (loom__sched_lists(c) < 0) return NULL;
     stream *s = loom__streams_new(&c->streams, id, state);
     if (!s) return NULL;
     s->urgency = 3; /* RFC 9218 §4.1 */
     s->content_length = -1;
     s->body.fd = -1;
     s->send_window = c->settings.peer[LOOM_SETTINGS_INITIAL_WINDOW_SIZE];
-    s->recv_window = c->cfg.initial_window_size;
+    s->recv_window = LOOM__LOCAL(c, INITIAL_WINDOW_SIZE);
     s->local = (id & 1) == (c->role == LOOM_CLIENT);
     c->sched.ops->open(c, s);
     return s;
@@ -219,7 +276,7 @@ int loom__is_idle(const loom_conn *c, int32_t id)
 {
     int ours = (id & 1) == (c->role == LOOM_CLIENT);
     /* a server's own streams are the ones it promised (next_push_id) */
-    if (ours) return id >= (c->role == LOOM_SERVER ? c->next_push_id : c->next_local_id);
+    if (ours) return (uint32_t)id >= (c->role == LOOM_SERVER ? c->next_push_id : c->next_local_id);
     if (id & 1) return id > c->last_peer_id;
     return id > c->last_promised_id; /* a push stream the server has not promised */
 }
@@ -279,11 +336,11 @@ int loom__encoder_start(loom_conn *c)
 int loom__spend_reset(loom_conn *c, const char *why)
 {
     uint64_t now = loom__now(c);
-    int64_t cap = (int64_t)c->cfg.reset_burst * 1000;
+    int64_t cap = (int64_t)c->cfg->reset_burst * 1000;
     if (now > c->budget_at) {
         /* reset_rate tokens a second is reset_rate thousandths a ms */
         uint64_t ms = now - c->budget_at;
-        int64_t back = ms > (uint64_t)INT32_MAX ? cap : (int64_t)ms * c->cfg.reset_rate;
+        int64_t back = ms > (uint64_t)INT32_MAX ? cap : (int64_t)ms * c->cfg->reset_rate;
         c->budget_milli = c->budget_milli + back > cap ? cap : c->budget_milli + back;
     }
     c->budget_at = now;

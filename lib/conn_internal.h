@@ -47,62 +47,50 @@ typedef struct {
     uint8_t has_pri;                  /* the HEADERS carried RFC 7540 priority */
     loom_priority_spec pri;
     uint32_t frames;
-    loom__buf frag; /* the fragments, when the block spans several frames */
 } block_state;
 
+/* What receiving field blocks needs, made at the first block and kept
+ * until loom_conn_shrink(). */
+typedef struct {
+    loom_hpack_list list; /* the decoded block: an arena reset per block */
+    loom__buf frag;       /* the fragments, when a block spans several frames */
+} rx_state;
+
 struct loom_conn {
-    loom_role role;
-    loom_config cfg;
+    /* the caller's configuration when it is shared (cfg->shared), else a
+     * copy right after this struct, in the same allocation */
+    const loom_config *cfg;
     loom_on_event cb;
     void *user;
     const loom_mem *mem;
 
     /* receiving (recv.c) */
-    size_t preface_got; /* server: octets of the client magic matched */
     loom_frame_reader reader;
-    int dead; /* a connection error: input is ignored */
-    int err;
-    loom_hpack_decoder *dec;
+    loom_hpack_decoder *dec; /* made at the first field block received */
     block_state block;
-    loom_hpack_list fields; /* the decoded block: an arena reset per block */
-    int32_t last_peer_id, last_promised_id;
-    uint8_t prio_signals; /* RFC 7540 signals seen before the scheduler was chosen */
+    rx_state *rx;
 
     settings_state settings;
     stream_store streams;
-    uint32_t open_local, open_remote;
-    int64_t next_local_id; /* past 2^31-1 when the ids ran out (§5.1.1) */
-    int64_t next_push_id;
     flow_conn flow;
     sched_state sched;
     queue_state queue;
 
-    /* GOAWAY */
-    struct {
-        int sent, final_pending, received;
-        int32_t last_sent, last_recv;
-        uint32_t code;
-        uint8_t ping[8];
-    } goaway;
-
     /* output (send.c) */
     loom_hpack_encoder *enc; /* made at the first field block sent */
-    uint32_t enc_min_table;  /* until then: the smallest table size the peer set */
     loom__buf batch;         /* the batch being written */
-    /* the batch's pieces: a few inline (all an idle connection needs),
-     * up to MAX_PIECES on the heap once a batch wants more (kept) */
-    piece *pieces, pieces_small[2];
-    size_t npieces, pieces_cap, piece_at, piece_done;
-    int batch_open, building;
-    /* streams to close once the batch is written: a few inline, up to
-     * MAX_PIECES on the heap (kept) */
-    int32_t *close_after, close_small[4];
-    size_t nclose_after, close_cap;
+    /* the batch's pieces, up to MAX_PIECES (on the heap from the first
+     * batch until loom_conn_shrink()) */
+    piece *pieces;
+    size_t pieces_cap;
+    /* streams to close once the batch is written, up to MAX_PIECES (on
+     * the heap, as pieces) */
+    int32_t *close_after;
+    size_t close_cap;
     loom__buf ebuf; /* a field block being encoded */
 
     /* defences: counts within the current window */
     uint64_t win_start;
-    uint32_t n_pings, n_settings, n_empty, n_prio;
     /* the reset bucket (cfg.reset_burst, cfg.reset_rate), in thousandths
      * of a token, as of budget_at */
     int64_t budget_milli;
@@ -116,20 +104,42 @@ struct loom_conn {
         uint64_t ping_sent_at, rtt_us;
         uint64_t frames_in, frames_out, hbytes_in, hbytes_out;
     } stats;
+
+    /* GOAWAY */
+    struct {
+        int32_t last_sent, last_recv;
+        uint32_t code;
+        uint8_t sent, final_pending, received;
+        uint8_t ping[8];
+    } goaway;
+
+    /* 32-bit fields */
+    loom_role role;
+    int err;
+    uint32_t dec_table;     /* until the decoder is made: the table size it will be made with */
+    uint32_t enc_min_table; /* until the encoder is made: the smallest table size the peer set */
+    int32_t last_peer_id, last_promised_id;
+    uint32_t open_local, open_remote;
+    uint32_t npieces, piece_at, piece_done, nclose_after;
+    uint32_t next_local_id; /* past 2^31-1 when the ids ran out (§5.1.1) */
+    uint32_t next_push_id;
+    uint32_t n_pings, n_settings, n_empty, n_prio;
+
+    /* octets */
+    uint8_t preface_got;  /* server: octets of the client magic matched */
+    uint8_t dead;         /* a connection error: input is ignored */
+    uint8_t prio_signals; /* RFC 7540 signals seen before the scheduler was chosen */
+    uint8_t batch_open, building;
 };
 
 /* Notes a stream to close once the batch is written: 0, or -1 when
  * MAX_PIECES are noted already (or no memory). */
 static inline int loom__close_after(loom_conn *c, int32_t id)
 {
-    if (c->nclose_after == c->close_cap) {
-        if (c->close_cap >= MAX_PIECES) return -1;
-        int32_t *a = loom_malloc(c->mem, MAX_PIECES * sizeof(*a));
-        if (!a) return -1;
-        memcpy(a, c->close_after, c->nclose_after * sizeof(*a));
-        c->close_after = a;
-        c->close_cap = MAX_PIECES;
-    }
+    if (c->nclose_after == c->close_cap &&
+        loom__grow(c->mem, (void **)&c->close_after, &c->close_cap, c->nclose_after + 1,
+                   sizeof(*c->close_after), MAX_PIECES) < 0)
+        return -1;
     c->close_after[c->nclose_after++] = id;
     return 0;
 }
@@ -159,7 +169,7 @@ static inline int loom__flow_sendable(const loom_conn *c, const stream *s)
 /* Milliseconds on the configured clock (CLOCK_MONOTONIC by default). */
 static inline uint64_t loom__now(const loom_conn *c)
 {
-    if (c->cfg.now_ms) return c->cfg.now_ms(c->user);
+    if (c->cfg->now_ms) return c->cfg->now_ms(c->user);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -176,7 +186,7 @@ static inline uint64_t loom__now(const loom_conn *c)
  * needs to pass what all remembered streams could hold). */
 static inline void loom__reset_allowance_add(loom_conn *c, int64_t n)
 {
-    int64_t cap = (int64_t)LOOM_MAX_WINDOW * (c->cfg.max_closed_streams + 1);
+    int64_t cap = (int64_t)LOOM_MAX_WINDOW * (c->cfg->max_closed_streams + 1);
     c->reset_allowance = c->reset_allowance + n > cap ? cap : c->reset_allowance + n;
 }
 
@@ -185,6 +195,17 @@ static inline void loom__reset_allowance_add(loom_conn *c, int64_t n)
  * connection has none: it is the largest part of an engine), with the
  * peer's table size. */
 int loom__encoder_start(loom_conn *c);
+/* The HPACK decoder, made at the first field block received (with
+ * c->dec_table and our MAX_HEADER_LIST_SIZE). */
+int loom__decoder_start(loom_conn *c);
+/* c->rx, made: 0 or LOOM_ERR_NOMEM. */
+int loom__rx_start(loom_conn *c);
+/* Our table size limit for the decoder, now or when it is made. */
+static inline void loom__decoder_table(loom_conn *c, uint32_t size)
+{
+    c->dec_table = size;
+    if (c->dec) loom_hpack_decoder_set_max_table_size(c->dec, size);
+}
 /* A server stream whose response is done and whose request body is
  * unwanted (s->draining, RFC 9113 §8.1): reset with NO_ERROR once the
  * window it was left is spent (after the batch carrying its response is

@@ -65,7 +65,7 @@ void loom__flow_recv_credit(loom_conn *c, stream *s, size_t conn_n, size_t strea
      * the sender never stalls on a full window. */
     flow_conn *f = &c->flow;
     f->recv_unacked += (uint32_t)conn_n;
-    if (f->recv_unacked >= c->cfg.connection_window / 2 &&
+    if (f->recv_unacked >= c->cfg->connection_window / 2 &&
         loom__queue_window_update(c, 0, f->recv_unacked) == 0) {
         f->recv_window += f->recv_unacked;
         f->recv_unacked = 0;
@@ -73,7 +73,7 @@ void loom__flow_recv_credit(loom_conn *c, stream *s, size_t conn_n, size_t strea
     /* a stream whose peer side has ended needs no more window */
     if (s && (s->state == ST_OPEN || s->state == ST_HALF_CLOSED_LOCAL)) {
         s->recv_unacked += (uint32_t)stream_n;
-        if (s->recv_unacked >= c->cfg.initial_window_size / 2 &&
+        if (s->recv_unacked >= LOOM__LOCAL(c, INITIAL_WINDOW_SIZE) / 2 &&
             loom__queue_window_update(c, s->id, s->recv_unacked) == 0) {
             s->recv_window += s->recv_unacked;
             s->recv_unacked = 0;
@@ -92,5 +92,5 @@ void loom_consumed(loom_conn *c, int32_t sid, size_t n)
 {
     stream *s = loom__streams_find(&c->streams, sid);
     /* a body no longer wanted (§8.1) gets no more window */
-    if (s && c->cfg.manual_window && !s->draining) loom__flow_recv_credit(c, s, 0, n);
+    if (s && c->cfg->manual_window && !s->draining) loom__flow_recv_credit(c, s, 0, n);
 }

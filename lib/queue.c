@@ -7,7 +7,7 @@
 void loom__trace_sent(loom_conn *c, const loom_frame *f)
 {
     c->stats.frames_out++;
-    if (!c->cb || c->cfg.no_frame_events) return;
+    if (!c->cb || c->cfg->no_frame_events) return;
     /* the length as written (frames are built with it left to the packer) */
     loom_frame copy = *f;
     copy.hd.length = (uint32_t)loom_frame_payload_len(f);
@@ -19,7 +19,7 @@ void loom__trace_sent(loom_conn *c, const loom_frame *f)
 
 int loom__queue_room(loom_conn *c, loom__buf *b, size_t n, int bounded)
 {
-    size_t max = bounded ? c->cfg.max_send_buffer : SIZE_MAX;
+    size_t max = bounded ? c->cfg->max_send_buffer : SIZE_MAX;
     if (bounded && b->len + n > max) return LOOM_ERR_LIMIT;
     int rc = loom__buf_reserve(c->mem, b, n, max);
     return rc == LOOM_ERR_LIMIT ? LOOM_ERR_NOMEM : rc;
@@ -29,7 +29,7 @@ int loom__queue_frame(loom_conn *c, const loom_frame *f, int from_peer)
 {
     queue_state *q = &c->queue;
     size_t n = LOOM_FRAME_HEADER_LEN + loom_frame_payload_len(f);
-    if (from_peer && q->n_ctrl + 1 > c->cfg.max_control_queue) return LOOM_ERR_LIMIT;
+    if (from_peer && q->n_ctrl + 1 > c->cfg->max_control_queue) return LOOM_ERR_LIMIT;
     int rc = loom__queue_room(c, &q->stage, n, 1);
     if (rc < 0) return rc;
     rc = loom_frame_pack(f, q->stage.p + q->stage.len, q->stage.cap - q->stage.len);

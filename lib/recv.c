@@ -27,7 +27,7 @@ static int stream_error(loom_conn *c, int32_t sid, uint32_t code)
         loom__stream_end(c, s, CLOSED_RESET_SENT, code, 0, 0);
     } else { /* §5.1: frames after our RST_STREAM are ignored, not answered */
         loom__streams_remember(&c->streams, sid, ST_CLOSED_IGNORED);
-        loom__reset_allowance_add(c, c->cfg.initial_window_size);
+        loom__reset_allowance_add(c, LOOM__LOCAL(c, INITIAL_WINDOW_SIZE));
     }
     return 0;
 }
@@ -36,7 +36,7 @@ static int stream_error(loom_conn *c, int32_t sid, uint32_t code)
 static int count(loom_conn *c, uint32_t *n, uint32_t max, const char *why)
 {
     uint64_t now = loom__now(c);
-    if (now - c->win_start >= c->cfg.window_ms) {
+    if (now - c->win_start >= c->cfg->window_ms) {
         c->win_start = now;
         c->n_pings = c->n_settings = c->n_empty = c->n_prio = 0;
     }
@@ -103,7 +103,7 @@ static int on_data(loom_conn *c, const loom_frame *f)
     }
     int end = (f->hd.flags & LOOM_FLAG_END_STREAM) != 0;
     if (f->u.data.len == 0 && !end &&
-        count(c, &c->n_empty, c->cfg.max_empty_frames, "empty DATA flood (CVE-2019-9518)") < 0)
+        count(c, &c->n_empty, c->cfg->max_empty_frames, "empty DATA flood (CVE-2019-9518)") < 0)
         return c->err;
     s->received += f->u.data.len;
     /* §8.1.1: content-length must match the DATA received */
@@ -128,7 +128,7 @@ static int on_data(loom_conn *c, const loom_frame *f)
     s = loom__streams_find(&c->streams, sid);
     /* an unwanted body (§8.1): the connection's window comes back, the
      * stream's does not */
-    size_t back = c->cfg.manual_window ? flow - f->u.data.len : flow;
+    size_t back = c->cfg->manual_window ? flow - f->u.data.len : flow;
     loom__flow_recv_credit(c, s, flow, s && s->draining ? 0 : back);
     if (s && s->state == ST_CLOSED)
         loom__stream_end(c, s, CLOSED_NORMAL, 0, 0, 0);
@@ -150,17 +150,19 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
     c->stats.hbytes_in += len;
 
     loom_hpack_error he;
-    int rc = loom_hpack_decode_block(c->dec, blk, len, &c->fields, &he);
+    if ((!c->dec && loom__decoder_start(c) < 0) || loom__rx_start(c) < 0)
+        return loom__conn_error(c, LOOM_ERR_NOMEM, "out of memory");
+    int rc = loom_hpack_decode_block(c->dec, blk, len, &c->rx->list, &he);
     /* Emptied, not overwritten: the decoded fields may point into it (raw
      * literals are not copied) until the next block is gathered. */
-    b->frag.len = 0;
+    c->rx->frag.len = 0;
     if (rc == LOOM_ERR_NOMEM) return loom__conn_error(c, rc, "out of memory");
     if (rc < 0 && rc != LOOM_ERR_LIMIT)
         return loom__conn_error(c, LOOM_ERR_COMPRESSION, he.reason); /* §4.3 */
     if (ignore) return 0; /* decoded to keep HPACK in step, nothing more */
 
-    const loom_hpack_field *fields = c->fields.fields;
-    size_t nfields = c->fields.n;
+    const loom_hpack_field *fields = c->rx->list.fields;
+    size_t nfields = c->rx->list.n;
     stream *s = loom__streams_find(&c->streams, type == LOOM_FRAME_PUSH_PROMISE ? promised : sid);
     if (!s) return 0;
     if (rc == LOOM_ERR_LIMIT) {
@@ -176,8 +178,8 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
     if (type == LOOM_FRAME_PUSH_PROMISE) {
         /* §8.4: a promised request is a GET or HEAD that announces no
          * content, with the :authority the server claims to be */
-        if (loom__fields_check(fields, c->fields.reps, nfields, LOOM_MSG_REQUEST, 0, &info, &why) <
-                0 ||
+        if (loom__fields_check(fields, c->rx->list.reps, nfields, LOOM_MSG_REQUEST, 0, &info,
+                               &why) < 0 ||
             !((info.method_len == 3 && !memcmp(info.method, "GET", 3)) ||
               (info.method_len == 4 && !memcmp(info.method, "HEAD", 4))) ||
             info.content_length > 0 || !info.authority)
@@ -194,7 +196,7 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
     loom_msg_kind kind = trailers                 ? LOOM_MSG_TRAILERS
                          : c->role == LOOM_SERVER ? LOOM_MSG_REQUEST
                                                   : LOOM_MSG_RESPONSE;
-    if (loom__fields_check(fields, c->fields.reps, nfields, kind, c->cfg.enable_connect_protocol,
+    if (loom__fields_check(fields, c->rx->list.reps, nfields, kind, c->cfg->enable_connect_protocol,
                            &info, &why) < 0)
         return stream_error(c, sid, LOOM_H2_PROTOCOL_ERROR);
     if (trailers && !end_stream) return stream_error(c, sid, LOOM_H2_PROTOCOL_ERROR); /* §8.1 */
@@ -247,17 +249,18 @@ static int end_block(loom_conn *c, const uint8_t *blk, size_t len)
 static int fragment(loom_conn *c, const uint8_t *p, size_t n, int last)
 {
     block_state *b = &c->block;
-    if (++b->frames > c->cfg.max_continuations + 1)
+    if (++b->frames > c->cfg->max_continuations + 1)
         return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM,
                                 "too many CONTINUATION frames (CONTINUATION flood)");
-    if (b->frag.len + n > c->cfg.max_header_block)
+    if ((c->rx ? c->rx->frag.len : 0) + n > c->cfg->max_header_block)
         return loom__conn_error(c, LOOM_ERR_ENHANCE_YOUR_CALM,
                                 "field block too large (RFC 9113 §10.5.1)");
     /* a block in one frame is decoded where it lies */
     if (last && b->frames == 1) return end_block(c, p, n);
-    if (loom__buf_append(c->mem, &b->frag, p, n, c->cfg.max_header_block) < 0)
+    if (loom__rx_start(c) < 0 ||
+        loom__buf_append(c->mem, &c->rx->frag, p, n, c->cfg->max_header_block) < 0)
         return loom__conn_error(c, LOOM_ERR_NOMEM, "out of memory");
-    return last ? end_block(c, b->frag.p, b->frag.len) : 0;
+    return last ? end_block(c, c->rx->frag.p, c->rx->frag.len) : 0;
 }
 
 static int begin_block(loom_conn *c, const loom_frame *f, const uint8_t *p, size_t n, int32_t sid,
@@ -272,7 +275,7 @@ static int begin_block(loom_conn *c, const loom_frame *f, const uint8_t *p, size
     b->has_pri = f->hd.type == LOOM_FRAME_HEADERS && (f->hd.flags & LOOM_FLAG_PRIORITY);
     if (b->has_pri) b->pri = f->u.headers.pri;
     b->frames = 0;
-    b->frag.len = 0;
+    if (c->rx) c->rx->frag.len = 0;
     return fragment(c, p, n, (f->hd.flags & LOOM_FLAG_END_HEADERS) != 0);
 }
 
@@ -284,10 +287,10 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
     size_t n = f->u.headers.len;
 
     if ((f->hd.flags & LOOM_FLAG_PRIORITY) &&
-        count(c, &c->n_prio, c->cfg.max_priority_frames, "PRIORITY flood (CVE-2019-9513)") < 0)
+        count(c, &c->n_prio, c->cfg->max_priority_frames, "PRIORITY flood (CVE-2019-9513)") < 0)
         return c->err;
     if (n == 0 && !(f->hd.flags & LOOM_FLAG_END_HEADERS) &&
-        count(c, &c->n_empty, c->cfg.max_empty_frames, "empty header fragments (CVE-2019-9516)") <
+        count(c, &c->n_empty, c->cfg->max_empty_frames, "empty header fragments (CVE-2019-9516)") <
             0)
         return c->err;
 
@@ -318,7 +321,7 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
             return begin_block(c, f, blk, n, sid, 0, 1);
         }
         /* §5.1.2: beyond our limit: REFUSED_STREAM, after decoding */
-        if (c->open_remote >= c->cfg.max_concurrent_streams) {
+        if (c->open_remote >= LOOM__LOCAL(c, MAX_CONCURRENT_STREAMS)) {
             /* §5.1: its DATA and trailers in flight are then ignored */
             int rc = stream_error(c, sid, LOOM_H2_REFUSED_STREAM);
             if (rc < 0) return rc;
@@ -360,8 +363,8 @@ static int on_headers(loom_conn *c, const loom_frame *f, int refuse)
 static int on_continuation(loom_conn *c, const loom_frame *f)
 {
     if (f->u.continuation.len == 0 && !(f->hd.flags & LOOM_FLAG_END_HEADERS) &&
-        count(c, &c->n_empty, c->cfg.max_empty_frames, "empty CONTINUATION flood (CVE-2019-9516)") <
-            0)
+        count(c, &c->n_empty, c->cfg->max_empty_frames,
+              "empty CONTINUATION flood (CVE-2019-9516)") < 0)
         return c->err;
     return fragment(c, f->u.continuation.block, f->u.continuation.len,
                     (f->hd.flags & LOOM_FLAG_END_HEADERS) != 0);
@@ -374,7 +377,7 @@ static int on_push_promise(loom_conn *c, const loom_frame *f)
     if (c->role == LOOM_SERVER)
         return loom__conn_error(c, LOOM_ERR_PROTOCOL,
                                 "PUSH_PROMISE sent to a server (RFC 9113 §8.4)");
-    if (!c->cfg.enable_push)
+    if (!LOOM__LOCAL(c, ENABLE_PUSH))
         return loom__conn_error(c, LOOM_ERR_PROTOCOL,
                                 "PUSH_PROMISE after SETTINGS_ENABLE_PUSH=0 (RFC 9113 §6.6)");
     /* §6.6: the promised id must be a new even id */
@@ -410,7 +413,7 @@ static int on_settings(loom_conn *c, const loom_frame *f)
         return loom__emit(c, &ev);
     }
     if (c->settings.got &&
-        count(c, &c->n_settings, c->cfg.max_settings, "SETTINGS flood (CVE-2019-9515)") < 0)
+        count(c, &c->n_settings, c->cfg->max_settings, "SETTINGS flood (CVE-2019-9515)") < 0)
         return c->err;
     c->settings.got = 1;
     const char *why;
@@ -449,7 +452,7 @@ static int on_ping(loom_conn *c, const loom_frame *f)
         memcpy(ev.u.ping.opaque, f->u.ping.opaque, 8);
         return loom__emit(c, &ev);
     }
-    if (count(c, &c->n_pings, c->cfg.max_pings, "PING flood (CVE-2019-9512)") < 0) return c->err;
+    if (count(c, &c->n_pings, c->cfg->max_pings, "PING flood (CVE-2019-9512)") < 0) return c->err;
     loom_frame ack = *f;
     ack.hd.flags = LOOM_FLAG_ACK; /* §6.7: the same payload back */
     if (loom__queue_frame(c, &ack, 1) < 0)
@@ -485,7 +488,7 @@ static int on_rst_stream(loom_conn *c, const loom_frame *f)
 #define DRIBBLE 1024
 static int dribble(loom_conn *c)
 {
-    return count(c, &c->n_empty, c->cfg.max_empty_frames,
+    return count(c, &c->n_empty, c->cfg->max_empty_frames,
                  "window opened a few octets at a time (data dribble, CVE-2019-9511)");
 }
 
@@ -549,7 +552,7 @@ static int on_goaway(loom_conn *c, const loom_frame *f)
 
 static int on_priority(loom_conn *c, const loom_frame *f)
 {
-    if (count(c, &c->n_prio, c->cfg.max_priority_frames, "PRIORITY flood (CVE-2019-9513)") < 0)
+    if (count(c, &c->n_prio, c->cfg->max_priority_frames, "PRIORITY flood (CVE-2019-9513)") < 0)
         return c->err;
     /* RFC 7540 §5.3: re-prioritisation; for streams we do not hold (idle,
      * closed) it is not kept (RFC 9113 §5.3.2 lets us) */
@@ -561,7 +564,7 @@ static int on_priority(loom_conn *c, const loom_frame *f)
 
 static int on_priority_update(loom_conn *c, const loom_frame *f)
 {
-    if (count(c, &c->n_prio, c->cfg.max_priority_frames, "PRIORITY_UPDATE flood") < 0)
+    if (count(c, &c->n_prio, c->cfg->max_priority_frames, "PRIORITY_UPDATE flood") < 0)
         return c->err;
     /* RFC 9218 §7.1: a client receiving one: PROTOCOL_ERROR */
     if (c->role == LOOM_CLIENT)
@@ -576,7 +579,7 @@ static int on_priority_update(loom_conn *c, const loom_frame *f)
     if (!(sid & 1) && idle)
         return loom__conn_error(c, LOOM_ERR_PROTOCOL,
                                 "PRIORITY_UPDATE for a push stream not promised (RFC 9218 §7.1)");
-    if ((sid & 1) && idle && c->open_remote >= c->cfg.max_concurrent_streams)
+    if ((sid & 1) && idle && c->open_remote >= LOOM__LOCAL(c, MAX_CONCURRENT_STREAMS))
         return loom__conn_error(c, LOOM_ERR_PROTOCOL,
                                 "PRIORITY_UPDATE beyond MAX_CONCURRENT_STREAMS (RFC 9218 §7.1)");
     loom__sched_choose(c, SCHED_RFC9218);
@@ -634,7 +637,7 @@ static const frame_handler handlers[] = {
 static int on_frame(loom_conn *c, const loom_frame *f)
 {
     c->stats.frames_in++;
-    if (!c->cfg.no_frame_events) {
+    if (!c->cfg->no_frame_events) {
         loom_event tr = {.type = LOOM_EV_FRAME, .stream_id = (int32_t)f->hd.stream_id};
         tr.u.frame.sent = 0;
         tr.u.frame.frame = f;

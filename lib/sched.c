@@ -6,34 +6,42 @@
 
 #include "conn_internal.h"
 
+/* A level's list: its head here, next_ready links to the end (NULL), and
+ * the head's prev_ready is the tail (one pointer per level, not two). */
 static void u_ready(loom_conn *c, stream *s)
 {
-    sched_state *q = &c->sched;
+    stream **head = &c->sched.ready_head[s->urgency];
     s->next_ready = NULL;
-    s->prev_ready = q->ready_tail[s->urgency];
-    if (s->prev_ready)
-        s->prev_ready->next_ready = s;
-    else
-        q->ready_head[s->urgency] = s;
-    q->ready_tail[s->urgency] = s;
+    if (!*head) {
+        s->prev_ready = s;
+        *head = s;
+        return;
+    }
+    stream *tail = (*head)->prev_ready;
+    tail->next_ready = s;
+    s->prev_ready = tail;
+    (*head)->prev_ready = s;
 }
 
 static void u_unready(loom_conn *c, stream *s)
 {
-    sched_state *q = &c->sched;
-    if (s->prev_ready)
+    stream **head = &c->sched.ready_head[s->urgency];
+    if (s == *head) {
+        *head = s->next_ready;
+        if (*head) (*head)->prev_ready = s->prev_ready; /* the tail */
+    } else {
         s->prev_ready->next_ready = s->next_ready;
-    else
-        q->ready_head[s->urgency] = s->next_ready;
-    if (s->next_ready)
-        s->next_ready->prev_ready = s->prev_ready;
-    else
-        q->ready_tail[s->urgency] = s->prev_ready;
+        if (s->next_ready)
+            s->next_ready->prev_ready = s->prev_ready;
+        else
+            (*head)->prev_ready = s->prev_ready; /* s was the tail */
+    }
     s->next_ready = s->prev_ready = NULL;
 }
 
 static stream *u_pick(loom_conn *c)
 {
+    if (!c->sched.ready_head) return NULL;
     for (int u = 0; u < 8; u++)
         for (stream *s = c->sched.ready_head[u]; s; s = s->next_ready)
             if (loom__flow_sendable(c, s)) return s;
@@ -107,8 +115,24 @@ int loom__sched_choose(loom_conn *c, sched_kind kind)
     return 0;
 }
 
+int loom__sched_lists(loom_conn *c)
+{
+    if (c->sched.ready_head) return 0;
+    c->sched.ready_head = loom_malloc(c->mem, 8 * sizeof(stream *));
+    if (!c->sched.ready_head) return LOOM_ERR_NOMEM;
+    memset(c->sched.ready_head, 0, 8 * sizeof(stream *));
+    return 0;
+}
+
+void loom__sched_trim(loom_conn *c)
+{
+    loom_free(c->mem, c->sched.ready_head);
+    c->sched.ready_head = NULL;
+}
+
 void loom__sched_free(loom_conn *c)
 {
+    loom__sched_trim(c);
     loom_free(c->mem, c->sched.root);
     c->sched.root = NULL;
 }

@@ -32,7 +32,9 @@ typedef enum { SCHED_RFC9218, SCHED_RFC7540 } sched_kind;
 typedef struct {
     const sched_ops *ops;
     uint8_t chosen; /* the choice was made; it is not made again */
-    stream *ready_head[8], *ready_tail[8];
+    /* by urgency; each head's prev_ready is its tail (on the heap from the
+     * first stream ready until loom_conn_shrink()) */
+    stream **ready_head;
     stream *root; /* RFC 7540: stream 0 of the tree */
 } sched_state;
 
@@ -49,6 +51,11 @@ void loom__sched_set_urgency(struct loom_conn *c, stream *s, uint8_t urgency, ui
  * LOOM_ERR_NOMEM (the choice is then RFC 9218). */
 int loom__sched_choose(struct loom_conn *c, sched_kind kind);
 void loom__sched_free(struct loom_conn *c);
+/* The RFC 9218 lists, made before the first stream opens: 0 or
+ * LOOM_ERR_NOMEM. */
+int loom__sched_lists(struct loom_conn *c);
+/* No stream is in the scheduler: its lists go (made again on use). */
+void loom__sched_trim(struct loom_conn *c);
 
 /* priority.c: an RFC 7540 §5.3 dependency for s (a HEADERS priority block
  * or a PRIORITY frame), used when the tree is the scheduler. */

@@ -71,15 +71,10 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
 static int pieces_room(loom_conn *c, size_t n)
 {
     if (c->npieces + n <= c->pieces_cap) return 0;
-    if (c->npieces + n > MAX_PIECES) return -1;
-    if (c->pieces == c->pieces_small || !c->pieces) {
-        piece *p = loom_malloc(c->mem, MAX_PIECES * sizeof(*p));
-        if (!p) return -1;
-        if (c->npieces) memcpy(p, c->pieces, c->npieces * sizeof(*p));
-        c->pieces = p;
-        c->pieces_cap = MAX_PIECES;
-    }
-    return 0;
+    return loom__grow(c->mem, (void **)&c->pieces, &c->pieces_cap, c->npieces + n,
+                      sizeof(*c->pieces), MAX_PIECES) < 0
+               ? -1
+               : 0;
 }
 
 static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem, int fd,
@@ -107,7 +102,7 @@ static int add_piece(loom_conn *c, uint8_t kind, size_t off, const uint8_t *mem,
  * before their upload is done). */
 static int unwanted_body(const loom_conn *c, const stream *s)
 {
-    return c->role == LOOM_SERVER && !c->cfg.read_after_response && !s->local &&
+    return c->role == LOOM_SERVER && !c->cfg->read_after_response && !s->local &&
            s->state == ST_OPEN;
 }
 

@@ -20,11 +20,16 @@ typedef struct {
 } settings_pending;
 
 typedef struct {
-    uint32_t peer[10];                              /* the peer's, by id (1..9) */
-    int got;                                        /* the peer's first SETTINGS arrived */
-    int unacked;                                    /* our SETTINGS frames not acknowledged yet */
-    settings_pending pending[SETTINGS_MAX_UNACKED]; /* oldest first */
-    uint64_t sent_at;                               /* of the oldest unacknowledged */
+    uint32_t peer[10]; /* the peer's, by id (1..9) */
+    /* ours as they stand (ids 1..6), from the configuration, then
+     * loom_submit_settings() */
+    uint32_t local[7];
+    uint8_t got;     /* the peer's first SETTINGS arrived */
+    uint8_t unacked; /* our SETTINGS frames not acknowledged yet */
+    /* oldest first, SETTINGS_MAX_UNACKED of them: on the heap while any
+     * SETTINGS of ours is unacknowledged (an idle connection has none) */
+    settings_pending *pending;
+    uint64_t sent_at; /* of the oldest unacknowledged */
 } settings_state;
 
 /* The RFC's initial values for the peer's settings (§6.5.2), and our first
@@ -37,5 +42,7 @@ int loom__settings_apply(struct loom_conn *c, const loom_frame *f, const char **
 void loom__settings_acked(struct loom_conn *c);
 /* Our oldest SETTINGS has waited more than ms for its ACK. */
 int loom__settings_overdue(struct loom_conn *c, uint32_t ms);
+/* Ours as they stand (ids 1..6). */
+#define LOOM__LOCAL(c, id) ((c)->settings.local[LOOM_SETTINGS_##id])
 
 #endif

@@ -334,3 +334,16 @@ void loom__streams_free(stream_store *t)
     loom_free(t->mem, t->closed);
     memset(t, 0, sizeof(*t));
 }
+
+void loom__streams_trim(stream_store *t)
+{
+    for (stream *s = t->free_list, *next; s; s = next) {
+        next = s->next_hash;
+        loom_free(t->mem, s);
+    }
+    t->free_list = NULL;
+    if (t->n) return;
+    loom_free(t->mem, t->buckets);
+    t->buckets = NULL;
+    t->nbuckets = 0;
+}

@@ -112,18 +112,21 @@ static inline int loom__stream_closed(const stream *s)
 
 typedef struct {
     stream **buckets;
-    size_t nbuckets, n;
     stream *free_list;
     struct {
         int32_t id;
         uint8_t state; /* ST_CLOSED or ST_CLOSED_IGNORED */
     } * closed;
-    size_t nclosed, closed_pos, max_closed;
     const loom_mem *mem;
+    uint32_t nbuckets, n;
+    uint32_t nclosed, closed_pos, max_closed;
 } stream_store;
 
 void loom__streams_init(stream_store *t, size_t max_closed, const loom_mem *mem);
 void loom__streams_free(stream_store *t);
+/* Frees the spare stream records, and the buckets when no stream is in the
+ * store (the closed streams remembered stay). */
+void loom__streams_trim(stream_store *t);
 stream *loom__streams_find(const stream_store *t, int32_t id);
 /* A new stream object, zeroed but for its id and state (NULL: no memory). */
 stream *loom__streams_new(stream_store *t, int32_t id, uint8_t state);

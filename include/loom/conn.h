@@ -80,6 +80,11 @@ typedef struct {
     uint8_t read_after_response;
     /* The reset bucket's refill, tokens per second (reset_burst above). 33 */
     uint32_t reset_rate;
+    /* 1: connections keep a pointer to this configuration instead of a
+     * copy (about 100 octets less each); it must then stay valid and
+     * unchanged while they live. 0 */
+    uint8_t shared;
+    uint8_t reserved_[7];
 } loom_config;
 
 /* Safe defaults for a role, for a structure of `size` octets (the caller's
@@ -223,6 +228,15 @@ LOOM_API loom_conn *loom_conn_new(loom_role role, const loom_config *cfg, loom_o
 /* Frees the connection. Streams still open are reported closed first
  * (LOOM_EV_STREAM_CLOSED with CANCEL), so their resources can be released. */
 LOOM_API void loom_conn_free(loom_conn *c);
+/* Gives back what a connection needs only while it works (its output and
+ * input buffers, the decoded-field list, spare stream records) when it has
+ * nothing in flight: no stream open, nothing left to send, no partial
+ * frame or field block. Its state stays (HPACK tables, settings, windows,
+ * the streams it remembers), and what was freed is made again on use. For
+ * a runtime to call when a connection goes quiet, not from a callback;
+ * with an allocator that keeps freed blocks (loom_config.mem), doing so
+ * each time costs no malloc. Returns 1 when it shrank, 0 when busy. */
+LOOM_API int loom_conn_shrink(loom_conn *c);
 
 /* Feeds received octets. Returns 0, or a negative loom_err after a
  * connection error (GOAWAY with its code is queued, later input ignored),

@@ -616,6 +616,84 @@ static void test_steady_state_allocates_nothing(void **state)
     assert_int_equal(setup(NULL), 0);
 }
 
+/* An idle connection holds only its object and its state: loom_conn_shrink()
+ * gives back the buffers, the decoded-field list and the spare stream
+ * records once nothing is in flight (not before), what it kept (the HPACK
+ * tables among it) still works after, and a shared configuration is not
+ * copied. Counted with the counting allocator, on the server side. */
+static counting shrink_cnt; /* static: teardown may use them after a failed assertion */
+static loom_mem shrink_mem;
+
+static void test_shrink_when_idle(void **state)
+{
+    (void)state;
+    teardown(NULL);
+    memset(&shrink_cnt, 0, sizeof(shrink_cnt));
+    shrink_mem = counting_mem(&shrink_cnt);
+    counting *cnt = &shrink_cnt;
+    loom_config scfg;
+    loom_config_default(&scfg, LOOM_SERVER);
+    scfg.mem = &shrink_mem;
+    /* a copied configuration costs its size beside the connection */
+    loom_conn *copy = loom_conn_new(LOOM_SERVER, &scfg, NULL, NULL);
+    assert_non_null(copy);
+    size_t with_copy = cnt->live;
+    loom_conn_free(copy);
+    assert_int_equal(cnt->live, 0);
+    scfg.shared = 1;
+    copy = loom_conn_new(LOOM_SERVER, &scfg, NULL, NULL);
+    assert_non_null(copy);
+    assert_int_equal(with_copy - cnt->live, sizeof(loom_config));
+    loom_conn_free(copy);
+
+    assert_int_equal(setup_with(NULL, &scfg), 0);
+    memset(answered, 0, sizeof(answered));
+    pair_run(cl, sv, 0);
+    assert_int_equal(loom_conn_shrink(sv->c), 1);
+    size_t idle = cnt->live; /* after the handshake: the object alone */
+    if (idle > 700) fail_msg("an idle connection holds %zu octets", idle);
+
+    /* busy with an open stream: nothing is freed */
+    loom_hpack_field f[] = {
+        FIELD(":method", "GET"),
+        FIELD(":scheme", "https"),
+        FIELD(":authority", "example.com"),
+        FIELD(":path", "/a"),
+        FIELD("cookie", "session=0123456789abcdef0123456789abcdef"),
+    };
+    for (int i = 0; i < 4; i++)
+        assert_true(loom_request(cl->c, f, 5, NULL) > 0);
+    pair_run(cl, sv, 0);
+    assert_int_equal(sv->nst, 4);
+    size_t busy = cnt->live;
+    assert_int_equal(loom_conn_shrink(sv->c), 0);
+    assert_int_equal(cnt->live, busy);
+    answer_all(3000);
+    pair_run(cl, sv, 0);
+    size_t served = cnt->live;
+    assert_int_equal(loom_conn_shrink(sv->c), 1);
+    /* at least the output batch, the field list and four stream records
+     * went back; HPACK tables and the closed streams' memory stayed */
+    assert_true(cnt->live + 4 * 100 < served);
+    assert_true(cnt->live > idle);
+
+    /* and it works on: the cookie comes from the dynamic table now */
+    for (int i = 0; i < 4; i++)
+        assert_true(loom_request(cl->c, f, 5, NULL) > 0);
+    pair_run(cl, sv, 0);
+    answer_all(3000);
+    pair_run(cl, sv, 0);
+    int done = 0;
+    for (int i = 0; i < cl->nst; i++)
+        done += cl->st[i].closed && cl->st[i].close_code == 0 && cl->st[i].body_len == 3000;
+    assert_int_equal(done, 8);
+    assert_int_equal(cl->errors + sv->errors, 0);
+    assert_int_equal(loom_conn_shrink(sv->c), 1);
+    teardown(NULL);
+    assert_int_equal(cnt->live, 0);
+    assert_int_equal(setup(NULL), 0);
+}
+
 static void test_stream_id_exhaustion(void **state)
 {
     (void)state;
@@ -660,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rapid_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_id_exhaustion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steady_state_allocates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shrink_when_idle, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big);

@@ -12,9 +12,8 @@
 #include <unistd.h>
 
 typedef struct {
-    loop_io_cb cb;
+    loop_io_cb cb; /* NULL: the slot is free */
     void *user;
-    int used;
 } io_slot;
 
 /* A timer lives in a slot (its id names the slot and the slot's
@@ -88,7 +87,7 @@ int loop_add(loop *l, int fd, uint32_t events, loop_io_cb cb, void *user)
     }
     struct epoll_event ev = {.events = events, .data.fd = fd};
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) return -1;
-    l->io[fd] = (io_slot){cb, user, 1};
+    l->io[fd] = (io_slot){cb, user};
     return 0;
 }
 
@@ -100,9 +99,9 @@ int loop_mod(loop *l, int fd, uint32_t events)
 
 void loop_del(loop *l, int fd)
 {
-    if (fd < 0 || fd >= l->nio || !l->io[fd].used) return;
+    if (fd < 0 || fd >= l->nio || !l->io[fd].cb) return;
     epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
-    l->io[fd].used = 0;
+    l->io[fd].cb = NULL;
 }
 
 static uint64_t at_of(const loop *l, size_t i)
@@ -218,7 +217,7 @@ int loop_run(loop *l)
         if (n < 0 && errno != EINTR) return -1;
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (fd < l->nio && l->io[fd].used) l->io[fd].cb(l, fd, evs[i].events, l->io[fd].user);
+            if (fd < l->nio && l->io[fd].cb) l->io[fd].cb(l, fd, evs[i].events, l->io[fd].user);
         }
         uint64_t now = loop_now_ms();
         while (l->nheap && at_of(l, 0) <= now) {

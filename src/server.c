@@ -33,6 +33,7 @@
 #include "h1.h"
 #include "loom/loom.h"
 #include "loop.h"
+#include "pool.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -56,6 +57,9 @@ typedef struct {
     push_entry *push;
     int npush;
     int log_fd;
+    /* every connection's engine configuration, pointed to (not copied:
+     * about 100 octets less per connection) */
+    loom_config h2cfg;
 } shared;
 
 typedef struct worker worker;
@@ -78,46 +82,53 @@ typedef struct sreq {
     char path[256];
 } sreq;
 
+enum { P_HANDSHAKE, P_DETECT, P_H2, P_H1 };
+
+/* Laid out small (an idle connection is mostly this and its engine):
+ * pointers and counters first, then the flags in single octets. */
 typedef struct hconn {
     worker *w;
     transport tp;
-    int tls;
-    enum { P_HANDSHAKE, P_DETECT, P_H2, P_H1 } proto;
-    const char *label; /* "h2", "h2c", "http/1.1" */
     loom_conn *h2;
     /* cleartext detection and HTTP/1.1: allocated for those only */
     uint8_t *in;
-    size_t inlen;
     h1_msg *req;
-    int h1_busy; /* a request is complete and being answered */
-    int h1_keepalive;
     sreq *h1req;              /* the response in progress (from the worker's spares) */
     uint64_t h1_left, h1_off; /* file body still to send */
-    int upgrade;
+    uint32_t inlen;
     /* After a 101, h2 octets the engine may still send before the client's
      * preface arrives (UPGRADE_HOLD): some clients (curl 7.88) fail when
      * more than 32 KiB follow the 101 in one read. */
-    int upgrade_hold;
-    size_t hold_left;
+    uint32_t hold_left;
     /* life */
-    uint64_t idle_timer, hs_timer, settings_timer, reread_timer;
+    /* the TLS handshake's deadline, then the lingering close's (never
+     * both at once) */
+    uint64_t end_timer;
+    uint64_t reread_timer;
     uint64_t head_timer;     /* --header-timeout: the preface or a request head */
-    uint64_t last_active;    /* ms: the idle timer checks it when it fires */
+    uint64_t last_active;    /* ms: the worker's sweep checks it */
     uint64_t idle_bytes_out; /* octets written when last_active was last moved by a write */
-    uint64_t linger_timer;
-    int want_out, closing, shutdown_sent;
+    uint32_t linger_bytes;
+    uint8_t tls;
+    uint8_t proto;   /* P_* */
+    uint8_t h1_busy; /* a request is complete and being answered */
+    uint8_t h1_keepalive;
+    uint8_t upgrade;
+    uint8_t upgrade_hold;
+    uint8_t want_out, closing, shutdown_sent;
     /* HTTP/1.1: answered before its body came, so the connection closes
      * after the response; then lingering: our side shut, the rest of what
      * the client sends read and dropped (bounded), so that the close does
      * not reset the response away */
-    int h1_early, lingering;
-    uint64_t linger_bytes;
+    uint8_t h1_early, lingering;
     /* TLS: record buffers kept between reads and writes (a request came;
      * until then, and after QUIET_MS without traffic, OpenSSL releases
      * them after each use) */
-    int keep_buffers;
-    uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
+    uint8_t keep_buffers;
+    uint8_t shrunk;  /* the engine shrank, and nothing was read since */
+    uint8_t carried; /* a request came (HTTP/2: the engine shrinks after SHRINK_MS quiet) */
     uint8_t peer_v6;
+    uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
     struct hconn *prev, *next;
 } hconn;
 
@@ -152,7 +163,7 @@ static void head_arrived(hconn *c);
 /* ---- access log: whole lines with one write(2) on an O_APPEND file ---- */
 
 static void sreq_done(worker *w, sreq *r);
-static void busy_tls(hconn *c);
+static void request_came(hconn *c);
 
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
@@ -166,8 +177,11 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
     if (!inet_ntop(c->peer_v6 ? AF_INET6 : AF_INET, c->peer_ip, peer, sizeof(peer)))
         snprintf(peer, sizeof(peer), "-");
     int n = snprintf(line, sizeof(line), "%s %s %s stream=%d %s %s %d %llu %.1fms\n", ts, peer,
-                     c->label, (int)sid, r->method, r->path, r->status,
-                     (unsigned long long)r->bytes, (double)(loop_now_ms() - r->start_ms));
+                     c->proto != P_H2 ? "http/1.1"
+                     : c->tls         ? "h2"
+                                      : "h2c",
+                     (int)sid, r->method, r->path, r->status, (unsigned long long)r->bytes,
+                     (double)(loop_now_ms() - r->start_ms));
     if (n > 0) (void)!write(fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
 }
 
@@ -323,7 +337,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             loom_respond(lc, ev->stream_id, f, 2, NULL);
             break;
         }
-        busy_tls(c);
+        request_came(c);
         respond_h2(c, ev->stream_id, &v, 1);
         break;
     }
@@ -477,31 +491,13 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
 }
 
 /* RFC 9113 §6.5.3: a peer that never acknowledges our SETTINGS gets a
- * GOAWAY SETTINGS_TIMEOUT. The engine keeps the time; this timer asks it
- * once the limit has passed (a little after, so the engine's clock agrees). */
-static void settings_fired(loop *l, void *user)
+ * GOAWAY SETTINGS_TIMEOUT. The engine keeps the time; the worker's sweep
+ * asks it (quiet_sweep). */
+static int start_h2(hconn *c)
 {
-    (void)l;
-    hconn *c = user;
-    c->settings_timer = 0;
-    if (c->proto == P_H2 &&
-        loom_conn_check_timeouts(c->h2, (uint32_t)c->w->sh->o->settings_timeout_ms) < 0)
-        conn_flush(c); /* the GOAWAY goes out, then the connection closes */
-}
-
-static int start_h2(hconn *c, const char *label)
-{
-    loom_config cfg;
-    loom_config_default(&cfg, LOOM_SERVER);
-    /* frame events only count DATA octets for the access log: without
-     * one, no event (and no stream lookup) per frame */
-    cfg.no_frame_events = c->w->sh->log_fd < 0;
-    c->h2 = loom_conn_new(LOOM_SERVER, &cfg, h2_event, c);
+    c->h2 = loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg, h2_event, c);
     if (!c->h2) return -1;
     c->proto = P_H2;
-    c->label = label;
-    c->settings_timer =
-        loop_timer(c->w->l, (uint64_t)c->w->sh->o->settings_timeout_ms + 50, settings_fired, c);
     return 0;
 }
 
@@ -541,7 +537,6 @@ static void feed_h2(hconn *c, const uint8_t *p, size_t n);
 static void h1_begin(hconn *c)
 {
     c->proto = P_H1;
-    c->label = "http/1.1";
     if (!c->req && (c->req = malloc(sizeof(*c->req)))) h1_init(c->req, 0, NULL, NULL);
     c->h1_busy = 0;
 }
@@ -549,7 +544,7 @@ static void h1_begin(hconn *c)
 /* Answers the complete HTTP/1.1 request in c->req. */
 static void h1_answer(hconn *c)
 {
-    busy_tls(c);
+    request_came(c);
     shared *sh = c->w->sh;
     h1_msg *m = c->req;
     req_view v;
@@ -579,7 +574,7 @@ static void h1_answer(hconn *c)
              v.authority_len, 0},
             {(const uint8_t *)":path", 5, (const uint8_t *)v.path, v.path_len, 0},
         };
-        if (start_h2(c, "h2c") == 0 && loom_conn_upgrade(c->h2, settings, (size_t)k, req, 4) == 0) {
+        if (start_h2(c) == 0 && loom_conn_upgrade(c->h2, settings, (size_t)k, req, 4) == 0) {
             static const char sw[] =
                 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
             if (tp_write(&c->tp, sw, sizeof(sw) - 1) == TP_ERROR) c->closing = 1;
@@ -593,8 +588,6 @@ static void h1_answer(hconn *c)
         if (c->h2) {
             loom_conn_free(c->h2);
             c->h2 = NULL;
-            loop_timer_cancel(c->w->l, c->settings_timer);
-            c->settings_timer = 0;
         }
         c->proto = P_H1;
     }
@@ -710,7 +703,7 @@ static void run_h1(hconn *c)
             return;
         }
         memmove(c->in, c->in + n, c->inlen - (size_t)n);
-        c->inlen -= (size_t)n;
+        c->inlen -= (uint32_t)n;
         if (!m->head_done) {
             head_expected(c); /* a later head: its deadline runs from its first octet */
             return;
@@ -751,31 +744,21 @@ static void run_h1(hconn *c)
 
 /* ---- connection life ---- */
 
-static void idle_fired(loop *l, void *user);
-
-/* Activity: the idle deadline moves. The timer is not re-armed each time
- * (a read would cost two heap operations): it checks, when it fires,
- * whether the connection was active since, and waits out the rest. */
+/* Activity: the idle deadline moves. No timer per connection (an idle
+ * one would hold a slot in the timer heap): the worker's sweep checks every
+ * connection's last activity a few times per idle timeout (sweep_ms). */
 static void touch(hconn *c)
 {
     c->last_active = loop_now_ms();
-    if (!c->idle_timer)
-        c->idle_timer = loop_timer(c->w->l, (uint64_t)c->w->sh->o->idle_timeout_ms, idle_fired, c);
+    c->shrunk = 0;
 }
 
-static void idle_fired(loop *l, void *user)
+/* Idle past --idle-timeout: nothing read, nothing written (conn_flush
+ * counts octets that left as activity). Streams in flight do not keep it
+ * up by themselves: a peer that neither sends nor reads (responses stuck
+ * behind its shut window or its full socket, CVE-2019-9517) is idle. */
+static void idle_close(hconn *c)
 {
-    hconn *c = user;
-    c->idle_timer = 0;
-    uint64_t idle = (uint64_t)c->w->sh->o->idle_timeout_ms, quiet = loop_now_ms() - c->last_active;
-    if (quiet < idle) {
-        c->idle_timer = loop_timer(l, idle - quiet, idle_fired, c);
-        return;
-    }
-    /* idle: nothing read, nothing written (conn_flush counts octets that
-     * left as activity). Streams in flight do not keep it up by
-     * themselves: a peer that neither sends nor reads (responses stuck
-     * behind its shut window or its full socket, CVE-2019-9517) is idle. */
     if (c->proto == P_H2 && c->h2) {
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
         if (conn_flush(c) < 0) return; /* already closed */
@@ -787,7 +770,7 @@ static void hs_fired(loop *l, void *user)
 {
     (void)l;
     hconn *c = user;
-    c->hs_timer = 0;
+    c->end_timer = 0;
     conn_close(c);
 }
 
@@ -833,7 +816,7 @@ static void linger_fired(loop *l, void *user)
 {
     (void)l;
     hconn *c = user;
-    c->linger_timer = 0;
+    c->end_timer = 0;
     conn_close(c);
 }
 
@@ -848,7 +831,8 @@ static void linger(hconn *c)
     if (c->reread_timer) loop_timer_cancel(c->w->l, c->reread_timer);
     c->reread_timer = 0;
     head_arrived(c);
-    c->linger_timer = loop_timer(c->w->l, LINGER_MS, linger_fired, c);
+    if (c->end_timer) loop_timer_cancel(c->w->l, c->end_timer);
+    c->end_timer = loop_timer(c->w->l, LINGER_MS, linger_fired, c);
     loop_mod(c->w->l, c->tp.fd, LOOP_READ);
 }
 
@@ -859,7 +843,7 @@ static void linger_read(hconn *c)
     for (;;) {
         ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
         if (n == TP_AGAIN) return;
-        if (n < 0 || (c->linger_bytes += (uint64_t)n) > LINGER_MAX) {
+        if (n < 0 || (c->linger_bytes += (uint32_t)n) > LINGER_MAX) {
             conn_close(c);
             return;
         }
@@ -870,12 +854,9 @@ static void conn_close(hconn *c)
 {
     worker *w = c->w;
     loop_del(w->l, c->tp.fd);
-    if (c->idle_timer) loop_timer_cancel(w->l, c->idle_timer);
-    if (c->hs_timer) loop_timer_cancel(w->l, c->hs_timer);
-    if (c->settings_timer) loop_timer_cancel(w->l, c->settings_timer);
+    if (c->end_timer) loop_timer_cancel(w->l, c->end_timer);
     if (c->reread_timer) loop_timer_cancel(w->l, c->reread_timer);
     if (c->head_timer) loop_timer_cancel(w->l, c->head_timer);
-    if (c->linger_timer) loop_timer_cancel(w->l, c->linger_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->h1req) {
         if (c->h1req->fd >= 0) close(c->h1req->fd);
@@ -912,6 +893,11 @@ static int conn_flush(hconn *c)
             rc = flush_h2(c);
         }
         if (rc > 0 && loom_conn_done(c->h2)) rc = -2;
+        /* a connection that has carried no request yet (its preface and
+         * SETTINGS only) shrinks as soon as all is written: nothing
+         * is made again until a request comes, and a flood of idle
+         * connections holds the least */
+        if (rc > 0 && !c->carried) loom_conn_shrink(c->h2);
     }
     if (rc == -2) {
         /* we end this connection after its last response or GOAWAY: linger,
@@ -928,6 +914,7 @@ static int conn_flush(hconn *c)
     if (c->tp.bytes_out != c->idle_bytes_out) { /* octets left: activity */
         c->idle_bytes_out = c->tp.bytes_out;
         c->last_active = loop_now_ms();
+        c->shrunk = 0;
     }
 
     /* records TLS read ahead that are not read yet (the read loop is
@@ -953,13 +940,13 @@ static int buffer_input(hconn *c, const uint8_t *p, size_t n)
     if ((!c->in && !(c->in = malloc(H1_MAX_HEAD + RBUF))) || c->inlen + n > H1_MAX_HEAD + RBUF)
         return -1;
     memcpy(c->in + c->inlen, p, n);
-    c->inlen += n;
+    c->inlen += (uint32_t)n;
     if (c->proto == P_DETECT) {
         size_t k = c->inlen < 24 ? c->inlen : 24;
         if (memcmp(c->in, preface, k)) {
             h1_begin(c);
         } else if (c->inlen >= 24) {
-            if (start_h2(c, "h2c") < 0) return -1;
+            if (start_h2(c) < 0) return -1;
             size_t all = c->inlen;
             c->inlen = 0;
             feed_h2(c, c->in, all);
@@ -1001,10 +988,10 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             conn_close(c);
             return;
         }
-        if (c->hs_timer) loop_timer_cancel(c->w->l, c->hs_timer);
-        c->hs_timer = 0;
+        if (c->end_timer) loop_timer_cancel(c->w->l, c->end_timer);
+        c->end_timer = 0;
         if (!strcmp(tp_alpn(&c->tp), "h2")) {
-            if (start_h2(c, "h2") < 0) {
+            if (start_h2(c) < 0) {
                 conn_close(c);
                 return;
             }
@@ -1117,11 +1104,10 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
                 continue;
             }
             c->proto = P_HANDSHAKE;
-            c->hs_timer = loop_timer(l, (uint64_t)w->sh->o->handshake_timeout_ms, hs_fired, c);
+            c->end_timer = loop_timer(l, (uint64_t)w->sh->o->handshake_timeout_ms, hs_fired, c);
         } else {
             tp_init(&c->tp, cfd);
             c->proto = P_DETECT;
-            c->label = "http/1.1";
         }
         c->next = w->conns;
         if (w->conns) w->conns->prev = c;
@@ -1150,25 +1136,64 @@ static void force_close(loop *l, void *user)
  * QUIET_MS for all connections. */
 #define QUIET_MS 1000
 
-static void busy_tls(hconn *c)
+/* A request came: TLS keeps its record buffers from now on (until quiet
+ * for QUIET_MS), and the engine shrinks only after SHRINK_MS of quiet. */
+static void request_came(hconn *c)
 {
+    c->carried = 1;
     if (c->tls && !c->keep_buffers) {
         tp_keep_buffers(&c->tp, 1);
         c->keep_buffers = 1;
     }
 }
 
+/* An HTTP/2 connection quiet this long gives its engine's working buffers
+ * back (loom_conn_shrink: to this worker's pool, so waking costs no
+ * malloc). Not at once: a busy connection is quiet between every batch of
+ * requests, and would make them again each time. */
+#define SHRINK_MS 100
+
+/* How often the sweep runs: SHRINK_MS, or less often when that is more
+ * than a quarter of the idle timeout or half the SETTINGS timeout (at
+ * least 50 ms). */
+static uint64_t sweep_ms(const worker *w)
+{
+    uint64_t q = (uint64_t)w->sh->o->idle_timeout_ms / 4,
+             st = (uint64_t)w->sh->o->settings_timeout_ms / 2;
+    if (st && st < q) q = st;
+    return q > SHRINK_MS ? SHRINK_MS : q < 50 ? 50 : q;
+}
+
+/* Every sweep_ms: connections idle past --idle-timeout close, HTTP/2 ones
+ * whose SETTINGS went unacknowledged past --settings-timeout get GOAWAY
+ * SETTINGS_TIMEOUT, HTTP/2 ones quiet for SHRINK_MS shrink, TLS ones
+ * quiet for QUIET_MS give back OpenSSL's record buffers. One walk instead
+ * of timers per connection: an idle connection holds no slot in the timer
+ * heap. */
 static void quiet_sweep(loop *l, void *user)
 {
     worker *w = user;
-    uint64_t now = loop_now_ms();
-    for (hconn *c = w->conns; c; c = c->next)
-        if (c->keep_buffers && !c->lingering && now - c->last_active >= QUIET_MS) {
-            tp_keep_buffers(&c->tp, 0);
-            tp_quiet(&c->tp);
-            c->keep_buffers = 0;
+    uint64_t now = loop_now_ms(), idle = (uint64_t)w->sh->o->idle_timeout_ms;
+    for (hconn *c = w->conns, *next; c; c = next) {
+        next = c->next;             /* c may close */
+        if (c->lingering) continue; /* its own timer ends it */
+        if (now - c->last_active >= idle) {
+            idle_close(c);
+        } else if (c->proto == P_H2 && !c->closing &&
+                   loom_conn_check_timeouts(c->h2, (uint32_t)w->sh->o->settings_timeout_ms) < 0) {
+            conn_flush(c); /* the GOAWAY goes out, then the connection closes */
+        } else {
+            uint64_t quiet = now - c->last_active;
+            if (c->proto == P_H2 && !c->shrunk && quiet >= SHRINK_MS)
+                c->shrunk = (uint8_t)loom_conn_shrink(c->h2);
+            if (c->keep_buffers && quiet >= QUIET_MS) {
+                tp_keep_buffers(&c->tp, 0);
+                tp_quiet(&c->tp);
+                c->keep_buffers = 0;
+            }
         }
-    if (!w->stopping) loop_timer(l, QUIET_MS, quiet_sweep, w);
+    }
+    if (!w->stopping) loop_timer(l, sweep_ms(w), quiet_sweep, w);
 }
 
 /* SIGTERM/SIGINT reached this worker: stop accepting, say GOAWAY, let
@@ -1350,6 +1375,15 @@ int server_run(const server_opts *o)
         }
     }
 
+    loom_config_default(&sh.h2cfg, LOOM_SERVER);
+    sh.h2cfg.shared = 1;
+    /* blocks recycled per worker thread: connections give their buffers
+     * back when they go quiet (loom_conn_shrink in conn_flush) */
+    sh.h2cfg.mem = &pool_loom_mem;
+    /* frame events only count DATA octets for the access log: without
+     * one, no event (and no stream lookup) per frame */
+    sh.h2cfg.no_frame_events = sh.log_fd < 0;
+
     int nw = o->workers > 0 ? o->workers : 1;
     worker *ws = calloc((size_t)nw, sizeof(worker));
     /* every worker its own listening socket per address: the kernel
@@ -1359,7 +1393,7 @@ int server_run(const server_opts *o)
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ws[i].fc = files_cache_new(16u << 20);
-        loop_timer(ws[i].l, QUIET_MS, quiet_sweep, &ws[i]);
+        loop_timer(ws[i].l, sweep_ms(&ws[i]), quiet_sweep, &ws[i]);
         for (int k = 0; k < o->nlisten; k++) {
             server_listen la = o->listen[k];
             if (i > 0 && !strcmp(la.port, "0")) {

@@ -7,118 +7,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- OpenSSL's memory ----
- *
- * Blocks of up to POOL_MAX octets go back to the freeing thread's list for
- * their size (at most POOL_KEEP each; a thread's lists are freed when it
- * ends) instead of to malloc. The size is malloc's own (malloc_usable_size:
- * no header, no rounding beyond malloc's 16-octet steps, so an idle
- * connection's objects cost what they cost with plain malloc), and a block
- * serves any later request it is large enough for. */
-#define POOL_MAX  1024
-#define POOL_KEEP 32
-#define NCLASS    (POOL_MAX / 16 + 2)
-
-typedef struct {
-    void *free[NCLASS];
-    int n[NCLASS];
-} pool;
-
-static _Thread_local pool tpool;
-static _Thread_local int tpool_keyed;
-static pthread_key_t pool_key;
-
-/* At a thread's end (a pthread key's destructor). OpenSSL frees its own
- * per-thread state from destructors too, maybe after this one: a block
- * freed then keys the thread again, and the destructors run another round
- * (POSIX allows up to PTHREAD_DESTRUCTOR_ITERATIONS). */
-static void pool_drain(void *arg)
-{
-    pool *p = arg;
-    tpool_keyed = 0;
-    for (int c = 0; c < NCLASS; c++)
-        while (p->free[c]) {
-            void *b = p->free[c];
-            memcpy(&p->free[c], b, sizeof(void *));
-            free(b);
-        }
-    memset(p, 0, sizeof(*p));
-}
-
-/* class c: malloc chunks of c*16 octets, c*16 - 8 of them usable (glibc);
- * a request of n octets needs class (n + 8 + 15) / 16, at least 2 */
-static size_t class_usable(int c)
-{
-    return (size_t)c * 16 - 8;
-}
-
-static void *mem_alloc(size_t n, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    if (n <= POOL_MAX) {
-        int c = (int)((n + 8 + 15) / 16);
-        if (c < 2) c = 2;
-        void *b = tpool.free[c];
-        if (b) {
-            memcpy(&tpool.free[c], b, sizeof(void *));
-            tpool.n[c]--;
-            return b;
-        }
-        return malloc(class_usable(c));
-    }
-    return malloc(n);
-}
-
-static void mem_free(void *ptr, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    if (!ptr) return;
-    size_t u = malloc_usable_size(ptr);
-    int c = (int)((u + 8) / 16); /* the class it can serve: usable >= class_usable(c) */
-    if (c >= 2 && c < NCLASS && tpool.n[c] < POOL_KEEP) {
-        if (!tpool_keyed) { /* the thread's lists are freed when it ends */
-            tpool_keyed = 1;
-            pthread_setspecific(pool_key, &tpool);
-        }
-        memcpy(ptr, &tpool.free[c], sizeof(void *));
-        tpool.free[c] = ptr;
-        tpool.n[c]++;
-        return;
-    }
-    free(ptr);
-}
-
-static void *mem_realloc(void *ptr, size_t n, const char *file, int line)
-{
-    if (!ptr) return mem_alloc(n, file, line);
-    size_t u = malloc_usable_size(ptr);
-    if (n <= u && n + 256 > u) return ptr;                    /* fits, and not much too large */
-    if (n > POOL_MAX && u > POOL_MAX) return realloc(ptr, n); /* neither is pooled */
-    void *q = mem_alloc(n, file, line);
-    if (!q) return NULL;
-    memcpy(q, ptr, u < n ? u : n);
-    mem_free(ptr, file, line);
-    return q;
-}
-
-void tls_mem_init(void)
-{
-#ifdef __GLIBC__
-    if (pthread_key_create(&pool_key, pool_drain) != 0) return;
-    CRYPTO_set_mem_functions(mem_alloc, mem_realloc, mem_free);
-#endif
-}
 
 static const unsigned char alpn_h2[] = "\x02h2";
 static const unsigned char alpn_both[] = "\x02h2\x08http/1.1";

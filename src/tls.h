@@ -19,12 +19,6 @@ SSL_CTX *tls_client_ctx(int verify, const char *cafile, int h1, char *err, size_
  * created if missing. */
 const char *tls_cache_dir(void);
 
-/* OpenSSL's small allocations from per-thread free lists (call first, before
- * anything else touches OpenSSL). OpenSSL 3.0 allocates a few small
- * objects for every record it encrypts or decrypts (its provider
- * parameters); kept on a free list, a busy connection costs no malloc. */
-void tls_mem_init(void);
-
 /* Whether the connection sends through kernel TLS (so SSL_sendfile works). */
 int tls_ktls_send(SSL *ssl);
 

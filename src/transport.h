@@ -26,8 +26,8 @@ enum {
 #define TP_ERR_MAX   160
 
 typedef struct {
+    SSL *ssl; /* NULL: cleartext */
     int fd;
-    SSL *ssl;              /* NULL: cleartext */
     uint8_t ktls;          /* the kernel does TLS sends: SSL_sendfile works */
     uint8_t handshaken;    /* TLS: the handshake is done */
     uint8_t want_write;    /* the last call waits for the socket to be writable */
@@ -38,7 +38,7 @@ typedef struct {
      * or plaintext for SSL_write (socket BIO); allocated only while some is
      * left, at most TP_LEFT_MAX */
     uint8_t *stage;
-    size_t stage_len, stage_off, stage_cap;
+    uint32_t stage_len, stage_off, stage_cap;
     uint64_t bytes_in, bytes_out; /* octets on the socket, both ways (after TLS: the
                                       application's octets) */
     char *err; /* why the last call failed: this thread's buffer, read it at once */

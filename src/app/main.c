@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../pool.h"
 #include "../tls.h"
 
 #include "loom/loom.h"
@@ -36,7 +37,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    tls_mem_init(); /* before anything touches OpenSSL */
+    pool_init(); /* before anything touches OpenSSL */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -125,8 +125,9 @@ typedef struct hconn {
      * until then, and after QUIET_MS without traffic, OpenSSL releases
      * them after each use) */
     uint8_t keep_buffers;
-    uint8_t shrunk;  /* the engine shrank, and nothing was read since */
-    uint8_t carried; /* a request came (HTTP/2: the engine shrinks after SHRINK_MS quiet) */
+    uint8_t shrunk;      /* the engine shrank, and nothing was read since */
+    uint8_t carried;     /* a request came (HTTP/2: the engine shrinks after SHRINK_MS quiet) */
+    uint8_t tls_checked; /* TLS: the first octets were looked at (plain_http_on_tls) */
     uint8_t peer_v6;
     uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
     struct hconn *prev, *next;
@@ -677,12 +678,37 @@ static int flush_h1(hconn *c)
 /* A fixed HTTP/1.1 answer that ends the connection, with its Date. */
 static void h1_final(hconn *c, const char *status, const char *body)
 {
-    char buf[256];
+    char buf[512];
     int n =
         snprintf(buf, sizeof(buf),
                  "HTTP/1.1 %s\r\nDate: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                  status, files_date_now(), strlen(body), body);
-    tp_write(&c->tp, buf, (size_t)n);
+    if (n > 0) tp_write(&c->tp, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* Plain HTTP sent to the TLS port: a request line where the client's first
+ * TLS record should be (a handshake record starts with 22). Answered as
+ * nginx does, with a 400 in cleartext that says so, then the connection
+ * ends (lingering, so the rest of the request does not reset the answer
+ * away). Returns 1 when it answered. */
+static int plain_http_on_tls(hconn *c)
+{
+    uint8_t b[4];
+    ssize_t n = recv(c->tp.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+    if (n < (ssize_t)sizeof(b)) return 0; /* not yet: the handshake will tell */
+    c->tls_checked = 1;
+    for (size_t i = 0; i < sizeof(b); i++) /* "GET ", "POST", "HEAD", "PRI ", ... */
+        if (!((b[i] >= 'A' && b[i] <= 'Z') || (i == 3 && b[i] == ' '))) return 0;
+    tp_plain(&c->tp); /* cleartext from here */
+    if (c->end_timer) loop_timer_cancel(c->w->l, c->end_timer);
+    c->end_timer = 0;
+    c->proto = P_H1;
+    h1_final(c, "400 Bad Request",
+             "400 Bad Request: this port speaks HTTPS (TLS); the request was sent in plain "
+             "HTTP. Use https:// for this port.\n");
+    c->closing = 1;
+    conn_flush(c);
+    return 1;
 }
 
 static void h1_bad_request(hconn *c)
@@ -979,6 +1005,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
         return;
     }
     if (c->proto == P_HANDSHAKE) {
+        if (!c->tls_checked && plain_http_on_tls(c)) return;
         int rc = tp_handshake(&c->tp);
         if (rc == TP_AGAIN) {
             want_out(c, c->tp.want_write);
@@ -1236,30 +1263,75 @@ static void *worker_main(void *arg)
 
 /* ---- start-up ---- */
 
-static int listen_on(const server_listen *ls, char *err, size_t errlen)
+/* Whether another socket listens on the address: a bind without
+ * SO_REUSEPORT fails then, even when that one has SO_REUSEPORT (another
+ * loom serve). Our own workers share a port through SO_REUSEPORT; an
+ * unrelated process must not join them and take a share of the
+ * connections: "address in use", as nginx and h2o say. */
+static int address_taken(const struct addrinfo *a)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int taken = bind(fd, a->ai_addr, a->ai_addrlen) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
+/* exclusive: the first of our sockets on this address (the workers' others
+ * join it). */
+static int listen_on(const server_listen *ls, int exclusive, char *err, size_t errlen)
+{
+    /* an empty address is every address, IPv4 and IPv6: one dual-stack
+     * socket on [::] (IPV6_V6ONLY off), or 0.0.0.0 where IPv6 is absent */
+    const char *host = ls->host[0] ? ls->host : NULL;
+    struct addrinfo hints = {.ai_family = host ? AF_UNSPEC : AF_INET6,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
                     *res;
-    const char *host = ls->host[0] ? ls->host : NULL;
     int rc = getaddrinfo(host, ls->port, &hints, &res);
+    if (rc && !host) {
+        hints.ai_family = AF_INET;
+        rc = getaddrinfo(host, ls->port, &hints, &res);
+    }
     if (rc) {
         snprintf(err, errlen, "cannot resolve %s:%s: %s", ls->host, ls->port, gai_strerror(rc));
         return -1;
     }
     int fd = -1;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
-        snprintf(err, errlen, "cannot listen on %s:%s: %s", ls->host[0] ? ls->host : "*", ls->port,
-                 strerror(errno));
-        close(fd);
-        fd = -1;
+    for (int pass = 0; pass < 2 && fd < 0; pass++) {
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+            if (exclusive && strcmp(ls->port, "0") && address_taken(a)) {
+                snprintf(err, errlen, "cannot listen on %s:%s: %s (another program listens there)",
+                         ls->host[0] ? ls->host : "*", ls->port, strerror(EADDRINUSE));
+                continue;
+            }
+            fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot listen on %s:%s: %s", ls->host[0] ? ls->host : "*",
+                         ls->port, strerror(errno));
+                continue;
+            }
+            int one = 1, zero = 0;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+            if (!host && a->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+            if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
+            snprintf(err, errlen, "cannot listen on %s:%s: %s", ls->host[0] ? ls->host : "*",
+                     ls->port, strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+        if (fd < 0 && !host && hints.ai_family == AF_INET6 && pass == 0) {
+            /* no IPv6 here: IPv4 alone */
+            freeaddrinfo(res);
+            hints.ai_family = AF_INET;
+            if (getaddrinfo(host, ls->port, &hints, &res)) return -1;
+        } else {
+            break;
+        }
     }
     freeaddrinfo(res);
     return fd;
@@ -1386,6 +1458,11 @@ int server_run(const server_opts *o)
 
     int nw = o->workers > 0 ? o->workers : 1;
     worker *ws = calloc((size_t)nw, sizeof(worker));
+    if (!ws) {
+        fprintf(stderr, "loom serve: out of memory for %d workers\n", nw);
+        shared_free(&sh);
+        return SERVE_FAIL;
+    }
     /* every worker its own listening socket per address: the kernel
      * spreads connections (SO_REUSEPORT) */
     for (int i = 0; i < nw; i++) {
@@ -1393,6 +1470,12 @@ int server_run(const server_opts *o)
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ws[i].fc = files_cache_new(16u << 20);
+        if (!ws[i].l || ws[i].efd < 0 || !ws[i].fc) {
+            fprintf(stderr, "loom serve: cannot start worker %d: %s\n", i + 1, strerror(errno));
+            workers_free(ws, i + 1);
+            shared_free(&sh);
+            return SERVE_FAIL;
+        }
         loop_timer(ws[i].l, sweep_ms(&ws[i]), quiet_sweep, &ws[i]);
         for (int k = 0; k < o->nlisten; k++) {
             server_listen la = o->listen[k];
@@ -1404,7 +1487,7 @@ int server_run(const server_opts *o)
                 getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, la.port, sizeof(la.port),
                             NI_NUMERICSERV);
             }
-            int fd = listen_on(&la, err, sizeof(err));
+            int fd = listen_on(&la, i == 0, err, sizeof(err));
             if (fd < 0) {
                 fprintf(stderr, "loom serve: %s\n", err);
                 workers_free(ws, i + 1);
@@ -1422,8 +1505,26 @@ int server_run(const server_opts *o)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    for (int i = 0; i < nw; i++)
-        pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
+    int started = 0;
+    for (; started < nw; started++) {
+        int e = pthread_create(&ws[started].th, NULL, worker_main, &ws[started]);
+        if (e) {
+            fprintf(stderr, "loom serve: cannot start worker thread %d: %s\n", started + 1,
+                    strerror(e));
+            break;
+        }
+    }
+    if (started < nw) { /* the ones running stop at once */
+        for (int i = 0; i < started; i++) {
+            uint64_t one = 1;
+            (void)!write(ws[i].efd, &one, sizeof(one));
+        }
+        for (int i = 0; i < started; i++)
+            pthread_join(ws[i].th, NULL);
+        workers_free(ws, nw);
+        shared_free(&sh);
+        return SERVE_FAIL;
+    }
     /* say where we listen (the real port when 0 was asked for) */
     for (int k = 0; k < ws[0].nls; k++) {
         struct sockaddr_storage ss;

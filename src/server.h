@@ -35,14 +35,15 @@ typedef struct {
     void *ready_user;
 } server_opts;
 
-/* Exit codes of loom serve */
+/* Exit codes of loom serve (docs/cli.md, --help) */
 enum {
     SERVE_OK = 0,
-    SERVE_USAGE = 2,
-    SERVE_CERT = 3,
-    SERVE_PORT = 4,
-    SERVE_ROOT = 5,
-    SERVE_FAIL = 1,
+    SERVE_FAIL = 1,  /* out of memory, threads or event loops that could not start */
+    SERVE_USAGE = 2, /* bad flags, push map or access log */
+    SERVE_CERT = 3,  /* certificate or key unreadable, or the self-signed one not writable */
+    SERVE_PORT = 4,  /* address in use or not available */
+    SERVE_ROOT = 5,  /* the root folder is missing or not a folder */
+    SERVE_CACHE = 6, /* the demo site cannot be written to the cache folder */
 };
 
 /* Runs the server until SIGTERM/SIGINT (graceful shutdown). Returns an exit

@@ -66,11 +66,14 @@ static void errstr(char *err, size_t n, const char *what)
     snprintf(err, n, "%s%s%s", what, buf[0] ? ": " : "", buf);
 }
 
+/* Returns 0, or -1 with errno set when a file could not be written (0:
+ * OpenSSL failed). */
 static int make_self_signed(const char *cert, const char *key)
 {
     EVP_PKEY *pk = EVP_EC_gen("P-256");
     X509 *x = X509_new();
     int ok = 0;
+    errno = 0;
     if (!pk || !x) goto out;
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
@@ -95,7 +98,7 @@ static int make_self_signed(const char *cert, const char *key)
     char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.%d", key, (int)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f) goto out;
+    if (!f) goto out; /* errno says why */
     fchmod(fileno(f), 0600);
     ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
     ok = fclose(f) == 0 && ok && rename(tmp, key) == 0;
@@ -104,9 +107,11 @@ static int make_self_signed(const char *cert, const char *key)
     if (!f || !ok) goto out;
     ok = PEM_write_X509(f, x);
     ok = fclose(f) == 0 && ok && rename(tmp, cert) == 0;
-out:
+out:;
+    int e = errno;
     X509_free(x);
     EVP_PKEY_free(pk);
+    errno = e;
     return ok ? 0 : -1;
 }
 
@@ -143,7 +148,14 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
         cert = cbuf;
         key = kbuf;
         if ((!cert_fresh(cert) || access(key, R_OK) != 0) && make_self_signed(cert, key) < 0) {
-            errstr(err, errlen, "cannot make a self-signed certificate");
+            if (errno)
+                snprintf(err, errlen,
+                         "cannot write a self-signed certificate to %s: %s (the cache folder is "
+                         "$XDG_CACHE_HOME/loom or ~/.cache/loom: make it writable, or pass "
+                         "--cert and --key)",
+                         dir, strerror(errno));
+            else
+                errstr(err, errlen, "cannot make a self-signed certificate");
             return NULL;
         }
     }

@@ -625,6 +625,15 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
     }
 }
 
+void tp_plain(transport *t)
+{
+    SSL_free(t->ssl);
+    t->ssl = NULL;
+    t->handshaken = 1;
+    t->batched = 0;
+    t->ktls = 0;
+}
+
 void tp_close(transport *t)
 {
     if (t->ssl) {

@@ -101,6 +101,9 @@ int tp_quiet(transport *t);
 /* Ends the pipe: a TLS close_notify when it can go at once, then the
  * socket is closed. */
 void tp_close(transport *t);
+/* Drops TLS from a pipe whose handshake has not begun: it goes on in
+ * cleartext (to answer a plain HTTP request sent to a TLS port). */
+void tp_plain(transport *t);
 /* Ends our direction only (close_notify, then a FIN); reading goes on:
  * for a lingering close, so that unread input does not turn the close
  * into a reset that destroys the response in flight. */

@@ -20,8 +20,9 @@ static const char usage[] =
     "site on https://localhost:8443 and http://localhost:8080.\n"
     "\n"
     "options:\n"
-    "  --https ADDR:PORT    listen with TLS (repeatable; ADDR may be empty for all,\n"
-    "                       [::1] for IPv6; PORT 0 picks a free port)\n"
+    "  --https ADDR:PORT    listen with TLS (repeatable; ADDR may be empty for every\n"
+    "                       address, IPv4 and IPv6; [::1] for IPv6; PORT 0 to 65535,\n"
+    "                       0 picks a free port)\n"
     "  --http ADDR:PORT     listen in cleartext (repeatable)\n"
     "  --cert FILE          certificate chain (PEM); default: a self-signed certificate\n"
     "  --key FILE           its private key (PEM); made and cached in ~/.cache/loom\n"
@@ -45,29 +46,33 @@ static const char usage[] =
     "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
     "  --help               this text\n"
     "\n"
-    "exit status: 0 after a graceful shutdown, 2 bad flags, 3 unreadable certificate\n"
-    "or key, 4 address in use or not available, 5 missing root folder.\n";
+    "exit status: 0 after a graceful shutdown; 1 could not start (out of memory,\n"
+    "threads); 2 bad flags, push map or access log; 3 certificate or key unreadable,\n"
+    "or the self-signed one not writable; 4 address in use or not available; 5 root\n"
+    "folder missing; 6 demo site not writable in the cache folder.\n";
 
+/* ADDR:PORT, :PORT or PORT (ADDR empty: every address), [IPV6]:PORT; PORT
+ * 0..65535, 0 for any free one. */
 static int parse_addr(const char *arg, server_listen *l, int tls)
 {
     memset(l, 0, sizeof(*l));
     l->tls = tls;
-    const char *colon = strrchr(arg, ':');
-    if (!colon) {
-        snprintf(l->port, sizeof(l->port), "%s", arg);
-        return l->port[0] ? 0 : -1;
+    const char *colon = strrchr(arg, ':'), *port = colon ? colon + 1 : arg;
+    if (colon) {
+        size_t hl = (size_t)(colon - arg);
+        if (hl >= sizeof(l->host)) return -1;
+        if (hl >= 2 && arg[0] == '[' && arg[hl - 1] == ']')
+            memcpy(l->host, arg + 1, hl - 2);
+        else
+            memcpy(l->host, arg, hl);
     }
-    size_t hl = (size_t)(colon - arg);
-    if (hl >= sizeof(l->host)) return -1;
-    if (hl >= 2 && arg[0] == '[' && arg[hl - 1] == ']') {
-        memcpy(l->host, arg + 1, hl - 2);
-    } else {
-        memcpy(l->host, arg, hl);
-    }
-    snprintf(l->port, sizeof(l->port), "%s", colon + 1);
-    for (const char *p = l->port; *p; p++)
+    size_t pl = strlen(port);
+    if (pl == 0 || pl > 5) return -1;
+    for (const char *p = port; *p; p++)
         if (*p < '0' || *p > '9') return -1;
-    return l->port[0] ? 0 : -1;
+    if (atol(port) > 65535) return -1; /* not a number taken modulo 65536 */
+    memcpy(l->port, port, pl + 1);
+    return 0;
 }
 
 static int write_file(const char *dir, const char *name, const char *data, size_t len)
@@ -147,12 +152,19 @@ static int make_demo(char *dir, size_t dircap, char *map, size_t mapcap)
     return 0;
 }
 
-static int num_arg(const char *flag, const char *v, int *out)
+/* A whole number from lo to hi: digits only (no sign, no space, no
+ * suffix), or one line saying what was wrong. */
+static int num_arg(const char *flag, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    long n = v ? strtol(v, &end, 10) : -1;
-    if (!v || *end || n < 0 || n > 100000) {
-        fprintf(stderr, "loom serve: %s needs a number (try: loom serve --help)\n", flag);
+    long n = -1;
+    if (v && *v >= '0' && *v <= '9' && strlen(v) <= 9) {
+        char *end;
+        n = strtol(v, &end, 10);
+        if (*end) n = -1;
+    }
+    if (n < lo || n > hi) {
+        fprintf(stderr, "loom serve: %s needs a whole number from %d to %d, not '%s'\n", flag, lo,
+                hi, v ? v : "");
         return -1;
     }
     *out = (int)n;
@@ -199,7 +211,10 @@ int serve_main(int argc, char **argv)
         } else if (!strcmp(a, "--https") || !strcmp(a, "--http")) {
             if (!v || o.nlisten == SERVER_MAX_LISTEN ||
                 parse_addr(v, &o.listen[o.nlisten], a[6] == 's') < 0) {
-                fprintf(stderr, "loom serve: %s needs ADDR:PORT (e.g. 127.0.0.1:8443)\n", a);
+                fprintf(stderr,
+                        "loom serve: %s needs ADDR:PORT with PORT 0 to 65535 (e.g. "
+                        "127.0.0.1:8443, :443, [::1]:8080), not '%s'\n",
+                        a, v ? v : "");
                 return SERVE_USAGE;
             }
             o.nlisten++;
@@ -220,29 +235,25 @@ int serve_main(int argc, char **argv)
                 o.access_log = v;
             i++;
         } else if (!strcmp(a, "--workers")) {
-            if (num_arg(a, v, &o.workers) < 0) return SERVE_USAGE;
-            if (o.workers < 1) {
-                fprintf(stderr, "loom serve: --workers needs at least 1\n");
-                return SERVE_USAGE;
-            }
+            if (num_arg(a, v, 1, 1024, &o.workers) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--idle-timeout")) {
-            if (num_arg(a, v, &idle) < 0) return SERVE_USAGE;
+            if (num_arg(a, v, 1, 86400, &idle) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--handshake-timeout")) {
-            if (num_arg(a, v, &hs) < 0) return SERVE_USAGE;
+            if (num_arg(a, v, 1, 86400, &hs) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--settings-timeout")) {
-            if (num_arg(a, v, &st) < 0) return SERVE_USAGE;
+            if (num_arg(a, v, 1, 86400, &st) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--header-timeout")) {
-            if (num_arg(a, v, &ht) < 0) return SERVE_USAGE;
+            if (num_arg(a, v, 1, 86400, &ht) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--max-request-body")) {
             if (size_arg(a, v, &o.max_request_body) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--grace")) {
-            if (num_arg(a, v, &grace) < 0) return SERVE_USAGE;
+            if (num_arg(a, v, 0, 86400, &grace) < 0) return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--no-early-hints")) {
             o.no_early_hints = 1;
@@ -269,9 +280,11 @@ int serve_main(int argc, char **argv)
     int is_demo = !o.root;
     if (is_demo) {
         if (make_demo(demo, sizeof(demo), map, sizeof(map)) < 0) {
-            fprintf(stderr, "loom serve: cannot write the demo site under %s: %s\n",
+            fprintf(stderr,
+                    "loom serve: cannot write the demo site under %s: %s (the cache folder is "
+                    "$XDG_CACHE_HOME/loom or ~/.cache/loom: make it writable, or serve a DIR)\n",
                     tls_cache_dir(), strerror(errno));
-            return SERVE_FAIL;
+            return SERVE_CACHE;
         }
         o.root = demo;
         if (!o.push_map) o.push_map = map;

@@ -2,12 +2,17 @@
 #define _GNU_SOURCE
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,25 +48,139 @@ static const struct {
     {"wav", "audio/wav"},
 };
 
+/* ---- configuration (set once, before the workers start; read-only after) ---- */
+
+static files_config fcfg;
+static char boundary[40] = "loom-byteranges"; /* random once configured */
+static char multipart_type[80] = "multipart/byteranges; boundary=loom-byteranges";
+
+/* media types by extension: the --mime-type overrides, then the table
+ * above (UTF-8 text), then the system's mime.types */
+#define MT_SLOTS 8192
+static struct {
+    char *ext, *type;
+} mt[MT_SLOTS];
+static size_t mt_n;
+
+static uint64_t ext_hash(const char *e, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)(e[i] >= 'A' && e[i] <= 'Z' ? e[i] + 32 : e[i])) * 1099511628211ull;
+    return h;
+}
+
+/* first one in wins */
+static void mt_put(const char *ext, size_t el, const char *type, size_t tl)
+{
+    if (el == 0 || tl == 0 || mt_n >= MT_SLOTS / 2) return;
+    size_t i = ext_hash(ext, el) & (MT_SLOTS - 1);
+    for (; mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
+        if (strlen(mt[i].ext) == el && !strncasecmp(mt[i].ext, ext, el)) return;
+    mt[i].ext = strndup(ext, el);
+    mt[i].type = strndup(type, tl);
+    if (!mt[i].ext || !mt[i].type) {
+        free(mt[i].ext);
+        free(mt[i].type);
+        mt[i].ext = mt[i].type = NULL;
+        return;
+    }
+    mt_n++;
+}
+
+static const char *mt_get(const char *ext)
+{
+    if (!mt_n) return NULL;
+    size_t el = strlen(ext);
+    for (size_t i = ext_hash(ext, el) & (MT_SLOTS - 1); mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
+        if (!strcasecmp(mt[i].ext, ext)) return mt[i].type;
+    return NULL;
+}
+
+int files_configure(const files_config *cfg, char *err, size_t errlen)
+{
+    fcfg = *cfg;
+    /* the multipart/byteranges boundary: random per process, so that no
+     * file can be made to contain it */
+    uint64_t rnd[2] = {0, 0};
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    snprintf(boundary, sizeof(boundary), "loom-%016llx%016llx", (unsigned long long)rnd[0],
+             (unsigned long long)rnd[1]);
+    snprintf(multipart_type, sizeof(multipart_type), "multipart/byteranges; boundary=%s", boundary);
+    for (size_t k = 0; k < cfg->nmime; k++) {
+        const char *m = cfg->mime[k], *eq = strchr(m, '=');
+        const char *ext = m;
+        if (ext[0] == '.') ext++;
+        if (!eq || eq == ext || !eq[1] || !strchr(eq + 1, '/') ||
+            memchr(ext, '/', (size_t)(eq - ext))) {
+            snprintf(err, errlen, "--mime-type needs EXT=TYPE (e.g. md=text/markdown), not '%s'",
+                     m);
+            return -1;
+        }
+        mt_put(ext, (size_t)(eq - ext), eq + 1, strlen(eq + 1));
+    }
+    for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++)
+        mt_put(mime[i].ext, strlen(mime[i].ext), mime[i].type, strlen(mime[i].type));
+    FILE *f = fopen(cfg->mime_types ? cfg->mime_types : "/etc/mime.types", "r");
+    if (!f) {
+        if (cfg->mime_types) {
+            snprintf(err, errlen, "cannot read %s: %s", cfg->mime_types, strerror(errno));
+            return -1;
+        }
+        return 0; /* the built-in table serves */
+    }
+    char line[1024];
+    while (fgets(line, sizeof(line), f)) {
+        char *save, *type = strtok_r(line, " \t\r\n", &save);
+        if (!type || type[0] == '#' || !strchr(type, '/')) continue;
+        for (char *e = strtok_r(NULL, " \t\r\n", &save); e; e = strtok_r(NULL, " \t\r\n", &save))
+            mt_put(e, strlen(e), type, strlen(type));
+    }
+    fclose(f);
+    return 0;
+}
+
 const char *files_mime(const char *path)
 {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return "application/octet-stream";
-    for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++)
+    const char *t = mt_get(dot + 1);
+    if (t) return t;
+    for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++) /* not configured (tests) */
         if (!strcasecmp(dot + 1, mime[i].ext)) return mime[i].type;
     return "application/octet-stream";
+}
+
+/* A path (from the root, cleaned) that is not served: a segment starting
+ * with '.' (dotfiles such as .git/ and .env; .well-known stays served), or
+ * a --deny glob matching the path or its last segment. */
+static int denied(const char *rel)
+{
+    if (!fcfg.allow_dotfiles)
+        for (const char *s = rel; *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : s + strlen(s))
+            if (s[0] == '.' &&
+                !(strncmp(s, ".well-known", 11) == 0 && (s[11] == 0 || s[11] == '/')))
+                return 1;
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    for (size_t i = 0; i < fcfg.ndeny; i++)
+        if (fnmatch(fcfg.deny[i], rel, 0) == 0 || fnmatch(fcfg.deny[i], base, 0) == 0) return 1;
+    return 0;
 }
 
 const char *files_error_body(int status, size_t *len)
 {
     const char *s;
     switch (status) {
+    case 301: s = "301 Moved Permanently\n"; break;
     case 400: s = "400 Bad Request\n"; break;
     case 403: s = "403 Forbidden\n"; break;
     case 404: s = "404 Not Found\n"; break;
     case 405: s = "405 Method Not Allowed\n"; break;
     case 408: s = "408 Request Timeout\n"; break;
     case 413: s = "413 Content Too Large\n"; break;
+    case 412: s = "412 Precondition Failed\n"; break;
     case 416: s = "416 Range Not Satisfiable\n"; break;
     case 431: s = "431 Request Header Fields Too Large\n"; break;
     case 503: s = "503 Service Unavailable\n"; break;
@@ -168,40 +287,107 @@ static int open_inside(int root_fd, const char *root_real, const char *rel, stru
     return fd;
 }
 
-static int parse_range(const char *v, size_t n, uint64_t size, uint64_t *off, uint64_t *len)
+/* RFC 9110 §14.1.2: "bytes=" and ranges "a-b", "a-" or "-n" separated by
+ * commas. At most MAX_RANGES (more, or a syntax error: the Range field is
+ * ignored and the whole representation goes, as §14.2 allows);
+ * unsatisfiable ones are dropped. */
+#define MAX_RANGES 16
+
+typedef struct {
+    int n; /* satisfiable ranges; -1: none satisfiable (416); 0: Range ignored */
+    uint64_t off[MAX_RANGES], len[MAX_RANGES];
+} range_set;
+
+static void parse_ranges(const char *v, size_t n, uint64_t size, range_set *rs)
 {
-    /* a single "bytes=a-b", "bytes=a-" or "bytes=-n" (RFC 9110 §14.1.2);
-     * anything else is ignored (returns 0: the whole file) */
-    char buf[128];
-    if (n >= sizeof(buf) || n < 7 || strncmp(v, "bytes=", 6) != 0) return 0;
+    rs->n = 0;
+    char buf[512];
+    if (n >= sizeof(buf) || n < 7 || strncmp(v, "bytes=", 6) != 0) return;
     memcpy(buf, v + 6, n - 6);
     buf[n - 6] = 0;
-    if (strchr(buf, ',')) return 0;
-    char *dash = strchr(buf, '-');
-    if (!dash) return 0;
-    *dash = 0;
-    char *end;
-    if (buf[0] == 0) {
-        unsigned long long suffix = strtoull(dash + 1, &end, 10);
-        if (*end || dash[1] == 0) return 0;
-        if (suffix == 0) return -1;
-        if (suffix > size) suffix = size;
-        *off = size - suffix;
-        *len = suffix;
-        return size ? 1 : -1;
+    int got = 0, seen = 0;
+    char *save;
+    for (char *r = strtok_r(buf, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+        while (*r == ' ' || *r == '\t')
+            r++;
+        size_t rl = strlen(r);
+        while (rl && (r[rl - 1] == ' ' || r[rl - 1] == '\t'))
+            r[--rl] = 0;
+        char *dash = strchr(r, '-'), *end;
+        if (!dash || ++seen > MAX_RANGES) return;
+        *dash = 0;
+        uint64_t a, len;
+        if (r[0] == 0) { /* the last n octets */
+            if (!dash[1] || dash[1] < '0' || dash[1] > '9') return;
+            unsigned long long suffix = strtoull(dash + 1, &end, 10);
+            if (*end) return;
+            if (suffix == 0 || size == 0) continue; /* unsatisfiable */
+            if (suffix > size) suffix = size;
+            a = size - suffix;
+            len = suffix;
+        } else {
+            if (r[0] < '0' || r[0] > '9') return;
+            a = strtoull(r, &end, 10);
+            if (*end) return;
+            uint64_t b = size ? size - 1 : 0;
+            if (dash[1]) {
+                if (dash[1] < '0' || dash[1] > '9') return;
+                b = strtoull(dash + 1, &end, 10);
+                if (*end || b < a) return;
+                if (b >= size) b = size - 1;
+            }
+            if (a >= size) continue; /* unsatisfiable */
+            len = b - a + 1;
+        }
+        rs->off[got] = a;
+        rs->len[got] = len;
+        got++;
     }
-    unsigned long long a = strtoull(buf, &end, 10);
-    if (*end) return 0;
-    unsigned long long b = size ? size - 1 : 0;
-    if (dash[1]) {
-        b = strtoull(dash + 1, &end, 10);
-        if (*end || b < a) return 0;
-        if (b >= size) b = size - 1;
+    rs->n = got ? got : seen ? -1 : 0;
+}
+
+/* One entity tag of a list (RFC 9110 §8.8.3) against ours: strong
+ * comparison (both strong, the same), or weak (the same but for W/). */
+static int etag_listed(const char *list, size_t n, const char *etag, int strong)
+{
+    if (!list) return 0;
+    size_t el = strlen(etag);
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        if (i < n && list[i] == '*') return 1;
+        int weak = 0;
+        if (i + 1 < n && list[i] == 'W' && list[i + 1] == '/') {
+            weak = 1;
+            i += 2;
+        }
+        size_t start = i;
+        if (i < n && list[i] == '"') {
+            i++;
+            while (i < n && list[i] != '"')
+                i++;
+            if (i < n) i++;
+        } else {
+            while (i < n && list[i] != ',')
+                i++;
+        }
+        if (i - start == el && !memcmp(list + start, etag, el) && !(strong && weak)) return 1;
     }
-    if (a >= size) return -1; /* unsatisfiable */
-    *off = a;
-    *len = b - a + 1;
-    return 1;
+    return 0;
+}
+
+/* An HTTP-date (IMF-fixdate; the obsolete forms are not taken), or -1. */
+static time_t parse_date(const char *v, size_t n)
+{
+    char d[64];
+    if (!v || n >= sizeof(d)) return -1;
+    memcpy(d, v, n);
+    d[n] = 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return end && !*end ? timegm(&tm) : -1;
 }
 
 static void http_date(time_t t, char *out, size_t cap)
@@ -231,47 +417,172 @@ const char *files_date_now(void)
     return buf;
 }
 
-/* RFC 9110 §13 and §14: conditional requests and one range, from the
- * representation's validators. Sets the status (200, 206, 304 or 416). */
-static void conditions(const file_request *q, file_reply *r, time_t mtime)
+/* RFC 9110 §13.2.2: the preconditions in their order, then §14 ranges,
+ * from the representation's validators. Sets the status (200, 206, 304,
+ * 412 or 416) and, for several ranges, *rs (the caller makes the
+ * multipart/byteranges body). */
+static void conditions(const file_request *q, file_reply *r, time_t mtime, range_set *rs)
 {
-    /* §13.1.2: If-None-Match wins over If-Modified-Since */
-    if (q->if_none_match) {
-        size_t el = strlen(r->etag);
-        int match = q->inm_len == 1 && q->if_none_match[0] == '*';
-        for (size_t i = 0; !match && i + el <= q->inm_len; i++)
-            match = !memcmp(q->if_none_match + i, r->etag, el);
-        if (match) {
+    rs->n = 0;
+    time_t t;
+    if (q->if_match) { /* §13.1.1: strong comparison; "*": it exists */
+        if (!etag_listed(q->if_match, q->im_len, r->etag, 1)) {
+            r->status = 412;
+            return;
+        }
+    } else if ((t = parse_date(q->if_unmodified_since, q->ius_len)) >= 0 && mtime > t) {
+        r->status = 412; /* §13.1.4 */
+        return;
+    }
+    if (q->if_none_match) { /* §13.1.2: weak comparison; wins over If-Modified-Since */
+        if (etag_listed(q->if_none_match, q->inm_len, r->etag, 0)) {
             r->status = 304;
             return;
         }
-    } else if (q->if_modified_since && q->ims_len < 64) {
-        char d[64];
-        memcpy(d, q->if_modified_since, q->ims_len);
-        d[q->ims_len] = 0;
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        if (strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) && timegm(&tm) >= mtime) {
-            r->status = 304;
-            return;
-        }
+    } else if ((t = parse_date(q->if_modified_since, q->ims_len)) >= 0 && mtime <= t) {
+        r->status = 304; /* §13.1.3 */
+        return;
     }
     r->status = 200;
     r->offset = 0;
     r->length = r->size;
-    if (q->range && !r->encoding) {
-        int rr = parse_range(q->range, q->range_len, r->size, &r->offset, &r->length);
-        if (rr < 0) {
-            r->status = 416;
-            snprintf(r->content_range, sizeof(r->content_range), "bytes */%llu",
-                     (unsigned long long)r->size);
-        } else if (rr > 0) {
-            r->status = 206;
-            snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%llu",
-                     (unsigned long long)r->offset, (unsigned long long)(r->offset + r->length - 1),
-                     (unsigned long long)r->size);
+    int get = q->method_len == 3 && !memcmp(q->method, "GET", 3);
+    if (!q->range || !get) return; /* §14.2: ranges are for GET */
+    /* §13.1.5: If-Range: the range only if the representation is the one
+     * the client has (strong entity tag, or exactly its Last-Modified);
+     * else the whole of it */
+    if (q->if_range) {
+        int ok =
+            q->ir_len && q->if_range[0] == '"'
+                ? etag_listed(q->if_range, q->ir_len, r->etag, 1) && q->ir_len == strlen(r->etag)
+                : (t = parse_date(q->if_range, q->ir_len)) >= 0 && t == mtime;
+        if (!ok) return;
+    }
+    parse_ranges(q->range, q->range_len, r->size, rs);
+    if (rs->n < 0) {
+        r->status = 416;
+        snprintf(r->content_range, sizeof(r->content_range), "bytes */%llu",
+                 (unsigned long long)r->size);
+    } else if (rs->n >= 1) {
+        r->status = 206;
+        r->offset = rs->off[0];
+        r->length = rs->len[0];
+        snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%llu",
+                 (unsigned long long)r->offset, (unsigned long long)(r->offset + r->length - 1),
+                 (unsigned long long)r->size);
+    }
+}
+
+/* ---- bodies made here (a folder's listing, several ranges): written to
+ * an anonymous in-memory file, sent like any file ---- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_put(sbuf *b, const void *p, size_t n)
+{
+    if (b->failed) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->failed = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* The buffer as a file: a descriptor at offset 0, or -1. Frees b. */
+static int sb_file(sbuf *b)
+{
+    int fd = b->failed ? -1 : memfd_create("loom-body", MFD_CLOEXEC);
+    size_t done = 0;
+    while (fd >= 0 && done < b->len) {
+        ssize_t k = write(fd, b->p + done, b->len - done);
+        if (k <= 0) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+        done += (size_t)k;
+    }
+    free(b->p);
+    b->p = NULL;
+    return fd;
+}
+
+/* Several ranges: multipart/byteranges (RFC 9110 §14.6), made from the
+ * file in memory or fd, at most MULTIPART_MAX octets of ranges (more: the
+ * whole representation, 200, as §14.2 allows). */
+#define MULTIPART_MAX (16u << 20)
+
+static void multipart(file_reply *r, const range_set *rs, const uint8_t *mem, int fd)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < rs->n; i++)
+        total += rs->len[i];
+    if (total > MULTIPART_MAX) {
+        r->status = 200;
+        r->offset = 0;
+        r->length = r->size;
+        r->content_range[0] = 0;
+        return;
+    }
+    sbuf b = {0};
+    char chunk[65536];
+    for (int i = 0; i < rs->n && !b.failed; i++) {
+        sb_printf(&b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                  boundary, r->type, (unsigned long long)rs->off[i],
+                  (unsigned long long)(rs->off[i] + rs->len[i] - 1), (unsigned long long)r->size);
+        if (mem) {
+            sb_put(&b, mem + rs->off[i], (size_t)rs->len[i]);
+            continue;
+        }
+        for (uint64_t done = 0; done < rs->len[i] && !b.failed;) {
+            size_t want =
+                rs->len[i] - done < sizeof(chunk) ? (size_t)(rs->len[i] - done) : sizeof(chunk);
+            ssize_t k = pread(fd, chunk, want, (off_t)(rs->off[i] + done));
+            if (k <= 0) {
+                b.failed = 1;
+                break;
+            }
+            sb_put(&b, chunk, (size_t)k);
+            done += (uint64_t)k;
         }
     }
+    sb_printf(&b, "\r\n--%s--\r\n", boundary);
+    size_t len = b.len;
+    int out = sb_file(&b);
+    if (out < 0) {
+        r->status = 503; /* no memory: try again */
+        return;
+    }
+    r->fd = out;
+    r->data = NULL;
+    r->offset = 0;
+    r->length = len;
+    r->type = multipart_type;
+    r->content_range[0] = 0;
 }
 
 /* ---- the small-file cache ----
@@ -297,6 +608,7 @@ struct file_entry {
     ino_t ino;
     dev_t dev;
     const char *type, *encoding;
+    int vary; /* a compressed sibling exists */
     char etag[48], last_modified[40];
 };
 
@@ -451,6 +763,7 @@ static file_entry *cache_add(file_cache *c, const char *key, int fd, const struc
     e->dev = st->st_dev;
     e->type = r->type;
     e->encoding = r->encoding;
+    e->vary = r->vary;
     memcpy(e->etag, r->etag, sizeof(e->etag));
     memcpy(e->last_modified, r->last_modified, sizeof(e->last_modified));
     e->next = c->b[e->hash % CACHE_BUCKETS];
@@ -463,15 +776,168 @@ static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
 {
     r->type = e->type;
     r->encoding = e->encoding;
+    r->vary = e->vary;
     r->size = e->size;
     memcpy(r->etag, e->etag, sizeof(r->etag));
     memcpy(r->last_modified, e->last_modified, sizeof(r->last_modified));
-    conditions(q, r, e->mtim.tv_sec);
+    range_set rs;
+    conditions(q, r, e->mtim.tv_sec, &rs);
+    if (r->status == 206 && rs.n > 1) {
+        multipart(r, &rs, e->data, -1);
+        if (r->fd >= 0 || r->status != 200) return;
+    }
     if (r->status == 200 || r->status == 206) {
         r->data = e->data;
         r->entry = e;
         e->refs++;
     }
+}
+
+/* ---- --autoindex: a folder's listing ---- */
+
+#define LISTING_MAX 10000 /* entries listed, at most (the rest is said to be left out) */
+
+typedef struct {
+    char *name;
+    int dir;
+    uint64_t size;
+    time_t mtime;
+} dent;
+
+static int dent_cmp(const void *a, const void *b)
+{
+    const dent *x = a, *y = b;
+    if (x->dir != y->dir) return y->dir - x->dir; /* folders first */
+    return strcmp(x->name, y->name);
+}
+
+static void html_escaped(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_put(b, "&amp;", 5); break;
+        case '<': sb_put(b, "&lt;", 4); break;
+        case '>': sb_put(b, "&gt;", 4); break;
+        case '"': sb_put(b, "&quot;", 6); break;
+        case '\'': sb_put(b, "&#39;", 5); break;
+        default: sb_put(b, s, 1);
+        }
+    }
+}
+
+/* A path segment for an href: unreserved octets as they are, the rest
+ * percent-encoded (RFC 3986 §2.3). */
+static void url_escaped(sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const uint8_t *p = (const uint8_t *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            sb_put(b, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            sb_put(b, e, 3);
+        }
+    }
+}
+
+static void human_size(char *out, size_t cap, uint64_t n)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, cap, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, cap, "%.1f %s", v, unit[u]);
+}
+
+/* The listing of the folder dfd (rel from the root): names sorted,
+ * folders first, escaped, with sizes and modification dates; what is not
+ * served (dotfiles, --deny) is not listed. */
+static void listing(int dfd, const char *rel, file_reply *r)
+{
+    int fd2 = dup(dfd);
+    DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+    if (!d) {
+        if (fd2 >= 0) close(fd2);
+        r->status = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503 : 403;
+        return;
+    }
+    dent *list = NULL;
+    size_t n = 0, cap = 0, left_out = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char sub[4400];
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+        if (denied(sub)) continue;
+        if (n == LISTING_MAX) {
+            left_out++;
+            continue;
+        }
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) continue; /* a dangling link */
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            dent *q = realloc(list, nc * sizeof(*q));
+            if (!q) break;
+            list = q;
+            cap = nc;
+        }
+        list[n].name = strdup(de->d_name);
+        if (!list[n].name) break;
+        list[n].dir = S_ISDIR(st.st_mode);
+        list[n].size = (uint64_t)st.st_size;
+        list[n].mtime = st.st_mtime;
+        n++;
+    }
+    closedir(d);
+    qsort(list, n, sizeof(*list), dent_cmp);
+    sbuf b = {0};
+    char shown[4200];
+    snprintf(shown, sizeof(shown), "/%s%s", rel, rel[0] ? "/" : "");
+    sb_printf(&b, "<!doctype html>\n<html><head><meta charset=utf-8>\n<title>Index of ");
+    html_escaped(&b, shown);
+    sb_printf(&b, "</title>\n<style>body{font-family:system-ui,sans-serif;margin:2em}"
+                  "td{padding:.15em 1.5em .15em 0}td.n{text-align:right}"
+                  "th{text-align:left}</style></head>\n<body><h1>Index of ");
+    html_escaped(&b, shown);
+    sb_printf(&b, "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n");
+    if (rel[0]) sb_printf(&b, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        char size[32] = "", when[32];
+        if (!list[i].dir) human_size(size, sizeof(size), list[i].size);
+        struct tm tm;
+        gmtime_r(&list[i].mtime, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        sb_printf(&b, "<tr><td><a href=\"");
+        url_escaped(&b, list[i].name);
+        sb_printf(&b, "%s\">", list[i].dir ? "/" : "");
+        html_escaped(&b, list[i].name);
+        sb_printf(&b, "%s</a></td><td class=n>%s</td><td>%s</td></tr>\n", list[i].dir ? "/" : "",
+                  size, when);
+        free(list[i].name);
+    }
+    free(list);
+    sb_printf(&b, "</table>\n");
+    if (left_out) sb_printf(&b, "<p>%zu more entries not listed.</p>\n", left_out);
+    sb_printf(&b, "</body></html>\n");
+    size_t len = b.len;
+    int fd = sb_file(&b);
+    if (fd < 0) {
+        r->status = 503;
+        return;
+    }
+    r->status = 200;
+    r->fd = fd;
+    r->offset = 0;
+    r->length = r->size = len;
+    r->type = "text/html; charset=utf-8";
 }
 
 void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
@@ -503,12 +969,24 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 400;
         return;
     }
+    if (denied(rel)) { /* dotfiles, --deny */
+        r->status = 403;
+        return;
+    }
+    /* the path's end (before the query): whether it names a folder */
+    size_t plen = 0;
+    while (plen < q->path_len && q->path[plen] != '?' && q->path[plen] != '#')
+        plen++;
+    int slash = plen && q->path[plen - 1] == '/';
     char key[4200];
     file_entry *expired = NULL;
     if (cache) {
-        size_t rl = strlen(rel); /* rel\n and the two encodings taken, 0 or 1 */
-        if (rl > sizeof(key) - 4) rl = sizeof(key) - 4;
+        /* rel, '/' when the path asked for a folder, '\n' and the two
+         * encodings taken, 0 or 1 */
+        size_t rl = strlen(rel);
+        if (rl > sizeof(key) - 5) rl = sizeof(key) - 5;
         memcpy(key, rel, rl);
+        if (slash) key[rl++] = '/';
         key[rl] = '\n';
         key[rl + 1] = (char)('0' + accepts[0]);
         key[rl + 2] = (char)('0' + accepts[1]);
@@ -529,15 +1007,33 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         return;
     }
     if (fd >= 0 && S_ISDIR(st.st_mode)) {
-        /* a folder: its index.html */
-        close(fd);
+        if (!slash) {
+            /* a folder's URL ends in '/', so that the relative links of
+             * its page resolve inside it: 301 there (RFC 9110 §15.4.2) */
+            close(fd);
+            if (expired) cache_drop(cache, expired);
+            r->status = 301;
+            snprintf(r->location, sizeof(r->location), "%.*s/%.*s", (int)plen, q->path,
+                     (int)(q->path_len - plen), q->path + plen);
+            return;
+        }
+        /* its index.html, or (--autoindex) a listing */
         char idx[4200];
         snprintf(idx, sizeof(idx), "%s%sindex.html", rel, rel[0] ? "/" : "");
         if (strlen(idx) >= sizeof(rel)) {
+            close(fd);
             r->status = 404;
             return;
         }
+        int dfd = fd;
         fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
+        if (fd < 0 && errno == ENOENT && fcfg.autoindex) {
+            if (expired) cache_drop(cache, expired);
+            listing(dfd, rel, r);
+            close(dfd);
+            return;
+        }
+        close(dfd);
         memcpy(rel, idx, strlen(idx) + 1);
     }
     if ((fd < 0 || !S_ISREG(st.st_mode)) && expired) cache_drop(cache, expired);
@@ -556,8 +1052,15 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     }
     r->type = files_mime(rel);
 
-    /* a precompressed sibling when the client takes it and it exists */
-    for (int i = 0; i < 2; i++) {
+    /* a precompressed sibling when the client takes it and it exists; the
+     * response varies by Accept-Encoding whenever one exists */
+    for (int i = 0; i < 2 && !r->vary; i++) {
+        char alt[4200];
+        struct stat ast;
+        snprintf(alt, sizeof(alt), "%s%s", rel, enc[i][1]);
+        r->vary = fstatat(root_fd, alt, &ast, 0) == 0 && S_ISREG(ast.st_mode);
+    }
+    for (int i = 0; i < 2 && r->vary; i++) {
         if (!accepts[i]) continue;
         char alt[4200], real[4096];
         struct stat ast;
@@ -599,9 +1102,17 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         serve_entry(q, r, e);
         return;
     }
-    conditions(q, r, st.st_mtime);
-    if (r->status == 304 || r->status == 416)
-        close(fd);
-    else
+    range_set rs;
+    conditions(q, r, st.st_mtime, &rs);
+    if (r->status == 206 && rs.n > 1) {
+        multipart(r, &rs, NULL, fd);
+        if (r->status != 200) {
+            close(fd);
+            return;
+        }
+    }
+    if (r->status == 200 || r->status == 206)
         r->fd = fd;
+    else
+        close(fd);
 }

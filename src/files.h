@@ -12,7 +12,7 @@ typedef struct file_entry file_entry;
 typedef struct file_cache file_cache;
 
 typedef struct {
-    int status;              /* 200, 206, 304, 400, 403, 404, 405, 416 */
+    int status;              /* 200, 206, 301, 304, 400, 403, 404, 405, 412, 416 */
     int fd;                  /* open file for 200/206, else -1 */
     const uint8_t *data;     /* or the file in memory (a cached small file) */
     file_entry *entry;       /* ... held until files_release() */
@@ -20,10 +20,12 @@ typedef struct {
     uint64_t size;           /* whole file */
     const char *type;        /* content-type */
     const char *encoding;    /* "br", "gzip" or NULL */
+    int vary;                /* a compressed sibling exists: Vary: accept-encoding */
     char etag[48];
     char last_modified[40];
     char content_range[64];
-    char path[4096]; /* resolved path (for the access log) */
+    char path[4096];     /* resolved path (for the access log) */
+    char location[4200]; /* 301: where the folder is (its path with a slash) */
 } file_reply;
 
 typedef struct {
@@ -39,7 +41,29 @@ typedef struct {
     size_t range_len;
     const char *accept_encoding;
     size_t ae_len;
+    const char *if_match;
+    size_t im_len;
+    const char *if_unmodified_since;
+    size_t ius_len;
+    const char *if_range;
+    size_t ir_len;
 } file_request;
+
+/* How files are served, set once before the workers start. */
+typedef struct {
+    int autoindex;      /* folders without index.html are listed (HTML) */
+    int allow_dotfiles; /* else a path with a segment starting with '.' gets 403 */
+    const char **deny; /* globs: a path (from the root) or its last segment matching one gets 403 */
+    size_t ndeny;
+    const char **mime; /* "EXT=TYPE" overrides */
+    size_t nmime;
+    const char *mime_types; /* a mime.types file ("type ext ext..."), NULL for /etc/mime.types */
+} files_config;
+
+/* Reads the media types; returns 0, or -1 with a reason in err (a bad
+ * --mime-type). A missing mime.types file is no error (the built-in table
+ * serves). */
+int files_configure(const files_config *cfg, char *err, size_t errlen);
 
 /* root_fd: an O_PATH/O_DIRECTORY descriptor of the site root. Fills *r:
  * the body is r->fd (to close) or r->data (held by r->entry until

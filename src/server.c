@@ -189,8 +189,9 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
 /* ---- the request handler, shared by h2 and h1 ---- */
 
 typedef struct {
-    const char *method, *path, *authority, *inm, *ims, *range, *ae;
-    size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len;
+    const char *method, *path, *authority, *inm, *ims, *range, *ae, *im, *ius, *ir;
+    size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len, im_len,
+        ius_len, ir_len;
     int64_t content_length; /* of the request body; -1 when not given */
 } req_view;
 
@@ -206,7 +207,8 @@ static void serve_file(shared *sh, const req_view *v, file_reply *r, file_cache 
         return;
     }
     file_request q = {v->method, v->method_len, v->path,  v->path_len,  v->inm, v->inm_len,
-                      v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len};
+                      v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len,
+                      v->im,     v->im_len,     v->ius,   v->ius_len,   v->ir,  v->ir_len};
     files_serve(sh->root_fd, sh->root_real, &q, r, fc);
 }
 
@@ -254,13 +256,11 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
         ADD("content-type", r->type);
         fmt_u64(len, r->length);
         ADD("content-length", len);
-        ADD("etag", r->etag);
-        ADD("last-modified", r->last_modified);
-        ADD("accept-ranges", "bytes");
-        if (r->encoding) {
-            ADD("content-encoding", r->encoding);
-            ADD("vary", "accept-encoding");
-        }
+        if (r->etag[0]) ADD("etag", r->etag); /* none for a folder's listing */
+        if (r->last_modified[0]) ADD("last-modified", r->last_modified);
+        if (r->etag[0]) ADD("accept-ranges", "bytes");
+        if (r->encoding) ADD("content-encoding", r->encoding);
+        if (r->vary) ADD("vary", "accept-encoding");
         if (r->status == 206) ADD("content-range", r->content_range);
         if (pe && pe->n && link) {
             size_t o = 0;
@@ -271,6 +271,7 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
         }
     } else if (r->status == 304) {
         ADD("etag", r->etag);
+        if (r->vary) ADD("vary", "accept-encoding");
     } else {
         size_t blen;
         files_error_body(r->status, &blen);
@@ -279,6 +280,7 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
         ADD("content-length", len);
         if (r->status == 416) ADD("content-range", r->content_range);
         if (r->status == 405) ADD("allow", "GET, HEAD");
+        if (r->status == 301) ADD("location", r->location);
     }
     (void)head;
 #undef ADD
@@ -325,6 +327,12 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
                 SET(range, range_len);
             else if (IS("accept-encoding"))
                 SET(ae, ae_len);
+            else if (IS("if-match"))
+                SET(im, im_len);
+            else if (IS("if-unmodified-since"))
+                SET(ius, ius_len);
+            else if (IS("if-range"))
+                SET(ir, ir_len);
             else if (IS("content-length")) /* digits: the engine checked (§8.1.1) */
                 v.content_length = decimal(f->value, f->value_len);
 #undef IS
@@ -478,7 +486,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
         b.offset = r.offset;
         b.length = r.length;
         has_body = r.length > 0;
-    } else if (r.status >= 400 && !head) {
+    } else if (r.status >= 300 && r.status != 304 && !head) {
         b.data = (const uint8_t *)files_error_body(r.status, &b.len);
         has_body = 1;
     }
@@ -557,6 +565,9 @@ static void h1_answer(hconn *c)
     v.ims = h1_field(m, "if-modified-since", &v.ims_len);
     v.range = h1_field(m, "range", &v.range_len);
     v.ae = h1_field(m, "accept-encoding", &v.ae_len);
+    v.im = h1_field(m, "if-match", &v.im_len);
+    v.ius = h1_field(m, "if-unmodified-since", &v.ius_len);
+    v.ir = h1_field(m, "if-range", &v.ir_len);
     v.authority = h1_field(m, "host", &v.authority_len);
     v.content_length = h1_content_length(m);
     /* answered before its body: the connection cannot be reused; nor
@@ -610,22 +621,25 @@ static void h1_answer(hconn *c)
     uint64_t body_len = 0;
     const char *err_body = NULL;
     if (r.status == 200 || r.status == 206) {
-        h1_printf(&o,
-                  "Content-Type: %s\r\nContent-Length: %llu\r\nETag: %s\r\nLast-Modified: %s\r\n"
-                  "Accept-Ranges: bytes\r\n",
-                  r.type, (unsigned long long)r.length, r.etag, r.last_modified);
-        if (r.encoding)
-            h1_printf(&o, "Content-Encoding: %s\r\nVary: accept-encoding\r\n", r.encoding);
+        h1_printf(&o, "Content-Type: %s\r\nContent-Length: %llu\r\n", r.type,
+                  (unsigned long long)r.length);
+        if (r.etag[0]) /* none for a folder's listing */
+            h1_printf(&o, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", r.etag,
+                      r.last_modified);
+        if (r.encoding) h1_printf(&o, "Content-Encoding: %s\r\n", r.encoding);
+        if (r.vary) h1_printf(&o, "Vary: accept-encoding\r\n");
         if (r.status == 206) h1_printf(&o, "Content-Range: %s\r\n", r.content_range);
         body_len = head ? 0 : r.length;
     } else if (r.status == 304) {
         h1_printf(&o, "ETag: %s\r\n", r.etag);
+        if (r.vary) h1_printf(&o, "Vary: accept-encoding\r\n");
     } else {
         size_t bl;
         err_body = files_error_body(r.status, &bl);
         h1_printf(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
         if (r.status == 416) h1_printf(&o, "Content-Range: %s\r\n", r.content_range);
         if (r.status == 405) h1_printf(&o, "Allow: GET, HEAD\r\n");
+        if (r.status == 301) h1_printf(&o, "Location: %s\r\n", r.location);
         if (r.status == 413) c->h1_keepalive = 0; /* the body is not read */
         if (head) err_body = NULL;
     }
@@ -1429,6 +1443,11 @@ int server_run(const server_opts *o)
         fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);
         return SERVE_CERT;
+    }
+    if (files_configure(&o->files, err, sizeof(err)) < 0) {
+        fprintf(stderr, "loom serve: %s\n", err);
+        shared_free(&sh);
+        return SERVE_USAGE;
     }
     if (o->push_map && load_push_map(&sh, o->push_map, err, sizeof(err)) < 0) {
         fprintf(stderr, "loom serve: %s\n", err);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "files.h"
+
 #define SERVER_MAX_LISTEN 16
 
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
     int header_timeout_ms;
     uint64_t max_request_body; /* octets; a larger request gets 413 */
     int no_early_hints;
+    files_config files; /* --autoindex, --deny, --allow-dotfiles, --mime-type */
     void (*ready)(const char *what, void *user); /* after the sockets listen */
     void *ready_user;
 } server_opts;

@@ -17,6 +17,7 @@ pkg-config           finds cmocka, jansson, libnghttp2 and OpenSSL
 libjansson-dev       JSON for the loom hpack command (hpack-test-case stories), program only: libloom stays libc-only
 libssl-dev           TLS with ALPN for loom serve and loom get (OpenSSL 3), program only
 libhttp-parser-dev   HTTP/1.1 requests for loom serve (fallback and Upgrade to h2c), program only
+media-types          /etc/mime.types: loom serve's media types beyond its built-in table (and the Apache config of the tests)
 "
 TEST="
 clang                the build must be -Werror clean under clang too
@@ -35,7 +36,6 @@ nghttp2-server       nghttpd: an independent server with push (-p) and a frame l
 h2o                  an independent HTTP/2 server (TLS, h2c, Upgrade, push by Link preload) for loom get
 nginx                an independent HTTP/2 server (http2_push, a connection-id access log, a TLS server without h2) for loom get
 apache2-bin          Apache httpd with mod_http2 and mod_ssl, run from a temporary config (no service) for loom get
-media-types          /etc/mime.types for that Apache config
 openssl              the openssl CLI: certificates made at test time, s_server for loom get's TLS and ALPN failures
 libclang-rt-14-dev   clang 14's sanitizer and libFuzzer runtimes: the fuzz_smoke_* tests build and run fuzz/ (so does make fuzz)
 "

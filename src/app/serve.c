@@ -32,6 +32,13 @@ static const char usage[] =
     "                       (same-origin paths; also sent as Link: rel=preload, and as\n"
     "                       103 Early Hints to clients that take no push)\n"
     "  --no-early-hints     do not send 103 Early Hints\n"
+    "  --autoindex          list folders that have no index.html (HTML; off by default)\n"
+    "  --deny GLOB          paths (from the root) or names matching GLOB get 403\n"
+    "                       (repeatable; e.g. '*.bak' 'private/*')\n"
+    "  --allow-dotfiles     serve names starting with '.' (denied by default: .git/,\n"
+    "                       .env; .well-known/ is always served)\n"
+    "  --mime-type EXT=TYPE the media type of .EXT (repeatable; over the built-in\n"
+    "                       table and /etc/mime.types)\n"
     "  --access-log FILE    one line per request (\"-\" for stderr; default: none)\n"
     "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
@@ -193,10 +200,15 @@ static int size_arg(const char *flag, const char *v, uint64_t *out)
     return 0;
 }
 
+#define MAX_LIST 64
+
 int serve_main(int argc, char **argv)
 {
+    static const char *deny_list[MAX_LIST], *mime_list[MAX_LIST];
     server_opts o;
     memset(&o, 0, sizeof(o));
+    o.files.deny = deny_list;
+    o.files.mime = mime_list;
     o.idle_timeout_ms = 60000;
     o.handshake_timeout_ms = 10000;
     o.grace_ms = 10000;
@@ -257,6 +269,21 @@ int serve_main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--no-early-hints")) {
             o.no_early_hints = 1;
+        } else if (!strcmp(a, "--autoindex")) {
+            o.files.autoindex = 1;
+        } else if (!strcmp(a, "--allow-dotfiles")) {
+            o.files.allow_dotfiles = 1;
+        } else if (!strcmp(a, "--deny") || !strcmp(a, "--mime-type")) {
+            int deny = a[2] == 'd';
+            size_t *n = deny ? &o.files.ndeny : &o.files.nmime;
+            if (!v || !v[0] || *n == MAX_LIST) {
+                fprintf(stderr, "loom serve: %s needs %s (at most %d)\n", a,
+                        deny ? "a glob such as '*.bak'" : "EXT=TYPE such as md=text/markdown",
+                        MAX_LIST);
+                return SERVE_USAGE;
+            }
+            (deny ? deny_list : mime_list)[(*n)++] = v;
+            i++;
         } else if (a[0] == '-') {
             fprintf(stderr, "loom serve: unknown option '%s' (try: loom serve --help)\n", a);
             return SERVE_USAGE;

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "files.h"
 
+#include "compress.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -242,23 +244,74 @@ static int clean_path(const char *p, size_t n, char *out, size_t cap)
     return 0;
 }
 
-static int has_token(const char *list, size_t n, const char *tok)
+/* The content codings a client takes, best first (RFC 9110 §12.5.3):
+ * "br" and "gzip" by their q-values (a name not listed takes "*"'s; q=0
+ * refuses; equal q: brotli first). pref[] gets indexes into enc[] (0 br,
+ * 1 gzip), -1 after the last. */
+static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
+
+static int qvalue(const char *p, const char *end)
 {
-    size_t t = strlen(tok);
-    for (size_t i = 0; i + t <= n; i++) {
-        if (strncasecmp(list + i, tok, t) != 0) continue;
-        int start = i == 0 || list[i - 1] == ',' || list[i - 1] == ' ';
-        int end = i + t == n || list[i + t] == ',' || list[i + t] == ';' || list[i + t] == ' ';
-        if (!start || !end) continue;
-        /* "br;q=0" refuses it */
-        const char *q = list + i + t;
-        if (q < list + n && *q == ';') {
-            const char *v = strstr(q, "q=");
-            if (v && v < list + n && atof(v + 2) == 0) return 0;
+    /* ";q=0.5" and the like, after a coding's name; 1000 without one */
+    while (p < end && *p != ',') {
+        if (*p == ';') {
+            p++;
+            while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+            if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+                p += 2;
+                int v = 0, scale = 1000, dot = 0;
+                for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.'); p++) {
+                    if (*p == '.') {
+                        dot = 1;
+                        continue;
+                    }
+                    if (!dot) {
+                        v = v * 10 + (*p - '0') * 1000;
+                    } else if (scale > 1) {
+                        scale /= 10;
+                        v += (*p - '0') * scale;
+                    }
+                }
+                return v > 1000 ? 1000 : v;
+            }
         }
-        return 1;
+        p++;
     }
-    return 0;
+    return 1000;
+}
+
+static void ae_prefs(const char *list, size_t n, int pref[2])
+{
+    int q[2] = {-1, -1}, star = -1;
+    const char *p = list, *end = list + n;
+    while (list && p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *name = p;
+        while (p < end && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        size_t nl = (size_t)(p - name);
+        int v = qvalue(p, end);
+        if (nl == 2 && !strncasecmp(name, "br", 2))
+            q[0] = v;
+        else if (nl == 4 && !strncasecmp(name, "gzip", 4))
+            q[1] = v;
+        else if (nl == 6 && !strncasecmp(name, "x-gzip", 6) && q[1] < 0)
+            q[1] = v;
+        else if (nl == 1 && name[0] == '*')
+            star = v;
+        while (p < end && *p != ',')
+            p++;
+    }
+    for (int i = 0; i < 2; i++)
+        if (q[i] < 0) q[i] = star > 0 ? star : 0;
+    int k = 0;
+    if (q[0] > 0 && q[0] >= q[1]) pref[k++] = 0;
+    if (q[1] > 0) pref[k++] = 1;
+    if (q[0] > 0 && q[0] < q[1]) pref[k++] = 0;
+    while (k < 2)
+        pref[k++] = -1;
 }
 
 /* Opens rel inside the root without following symlinks out of it. */
@@ -608,7 +661,8 @@ struct file_entry {
     ino_t ino;
     dev_t dev;
     const char *type, *encoding;
-    int vary; /* a compressed sibling exists */
+    int vary;          /* a compressed variant exists (sibling, or made here) */
+    uint64_t src_size; /* the file's size (size is the data's: compressed here, less) */
     char etag[48], last_modified[40];
 };
 
@@ -622,7 +676,7 @@ uint64_t files_entry_gen(const file_entry *e)
  * write, a rename over it, a touch all change one of them). */
 static int same_file(const file_entry *e, const struct stat *st, const char *encoding)
 {
-    return e->ino == st->st_ino && e->dev == st->st_dev && e->size == (uint64_t)st->st_size &&
+    return e->ino == st->st_ino && e->dev == st->st_dev && e->src_size == (uint64_t)st->st_size &&
            e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
            e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec &&
            e->encoding == encoding;
@@ -731,32 +785,24 @@ static void cache_drop(file_cache *c, file_entry *e)
         entry_free(c, e);
 }
 
-/* Reads a small regular file into a new entry (fd stays open). */
-static file_entry *cache_add(file_cache *c, const char *key, int fd, const struct stat *st,
-                             const file_reply *r)
+/* A new entry holding data[0..size) (taken: freed with the entry) for the
+ * file st, described by r; NULL (data freed) when the cache is full. */
+static file_entry *cache_insert(file_cache *c, const char *key, const struct stat *st,
+                                const file_reply *r, uint8_t *data, size_t size)
 {
-    size_t size = (size_t)st->st_size;
-    if (size > CACHE_FILE_MAX || c->bytes + size > c->max) return NULL;
-    file_entry *e = calloc(1, sizeof(*e));
-    if (!e) return NULL;
-    e->data = malloc(size ? size : 1);
-    e->key = strdup(key);
-    size_t got = 0;
-    while (e->data && got < size) {
-        ssize_t n = pread(fd, e->data + got, size - got, (off_t)got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    if (!e->data || !e->key || got != size) {
-        free(e->data);
-        free(e->key);
+    file_entry *e = c->bytes + size <= c->max ? calloc(1, sizeof(*e)) : NULL;
+    if (e) e->key = strdup(key);
+    if (!e || !e->key) {
         free(e);
+        free(data);
         return NULL;
     }
+    e->data = data;
     e->hash = key_hash(key);
     e->gen = ++c->next_gen;
     e->born_ms = mono_ms();
     e->size = size;
+    e->src_size = (uint64_t)st->st_size;
     e->mtim = st->st_mtim;
     e->ctim = st->st_ctim;
     e->ino = st->st_ino;
@@ -770,6 +816,33 @@ static file_entry *cache_add(file_cache *c, const char *key, int fd, const struc
     c->b[e->hash % CACHE_BUCKETS] = e;
     c->bytes += size;
     return e;
+}
+
+/* The whole file (size bytes) read into a new buffer; NULL on failure. */
+static uint8_t *read_all(int fd, size_t size)
+{
+    uint8_t *data = malloc(size ? size : 1);
+    size_t got = 0;
+    while (data && got < size) {
+        ssize_t n = pread(fd, data + got, size - got, (off_t)got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (data && got != size) {
+        free(data);
+        data = NULL;
+    }
+    return data;
+}
+
+/* Reads a small regular file into a new entry (fd stays open). */
+static file_entry *cache_add(file_cache *c, const char *key, int fd, const struct stat *st,
+                             const file_reply *r)
+{
+    size_t size = (size_t)st->st_size;
+    if (size > CACHE_FILE_MAX || c->bytes + size > c->max) return NULL;
+    uint8_t *data = read_all(fd, size);
+    return data ? cache_insert(c, key, st, r, data, size) : NULL;
 }
 
 static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
@@ -791,6 +864,48 @@ static void serve_entry(const file_request *q, file_reply *r, file_entry *e)
         r->entry = e;
         e->refs++;
     }
+}
+
+/* ---- on-the-fly Content-Encoding ----
+ * A compressible file of COMPRESS_MIN to COMPRESS_SRC_MAX octets with no
+ * precompressed sibling is compressed for a client that takes br or gzip,
+ * once per worker: the result lives in the worker's cache (counted in its
+ * bound; revalidated like any entry, so an unchanged file is not
+ * compressed again). */
+#define COMPRESS_MIN     256u       /* below, the framing eats the gain */
+#define COMPRESS_SRC_MAX (2u << 20) /* larger: precompress it (a .br/.gz sibling) */
+
+/* Serves the file compressed with `encoding` into r: 1, or 0 when it is
+ * not (no memory, no gain, the cache full): the identity goes then.
+ * *expired: the entry that expired for this key (taken). */
+static int compressed(file_cache *c, const file_request *q, const char *key, int fd,
+                      const struct stat *st, file_reply *r, const char *encoding,
+                      file_entry **expired)
+{
+    if (*expired && same_file(*expired, st, encoding)) {
+        (*expired)->born_ms = mono_ms(); /* unchanged: not compressed again */
+        serve_entry(q, r, *expired);
+        *expired = NULL;
+        return 1;
+    }
+    size_t n = (size_t)st->st_size, len = 0;
+    uint8_t *src = read_all(fd, n);
+    uint8_t *out = src ? compress_body(encoding, src, n, &len) : NULL;
+    free(src);
+    if (!out) return 0;
+    if (*expired) cache_drop(c, *expired);
+    *expired = NULL;
+    r->encoding = encoding;
+    snprintf(r->etag, sizeof(r->etag), "\"%llx-%llx-%s\"", (unsigned long long)st->st_mtime,
+             (unsigned long long)st->st_size, encoding);
+    http_date(st->st_mtime, r->last_modified, sizeof(r->last_modified));
+    file_entry *e = cache_insert(c, key, st, r, out, len);
+    if (!e) {
+        r->encoding = NULL;
+        return 0;
+    }
+    serve_entry(q, r, e);
+    return 1;
 }
 
 /* ---- --autoindex: a folder's listing ---- */
@@ -952,12 +1067,10 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 405;
         return;
     }
-    /* which precompressed siblings the client takes (RFC 9110 §12.5.3) */
-    static const char *const enc[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
-    int accepts[2] = {0, 0};
-    for (int i = 0; i < 2 && q->accept_encoding; i++)
-        accepts[i] = has_token(q->accept_encoding, q->ae_len, enc[i][0]);
-    int acc = accepts[0] | accepts[1] << 1;
+    /* the content codings the client takes, best first */
+    int pref[2];
+    ae_prefs(q->accept_encoding, q->accept_encoding ? q->ae_len : 0, pref);
+    int acc = (pref[0] + 1) | (pref[1] + 1) << 2;
     if (cache && cache->memo && cache->memo_accepts == acc && cache->memo_len == q->path_len &&
         !memcmp(cache->memo_path, q->path, q->path_len) &&
         mono_ms() - cache->memo->born_ms < CACHE_TTL_MS) {
@@ -981,15 +1094,15 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     char key[4200];
     file_entry *expired = NULL;
     if (cache) {
-        /* rel, '/' when the path asked for a folder, '\n' and the two
-         * encodings taken, 0 or 1 */
+        /* rel, '/' when the path asked for a folder, '\n' and the codings
+         * taken in their order */
         size_t rl = strlen(rel);
         if (rl > sizeof(key) - 5) rl = sizeof(key) - 5;
         memcpy(key, rel, rl);
         if (slash) key[rl++] = '/';
         key[rl] = '\n';
-        key[rl + 1] = (char)('0' + accepts[0]);
-        key[rl + 2] = (char)('0' + accepts[1]);
+        key[rl + 1] = (char)('0' + pref[0] + 1);
+        key[rl + 2] = (char)('0' + pref[1] + 1);
         key[rl + 3] = 0;
         file_entry *e = cache_find(cache, key, &expired);
         if (e) {
@@ -1060,8 +1173,8 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         snprintf(alt, sizeof(alt), "%s%s", rel, enc[i][1]);
         r->vary = fstatat(root_fd, alt, &ast, 0) == 0 && S_ISREG(ast.st_mode);
     }
-    for (int i = 0; i < 2 && r->vary; i++) {
-        if (!accepts[i]) continue;
+    for (int k = 0; k < 2 && r->vary && pref[k] >= 0; k++) {
+        int i = pref[k];
         char alt[4200], real[4096];
         struct stat ast;
         snprintf(alt, sizeof(alt), "%s%s", rel, enc[i][1]);
@@ -1076,6 +1189,17 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         st = ast;
         r->encoding = enc[i][0];
         break;
+    }
+    /* none: compressed here, when worth it (and kept in the cache) */
+    int fly = !r->vary && cache && !fcfg.no_compress && compress_type(r->type) &&
+              (uint64_t)st.st_size >= COMPRESS_MIN && (uint64_t)st.st_size <= COMPRESS_SRC_MAX;
+    if (fly) {
+        r->vary = 1;
+        if (pref[0] >= 0 && compressed(cache, q, key, fd, &st, r, enc[pref[0]][0], &expired)) {
+            close(fd);
+            if (r->entry) memo_set(cache, q, acc, r->entry);
+            return;
+        }
     }
 
     if (expired) {

@@ -53,6 +53,7 @@ typedef struct {
 typedef struct {
     int autoindex;      /* folders without index.html are listed (HTML) */
     int allow_dotfiles; /* else a path with a segment starting with '.' gets 403 */
+    int no_compress;    /* no on-the-fly gzip/brotli */
     const char **deny; /* globs: a path (from the root) or its last segment matching one gets 403 */
     size_t ndeny;
     const char **mime; /* "EXT=TYPE" overrides */

@@ -40,6 +40,7 @@
 #define RBUF         16384
 #define MAX_PUSH     32
 #define UPGRADE_HOLD 16384
+#define H1_MEM_CHUNK (64 * 1024) /* HTTP/1.1 bodies from memory: written this much at a time */
 
 /* ---- shared, read-only after start ---- */
 
@@ -75,6 +76,7 @@ typedef struct sreq {
     struct sreq *next_free; /* in the worker's spares */
     int fd;                 /* file being sent, or -1 */
     file_entry *entry;      /* or the cached file in memory */
+    const uint8_t *mem;     /* HTTP/1.1: its octets (entry's data) */
     int status;
     uint64_t bytes, start_ms;
     int32_t sid;
@@ -377,6 +379,7 @@ static void fill_sreq(sreq *r, int32_t sid, const req_view *v, int status, int f
 {
     r->fd = fd;
     r->entry = NULL;
+    r->mem = NULL;
     r->status = status;
     r->bytes = 0;
     r->sid = sid;
@@ -605,7 +608,7 @@ static void h1_answer(hconn *c)
     }
 
     file_reply r;
-    serve_file(sh, &v, &r, NULL); /* HTTP/1.1 sends from the file itself */
+    serve_file(sh, &v, &r, c->w->fc);
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v.path, v.path_len) : NULL;
     char buf[8192];
@@ -649,10 +652,15 @@ static void h1_answer(hconn *c)
     c->h1req = new_sreq(c->w, 0, &v, r.status, r.fd);
     if (!c->h1req) { /* out of memory: this response ends the connection */
         if (r.fd >= 0) close(r.fd);
+        files_release(c->w->fc, r.entry);
         c->closing = 1;
         c->h1_left = 0;
         return;
     }
+    /* a cached file (or its compressed form) goes from memory: its entry
+     * is held until the response is written */
+    c->h1req->entry = r.entry;
+    c->h1req->mem = r.data;
     c->h1_off = r.offset;
     c->h1_left = body_len;
     c->h1req->bytes = body_len;
@@ -667,13 +675,23 @@ static void h1_answer(hconn *c)
 static int flush_h1(hconn *c)
 {
     int rc = tp_flush(&c->tp);
-    if (rc == TP_DONE && c->h1_left)
+    /* from memory, H1_MEM_CHUNK at a time while the socket takes it (what
+     * it does not take waits in the transport, bounded) */
+    while (rc == TP_DONE && c->h1_left && c->h1req->mem) {
+        size_t k = c->h1_left < H1_MEM_CHUNK ? (size_t)c->h1_left : H1_MEM_CHUNK;
+        rc = tp_write(&c->tp, c->h1req->mem + c->h1_off, k);
+        if (rc == TP_ERROR) break;
+        c->h1_off += k;
+        c->h1_left -= k;
+    }
+    if (rc == TP_DONE && c->h1_left && !c->h1req->mem)
         rc = tp_send_file(&c->tp, c->h1req->fd, &c->h1_off, &c->h1_left);
     if (rc != TP_DONE) return rc == TP_AGAIN ? 0 : -1;
     if (c->h1_busy) {
         if (c->h1req) {
             access_log(c, c->h1req, 0);
             if (c->h1req->fd >= 0) close(c->h1req->fd);
+            files_release(c->w->fc, c->h1req->entry);
             sreq_done(c->w, c->h1req);
             c->h1req = NULL;
         }
@@ -900,6 +918,7 @@ static void conn_close(hconn *c)
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->h1req) {
         if (c->h1req->fd >= 0) close(c->h1req->fd);
+        files_release(w->fc, c->h1req->entry);
         sreq_done(w, c->h1req);
     }
     tp_close(&c->tp);

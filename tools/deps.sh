@@ -17,6 +17,8 @@ pkg-config           finds cmocka, jansson, libnghttp2 and OpenSSL
 libjansson-dev       JSON for the loom hpack command (hpack-test-case stories), program only: libloom stays libc-only
 libssl-dev           TLS with ALPN for loom serve and loom get (OpenSSL 3), program only
 libhttp-parser-dev   HTTP/1.1 requests for loom serve (fallback and Upgrade to h2c), program only
+zlib1g-dev           gzip for loom serve's on-the-fly Content-Encoding, program only
+libbrotli-dev        brotli for the same, program only
 media-types          /etc/mime.types: loom serve's media types beyond its built-in table (and the Apache config of the tests)
 "
 TEST="

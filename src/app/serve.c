@@ -39,6 +39,8 @@ static const char usage[] =
     "                       .env; .well-known/ is always served)\n"
     "  --mime-type EXT=TYPE the media type of .EXT (repeatable; over the built-in\n"
     "                       table and /etc/mime.types)\n"
+    "  --no-compress        no on-the-fly brotli/gzip (text, scripts, JSON, SVG... of\n"
+    "                       256 octets to 2 MiB without a .br/.gz sibling)\n"
     "  --access-log FILE    one line per request (\"-\" for stderr; default: none)\n"
     "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
@@ -273,6 +275,8 @@ int serve_main(int argc, char **argv)
             o.files.autoindex = 1;
         } else if (!strcmp(a, "--allow-dotfiles")) {
             o.files.allow_dotfiles = 1;
+        } else if (!strcmp(a, "--no-compress")) {
+            o.files.no_compress = 1;
         } else if (!strcmp(a, "--deny") || !strcmp(a, "--mime-type")) {
             int deny = a[2] == 'd';
             size_t *n = deny ? &o.files.ndeny : &o.files.nmime;

@@ -12,7 +12,10 @@ HTTP/2 and HTTP/1.1, and Python's own parsers where the body has a format:
   octets right; too many ranges: the whole file; ranges of a precompressed
   variant; Vary: accept-encoding whenever a compressed sibling exists;
 - dotfiles denied (403) but .well-known/ served, --allow-dotfiles, --deny;
-- media types from the system's mime.types and --mime-type.
+- media types from the system's mime.types and --mime-type;
+- on-the-fly brotli and gzip for compressible types without a sibling,
+  negotiated by q-values, decoded by independent decoders (Python's gzip,
+  Node.js's brotli), a changed file compressed again, --no-compress.
 
 Every server is started here on free loopback ports and stopped by PID."""
 import email.parser
@@ -23,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 from serve_common import Server, check, main, make_tmp, run
 
@@ -206,6 +210,68 @@ def denied_and_types(s):
     print("dotfiles and --deny: 403, .well-known served; media types from mime.types and flags")
 
 
+def unbrotli(data):
+    p = subprocess.run(["node", "-e", "process.stdout.write(require('zlib').brotliDecompressSync("
+                        "require('fs').readFileSync(0)))"], input=data, capture_output=True,
+                       timeout=30)
+    check(p.returncode == 0, "node could not decode brotli: %r" % p.stderr[-500:])
+    return p.stdout
+
+
+def on_the_fly(s, site):
+    text = os.path.join(site, "app.js")
+    src = b"".join(b"function f%d(x) { return x * %d + 'loom'; }\n" % (i, i) for i in range(800))
+    with open(text, "wb") as f:
+        f.write(src)
+    u = s.http + "/app.js"
+    tags = set()
+    for ae, want in (("br", "br"), ("gzip", "gzip"), ("gzip, br;q=0.5", "gzip"),
+                     ("br;q=0, gzip", "gzip"), ("*", "br"), ("deflate, br;q=0.2", "br"),
+                     ("identity", None), ("br;q=0, gzip;q=0", None), ("", None)):
+        for h1 in (False, True):
+            args = ["-H", "Accept-Encoding: %s" % ae] if ae else []
+            st, hd, body = curl(u, *args, h1=h1)
+            check(st == 200 and hd.get("content-encoding") == want,
+                  "Accept-Encoding %r (h1=%s): %d %r" % (ae, h1, st, hd.get("content-encoding")))
+            check(hd.get("vary") == "accept-encoding", "Vary on every answer of a compressible file")
+            check(int(hd["content-length"]) == len(body), "content-length is the sent length")
+            plain = unbrotli(body) if want == "br" else gzip.decompress(body) if want else body
+            check(plain == src, "decoded %s (%r) is the file" % (want, ae))
+            if want:
+                check(len(body) < len(src) // 3, "%s makes it smaller: %d" % (want, len(body)))
+            tags.add((want, hd["etag"]))
+    check(len({t for _, t in tags}) == 3, "one entity tag per coding: %r" % tags)
+    # HEAD says what GET sends; a range is of the compressed octets
+    _, hd, br = curl(u, "-H", "Accept-Encoding: br")
+    _, hh, body = curl(u, "-I", "-H", "Accept-Encoding: br")
+    check(hh["content-length"] == hd["content-length"] and hh.get("content-encoding") == "br",
+          "HEAD: %r" % hh)
+    st, hr, part = curl(u, "-r", "10-29", "-H", "Accept-Encoding: br")
+    check(st == 206 and part == br[10:30] and hr["content-range"] == "bytes 10-29/%d" % len(br),
+          "range of the brotli form: %d %r" % (st, hr))
+    # a changed file is compressed again (the cache revalidates within a second)
+    src2 = src.replace(b"loom", b"LOOM!")
+    with open(text, "wb") as f:
+        f.write(src2)
+    time.sleep(1.2)
+    for ae in ("br", "gzip"):
+        _, hd, body = curl(u, "-H", "Accept-Encoding: %s" % ae)
+        plain = unbrotli(body) if ae == "br" else gzip.decompress(body)
+        check(plain == src2, "the changed file, %s" % ae)
+    # not compressed: small, not a text type
+    small = os.path.join(site, "small.css")
+    with open(small, "w") as f:
+        f.write("a{b:c}\n")
+    _, hd, _ = curl(s.http + "/small.css", "-H", "Accept-Encoding: br")
+    check(hd.get("content-encoding") is None and hd.get("vary") is None, "a 7-octet file: %r" % hd)
+    with open(os.path.join(site, "pic.png"), "wb") as f:
+        f.write(b"\x89PNG" + b"\0" * 5000)
+    _, hd, _ = curl(s.http + "/pic.png", "-H", "Accept-Encoding: br, gzip")
+    check(hd.get("content-encoding") is None and hd.get("vary") is None, "a PNG: %r" % hd)
+    print("on the fly: br/gzip by q-values, decoded by node and Python, HEAD, range, "
+          "a changed file, not for small or binary files")
+
+
 def test(argv):
     loom = argv[0]
     check(os.path.exists("/etc/mime.types"), "/etc/mime.types (package media-types)")
@@ -219,6 +285,7 @@ def test(argv):
             conditionals(s)
             ranges(s)
             denied_and_types(s)
+            on_the_fly(s, site)
         with Server(loom, site=site, extra=["--allow-dotfiles"]) as s:
             st, _, body = curl(s.http + "/.env")
             check(st == 200 and body == b"SECRET=1\n", "--allow-dotfiles: %d" % st)
@@ -226,6 +293,10 @@ def test(argv):
             check(st == 404, "no --autoindex: a folder without index.html is not listed (%d)" % st)
             st, _, _ = curl(s.http + "/old.bak")
             check(st == 200, "no --deny: served (%d)" % st)
+        with Server(loom, site=site, extra=["--no-compress"]) as s:
+            _, hd, _ = curl(s.http + "/app.js", "-H", "Accept-Encoding: br, gzip")
+            check(hd.get("content-encoding") is None and hd.get("vary") is None,
+                  "--no-compress: %r" % hd)
         print("--allow-dotfiles serves .env; without --autoindex no listing")
         p = run([loom, "serve", site, "--mime-type", "nonsense"], timeout=20,
                 stdin=subprocess.DEVNULL)

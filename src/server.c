@@ -13,8 +13,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <limits.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,11 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "files.h"
 #include "h1.h"
 #include "loom/loom.h"
 #include "loop.h"
 #include "pool.h"
+#include "status.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -50,23 +58,41 @@ typedef struct {
     int n;
 } push_entry;
 
-typedef struct {
-    const server_opts *o;
+/* What SIGHUP reloads: the TLS context (certificate and key) and the push
+ * map. Workers take the current one (an atomic load) at each accept and
+ * request; one replaced is freed once every worker has been through its
+ * sweep since (a loop turn: no request holds it then), and the TLS
+ * connections made with it keep its context alive (OpenSSL counts). */
+typedef struct reloadable {
     SSL_CTX *tls;
-    int root_fd;
-    char root_real[4096];
     push_entry *push;
     int npush;
-    int log_fd;
+    uint64_t gen;
+    struct reloadable *retired; /* older ones not freed yet (main thread's list) */
+} reloadable;
+
+typedef struct {
+    const server_opts *o;
+    _Atomic(reloadable *) cur;
+    int need_tls;
+    int root_fd;
+    char root_real[4096];
+    int log_fd; /* access log; -1: none */
+    int err_fd; /* error log (2: stderr) */
     /* every connection's engine configuration, pointed to (not copied:
      * about 100 octets less per connection) */
     loom_config h2cfg;
+    /* for --status: every worker's counters, and when we started */
+    status_counters **stats;
+    int nstats;
+    time_t started;
 } shared;
 
 typedef struct worker worker;
 
 typedef struct {
     int fd, tls;
+    int activated; /* from systemd (socket activation): shared by the workers, closed last */
 } lsock;
 
 struct hconn;
@@ -82,6 +108,9 @@ typedef struct sreq {
     int32_t sid;
     char method[12];
     char path[256];
+    /* for the access log only (filled when there is one) */
+    uint64_t start_us;
+    char host[96], ua[160], referer[160];
 } sreq;
 
 enum { P_HANDSHAKE, P_DETECT, P_H2, P_H1 };
@@ -137,6 +166,8 @@ typedef struct hconn {
 
 struct worker {
     shared *sh;
+    status_counters st;        /* this worker's (--status) */
+    _Atomic uint64_t seen_gen; /* the reloadable in force at this worker's last sweep */
     loop *l;
     pthread_t th;
     lsock ls[SERVER_MAX_LISTEN];
@@ -167,38 +198,192 @@ static void head_arrived(hconn *c);
 
 static void sreq_done(worker *w, sreq *r);
 static void request_came(hconn *c);
+static void set_proto(hconn *c, int p);
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* src escaped into dst for a log line: JSON string escapes, or nginx's
+ * (\xHH for '"', '\\' and control and non-ASCII octets); "-" for empty
+ * in the text formats. */
+static void log_escape(char *dst, size_t cap, const char *src, int json)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!src[0] && !json) src = "-";
+    for (const uint8_t *p = (const uint8_t *)src; *p && o + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\' || *p < 0x20 || *p >= 0x7f) {
+            if (json && *p >= 0x80) { /* UTF-8 passes through JSON strings */
+                dst[o++] = (char)*p;
+                continue;
+            }
+            o += (size_t)(json ? snprintf(dst + o, cap - o, "\\u%04x", *p)
+                               : snprintf(dst + o, cap - o, "\\x%c%c", hex[*p >> 4], hex[*p & 15]));
+        } else {
+            dst[o++] = (char)*p;
+        }
+    }
+    dst[o] = 0;
+}
+
+static void peer_text(const hconn *c, char *out, size_t cap)
+{
+    if (!inet_ntop(c->peer_v6 ? AF_INET6 : AF_INET, c->peer_ip, out, (socklen_t)cap))
+        snprintf(out, cap, "-");
+}
+
+/* One line per request, in --log-format: nginx's "combined" (what log
+ * analysers read), JSON lines, or loom's own with the HTTP/2 stream. */
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
-    int fd = c->w->sh->log_fd;
-    if (fd < 0) return;
-    char line[700], ts[32], peer[INET6_ADDRSTRLEN];
+    const shared *sh = c->w->sh;
+    if (sh->log_fd < 0) return;
+    char line[2048], ts[64], peer[INET6_ADDRSTRLEN], path[600], ua[400], ref[400], host[260];
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    struct tm tm;
+    gmtime_r(&wall.tv_sec, &tm);
+    peer_text(c, peer, sizeof(peer));
+    uint64_t took = r->start_us ? now_us() - r->start_us : 0;
+    const char *proto = c->proto != P_H2 ? "http/1.1" : c->tls ? "h2" : "h2c";
+    int json = sh->o->log_format == SERVE_LOG_JSON;
+    log_escape(path, sizeof(path), r->path, json);
+    log_escape(ua, sizeof(ua), r->ua, json);
+    log_escape(ref, sizeof(ref), r->referer, json);
+    log_escape(host, sizeof(host), r->host, json);
+    int n;
+    if (sh->o->log_format == SERVE_LOG_COMBINED) {
+        strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n", peer,
+                     ts, r->method, path, c->proto == P_H2 ? "HTTP/2.0" : "HTTP/1.1", r->status,
+                     (unsigned long long)r->bytes, ref, ua);
+    } else if (json) {
+        size_t k = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + k, sizeof(ts) - k, ".%06ldZ", wall.tv_nsec / 1000);
+        n = snprintf(
+            line, sizeof(line),
+            "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"protocol\":\"%s\",\"stream\":%d,"
+            "\"method\":\"%s\",\"path\":\"%s\",\"host\":\"%s\",\"status\":%d,\"bytes\":%llu,"
+            "\"request_time_us\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
+            ts, peer, proto, (int)sid, r->method, path, host, r->status,
+            (unsigned long long)r->bytes, (unsigned long long)took, ref, ua);
+    } else {
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        n = snprintf(line, sizeof(line), "%s %s %s stream=%d %s %s %d %llu %.3fms\n", ts, peer,
+                     proto, (int)sid, r->method, path, r->status, (unsigned long long)r->bytes,
+                     (double)took / 1000);
+    }
+    if (n > 0) (void)!write(sh->log_fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* The error log (--error-log, --log-level): one line per event, with the
+ * peer's address when there is one. */
+static void error_log(const shared *sh, const hconn *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void error_log(const shared *sh, const hconn *c, int level, const char *fmt, ...)
+{
+    if (level > sh->o->log_level) return;
+    static const char *const names[] = {"error", "warn", "info"};
+    char line[1024], ts[40], peer[INET6_ADDRSTRLEN + 2] = "";
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!inet_ntop(c->peer_v6 ? AF_INET6 : AF_INET, c->peer_ip, peer, sizeof(peer)))
-        snprintf(peer, sizeof(peer), "-");
-    int n = snprintf(line, sizeof(line), "%s %s %s stream=%d %s %s %d %llu %.1fms\n", ts, peer,
-                     c->proto != P_H2 ? "http/1.1"
-                     : c->tls         ? "h2"
-                                      : "h2c",
-                     (int)sid, r->method, r->path, r->status, (unsigned long long)r->bytes,
-                     (double)(loop_now_ms() - r->start_ms));
-    if (n > 0) (void)!write(fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+    if (c) {
+        peer_text(c, peer, sizeof(peer) - 2);
+        strcat(peer, ": ");
+    }
+    int n = snprintf(line, sizeof(line), "%s [%s] %s", ts, names[level], peer);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && n < (int)sizeof(line)) n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(line) - 1) n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    (void)!write(sh->err_fd, line, (size_t)n);
 }
 
 /* ---- the request handler, shared by h2 and h1 ---- */
 
 typedef struct {
-    const char *method, *path, *authority, *inm, *ims, *range, *ae, *im, *ius, *ir;
+    const char *method, *path, *authority, *inm, *ims, *range, *ae, *im, *ius, *ir, *ua, *referer;
     size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len, im_len,
-        ius_len, ir_len;
+        ius_len, ir_len, ua_len, referer_len;
     int64_t content_length; /* of the request body; -1 when not given */
 } req_view;
 
-static void serve_file(shared *sh, const req_view *v, file_reply *r, file_cache *fc)
+/* A body made here, as a file (memfd): served like any other. -1: no memory. */
+static int mem_file(const char *p, size_t n)
 {
+    int fd = memfd_create("loom-status", MFD_CLOEXEC);
+    for (size_t done = 0; fd >= 0 && done < n;) {
+        ssize_t k = write(fd, p + done, n - done);
+        if (k <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)k;
+    }
+    return fd;
+}
+
+/* --status PATH: PATH (or PATH/) is the live page, PATH/metrics the
+ * Prometheus text; for the --status-allow addresses only (loopback by
+ * default), 403 for the rest. 0: not the status path. */
+static int status_reply(hconn *c, const req_view *v, file_reply *r)
+{
+    const server_opts *o = c->w->sh->o;
+    size_t sl = o->status_path ? strlen(o->status_path) : 0, pl = 0;
+    if (sl > 1 && o->status_path[sl - 1] == '/') sl--; /* "/status/" names "/status" */
+    while (pl < v->path_len && v->path[pl] != '?')
+        pl++;
+    if (!sl || pl < sl || memcmp(v->path, o->status_path, sl)) return 0;
+    const char *rest = v->path + sl;
+    size_t rl = pl - sl;
+    int page = rl == 0 || (rl == 1 && rest[0] == '/');
+    int metrics = rl == 8 && !memcmp(rest, "/metrics", 8);
+    if (!page && !metrics) return 0;
+    memset(r, 0, offsetof(file_reply, path));
+    r->fd = -1;
+    r->path[0] = 0;
+    r->type = "text/plain; charset=utf-8";
+    if (!status_allowed(c->peer_ip, c->peer_v6, o->status_allow, (size_t)o->nstatus_allow)) {
+        r->status = 403;
+        return 1;
+    }
+    int head = v->method_len == 4 && !memcmp(v->method, "HEAD", 4);
+    if (!head && !(v->method_len == 3 && !memcmp(v->method, "GET", 3))) {
+        r->status = 405;
+        return 1;
+    }
+    const shared *sh = c->w->sh;
+    char *text = NULL;
+    size_t n = 0;
+    if (metrics) {
+        text = status_metrics(sh->stats, sh->nstats, (uint64_t)(time(NULL) - sh->started), &n);
+        r->type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+        n = strlen(status_page());
+        r->type = "text/html; charset=utf-8";
+    }
+    r->fd = metrics ? (text ? mem_file(text, n) : -1) : mem_file(status_page(), n);
+    free(text);
+    if (r->fd < 0) {
+        r->status = 503;
+        return 1;
+    }
+    r->status = 200;
+    r->length = r->size = n;
+    return 1;
+}
+
+static void serve_file(hconn *c, const req_view *v, file_reply *r)
+{
+    shared *sh = c->w->sh;
     if (v->content_length > 0 && (uint64_t)v->content_length > sh->o->max_request_body) {
         /* RFC 9110 §15.5.14: too large a body is refused before anything
          * else looks at the request */
@@ -208,10 +393,11 @@ static void serve_file(shared *sh, const req_view *v, file_reply *r, file_cache 
         r->path[0] = 0;
         return;
     }
+    if (status_reply(c, v, r)) return;
     file_request q = {v->method, v->method_len, v->path,  v->path_len,  v->inm, v->inm_len,
                       v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len,
                       v->im,     v->im_len,     v->ius,   v->ius_len,   v->ir,  v->ir_len};
-    files_serve(sh->root_fd, sh->root_real, &q, r, fc);
+    files_serve(sh->root_fd, sh->root_real, &q, r, c->w->fc);
 }
 
 static const push_entry *push_for(shared *sh, const char *path, size_t n)
@@ -219,9 +405,10 @@ static const push_entry *push_for(shared *sh, const char *path, size_t n)
     size_t k = 0;
     while (k < n && path[k] != '?')
         k++;
-    for (int i = 0; i < sh->npush; i++)
-        if (strlen(sh->push[i].page) == k && !memcmp(sh->push[i].page, path, k))
-            return &sh->push[i];
+    reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
+    for (int i = 0; i < rl->npush; i++)
+        if (strlen(rl->push[i].page) == k && !memcmp(rl->push[i].page, path, k))
+            return &rl->push[i];
     return NULL;
 }
 
@@ -335,6 +522,10 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
                 SET(ius, ius_len);
             else if (IS("if-range"))
                 SET(ir, ir_len);
+            else if (IS("user-agent"))
+                SET(ua, ua_len);
+            else if (IS("referer"))
+                SET(referer, referer_len);
             else if (IS("content-length")) /* digits: the engine checked (§8.1.1) */
                 v.content_length = decimal(f->value, f->value_len);
 #undef IS
@@ -364,6 +555,20 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         break;
     }
     case LOOM_EV_SETTINGS: /* the client's preface is complete */ head_arrived(c); break;
+    case LOOM_EV_ERROR: /* we end the connection with GOAWAY: why */
+        if (loom_err_h2_code(ev->u.error.err) < STATUS_ERRS)
+            STATUS_ADD(&c->w->st, goaway[loom_err_h2_code(ev->u.error.err)], 1);
+        error_log(c->w->sh, c,
+                  ev->u.error.err == LOOM_ERR_ENHANCE_YOUR_CALM ? SERVE_LOG_WARN : SERVE_LOG_INFO,
+                  "%s: GOAWAY %s: %s", c->tls ? "h2" : "h2c",
+                  loom_h2_code_name(loom_err_h2_code(ev->u.error.err)),
+                  ev->u.error.reason ? ev->u.error.reason : "");
+        break;
+    case LOOM_EV_GOAWAY:
+        if (ev->u.goaway.error_code != LOOM_H2_NO_ERROR)
+            error_log(c->w->sh, c, SERVE_LOG_INFO, "the client sent GOAWAY with error %u",
+                      (unsigned)ev->u.goaway.error_code);
+        break;
     case LOOM_EV_FRAME:
         if (ev->u.frame.sent && ev->u.frame.frame->hd.type == LOOM_FRAME_DATA) {
             sreq *r = loom_stream_get_user(lc, ev->stream_id);
@@ -375,8 +580,25 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
     return 0;
 }
 
-static void fill_sreq(sreq *r, int32_t sid, const req_view *v, int status, int fd)
+/* A field's value into a record's buffer, cut to fit. */
+static void keep(char *dst, size_t cap, const char *v, size_t n)
 {
+    if (!v) n = 0;
+    if (n > cap - 1) n = cap - 1;
+    if (n) memcpy(dst, v, n);
+    dst[n] = 0;
+}
+
+static void fill_sreq(sreq *r, int32_t sid, const req_view *v, int status, int fd, int logging)
+{
+    r->start_us = 0;
+    r->host[0] = r->ua[0] = r->referer[0] = 0;
+    if (logging) {
+        r->start_us = now_us();
+        keep(r->host, sizeof(r->host), v->authority, v->authority_len);
+        keep(r->ua, sizeof(r->ua), v->ua, v->ua_len);
+        keep(r->referer, sizeof(r->referer), v->referer, v->referer_len);
+    }
     r->fd = fd;
     r->entry = NULL;
     r->mem = NULL;
@@ -404,12 +626,17 @@ static sreq *new_sreq(worker *w, int32_t sid, const req_view *v, int status, int
     } else {
         r = malloc(sizeof(*r));
     }
-    if (r) fill_sreq(r, sid, v, status, fd);
+    if (r) {
+        fill_sreq(r, sid, v, status, fd, w->sh->log_fd >= 0);
+        STATUS_ADD(&w->st, streams_open, 1);
+        STATUS_ADD(&w->st, requests[status >= 100 && status < 600 ? status / 100 : 0], 1);
+    }
     return r;
 }
 
 static void sreq_done(worker *w, sreq *r)
 {
+    STATUS_SUB(&w->st, streams_open, 1);
     if (w->nspares < SREQ_SPARES) {
         r->next_free = w->spares;
         w->spares = r;
@@ -423,7 +650,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
 {
     shared *sh = c->w->sh;
     file_reply r;
-    serve_file(sh, v, &r, c->w->fc);
+    serve_file(c, v, &r);
     int head = v->method_len == 4 && !memcmp(v->method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v->path, v->path_len) : NULL;
 
@@ -453,6 +680,10 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
             pv.path_len = strlen(pe->assets[i]);
             pv.ae = v->ae;
             pv.ae_len = v->ae_len;
+            pv.authority = v->authority; /* for the access log */
+            pv.authority_len = v->authority_len;
+            pv.ua = v->ua;
+            pv.ua_len = v->ua_len;
             respond_h2(c, pid, &pv, 0);
         }
     }
@@ -498,7 +729,20 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     uint64_t key = 0, gen = files_entry_gen(r.entry);
     if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
+    loom_conn_stats before, after;
+    loom_conn_get_stats(c->h2, &before);
     loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
+    loom_conn_get_stats(c->h2, &after);
+    /* what HPACK saved: the fields as HTTP/1.1 text ("name: value\r\n")
+     * against the octets encoded */
+    size_t text = 0;
+    for (size_t i = 0; i < n; i++)
+        text += f[i].name_len + f[i].value_len + 4;
+    status_counters *st = &c->w->st;
+    STATUS_ADD(st, hdr_raw, text);
+    STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
+    if (has_body && b.fd >= 0) STATUS_ADD(st, body_bytes, b.length);
+    if (has_body && b.fd < 0) STATUS_ADD(st, body_bytes, b.len);
     return sid;
 }
 
@@ -509,7 +753,7 @@ static int start_h2(hconn *c)
 {
     c->h2 = loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg, h2_event, c);
     if (!c->h2) return -1;
-    c->proto = P_H2;
+    set_proto(c, P_H2);
     return 0;
 }
 
@@ -546,9 +790,22 @@ static int flush_h2(hconn *c)
 
 static void feed_h2(hconn *c, const uint8_t *p, size_t n);
 
+/* The connection now speaks p: the open-connection gauges follow. */
+static void set_proto(hconn *c, int p)
+{
+    status_counters *st = &c->w->st;
+    if (c->proto == P_H1) STATUS_SUB(st, open_h1, 1);
+    if (c->proto == P_H2 && c->tls) STATUS_SUB(st, open_h2, 1);
+    if (c->proto == P_H2 && !c->tls) STATUS_SUB(st, open_h2c, 1);
+    c->proto = (uint8_t)p;
+    if (p == P_H1) STATUS_ADD(st, open_h1, 1);
+    if (p == P_H2 && c->tls) STATUS_ADD(st, open_h2, 1);
+    if (p == P_H2 && !c->tls) STATUS_ADD(st, open_h2c, 1);
+}
+
 static void h1_begin(hconn *c)
 {
-    c->proto = P_H1;
+    set_proto(c, P_H1);
     if (!c->req && (c->req = malloc(sizeof(*c->req)))) h1_init(c->req, 0, NULL, NULL);
     c->h1_busy = 0;
 }
@@ -571,6 +828,8 @@ static void h1_answer(hconn *c)
     v.im = h1_field(m, "if-match", &v.im_len);
     v.ius = h1_field(m, "if-unmodified-since", &v.ius_len);
     v.ir = h1_field(m, "if-range", &v.ir_len);
+    v.ua = h1_field(m, "user-agent", &v.ua_len);
+    v.referer = h1_field(m, "referer", &v.referer_len);
     v.authority = h1_field(m, "host", &v.authority_len);
     v.content_length = h1_content_length(m);
     /* answered before its body: the connection cannot be reused; nor
@@ -604,11 +863,11 @@ static void h1_answer(hconn *c)
             loom_conn_free(c->h2);
             c->h2 = NULL;
         }
-        c->proto = P_H1;
+        set_proto(c, P_H1);
     }
 
     file_reply r;
-    serve_file(sh, &v, &r, c->w->fc);
+    serve_file(c, &v, &r);
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
     const push_entry *pe = r.status == 200 ? push_for(sh, v.path, v.path_len) : NULL;
     char buf[8192];
@@ -663,6 +922,7 @@ static void h1_answer(hconn *c)
     c->h1req->mem = r.data;
     c->h1_off = r.offset;
     c->h1_left = body_len;
+    STATUS_ADD(&c->w->st, body_bytes, body_len);
     c->h1req->bytes = body_len;
     if (!body_len && r.fd >= 0) {
         close(r.fd);
@@ -734,7 +994,8 @@ static int plain_http_on_tls(hconn *c)
     tp_plain(&c->tp); /* cleartext from here */
     if (c->end_timer) loop_timer_cancel(c->w->l, c->end_timer);
     c->end_timer = 0;
-    c->proto = P_H1;
+    set_proto(c, P_H1);
+    STATUS_ADD(&c->w->st, plain_on_tls, 1);
     h1_final(c, "400 Bad Request",
              "400 Bad Request: this port speaks HTTPS (TLS); the request was sent in plain "
              "HTTP. Use https:// for this port.\n");
@@ -817,6 +1078,9 @@ static void touch(hconn *c)
  * behind its shut window or its full socket, CVE-2019-9517) is idle. */
 static void idle_close(hconn *c)
 {
+    STATUS_ADD(&c->w->st, idle_closed, 1);
+    error_log(c->w->sh, c, SERVE_LOG_INFO, "idle for %d s: closed",
+              c->w->sh->o->idle_timeout_ms / 1000);
     if (c->proto == P_H2 && c->h2) {
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
         if (conn_flush(c) < 0) return; /* already closed */
@@ -839,6 +1103,7 @@ static void head_fired(loop *l, void *user)
     (void)l;
     hconn *c = user;
     c->head_timer = 0;
+    STATUS_ADD(&c->w->st, head_timeouts, 1);
     if (c->proto == P_H1 && !c->h1_busy) {
         h1_final(c, "408 Request Timeout", "408 Request Timeout\n");
         c->closing = 1;
@@ -922,6 +1187,8 @@ static void conn_close(hconn *c)
         sreq_done(w, c->h1req);
     }
     tp_close(&c->tp);
+    set_proto(c, P_DETECT); /* out of the open-connection gauges */
+    STATUS_ADD(&w->st, closed, 1);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -1045,11 +1312,15 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             return;
         }
         if (rc == TP_ERROR) {
+            STATUS_ADD(&c->w->st, tls_failed, 1);
+            error_log(c->w->sh, c, SERVE_LOG_INFO, "TLS handshake failed: %s",
+                      c->tp.err && c->tp.err[0] ? c->tp.err : "connection closed");
             conn_close(c);
             return;
         }
         if (c->end_timer) loop_timer_cancel(c->w->l, c->end_timer);
         c->end_timer = 0;
+        STATUS_ADD(&c->w->st, tls_ok, 1);
         if (!strcmp(tp_alpn(&c->tp), "h2")) {
             if (start_h2(c) < 0) {
                 conn_close(c);
@@ -1111,13 +1382,14 @@ static void accept_pause(worker *w, int err)
 {
     if (!w->emfile_said) {
         w->emfile_said = 1;
-        fprintf(stderr,
-                "loom serve: out of file descriptors (accept: %s) with %d connections open; "
-                "accepting again every %d ms until some close (raise the limit: ulimit -n)\n",
-                strerror(err), w->nconns, ACCEPT_PAUSE_MS);
+        error_log(w->sh, NULL, SERVE_LOG_ERROR,
+                  "out of file descriptors (accept: %s) with %d connections open; accepting again "
+                  "every %d ms until some close (raise the limit: ulimit -n)",
+                  strerror(err), w->nconns, ACCEPT_PAUSE_MS);
     }
     if (w->accept_paused) return;
     w->accept_paused = 1;
+    STATUS_ADD(&w->st, accept_pauses, 1);
     listeners_watch(w, 0);
     loop_timer(w->l, ACCEPT_PAUSE_MS, accept_resume, w);
 }
@@ -1140,7 +1412,8 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         }
         if (w->emfile_said) { /* the episode is over */
             w->emfile_said = 0;
-            fprintf(stderr, "loom serve: accepting again (%d connections open)\n", w->nconns);
+            error_log(w->sh, NULL, SERVE_LOG_ERROR, "accepting again (%d connections open)",
+                      w->nconns);
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1158,7 +1431,8 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
             memcpy(c->peer_ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
         }
         if (tls) {
-            if (tp_init_tls(&c->tp, cfd, w->sh->tls, 1, NULL, NULL) < 0) {
+            reloadable *rl = atomic_load_explicit(&w->sh->cur, memory_order_acquire);
+            if (tp_init_tls(&c->tp, cfd, rl->tls, 1, NULL, NULL) < 0) {
                 tp_close(&c->tp);
                 free(c);
                 continue;
@@ -1173,6 +1447,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         if (w->conns) w->conns->prev = c;
         w->conns = c;
         w->nconns++;
+        STATUS_ADD(&w->st, accepted, 1);
         loop_add(l, cfd, LOOP_READ, on_io, c);
         touch(c);
         head_expected(c); /* the handshake and preface or first head, by the deadline */
@@ -1233,6 +1508,8 @@ static uint64_t sweep_ms(const worker *w)
 static void quiet_sweep(loop *l, void *user)
 {
     worker *w = user;
+    /* between requests: no older reloadable is in use here from now on */
+    atomic_store_explicit(&w->seen_gen, atomic_load(&w->sh->cur)->gen, memory_order_release);
     uint64_t now = loop_now_ms(), idle = (uint64_t)w->sh->o->idle_timeout_ms;
     for (hconn *c = w->conns, *next; c; c = next) {
         next = c->next;             /* c may close */
@@ -1241,6 +1518,7 @@ static void quiet_sweep(loop *l, void *user)
             idle_close(c);
         } else if (c->proto == P_H2 && !c->closing &&
                    loom_conn_check_timeouts(c->h2, (uint32_t)w->sh->o->settings_timeout_ms) < 0) {
+            STATUS_ADD(&w->st, settings_timeouts, 1);
             conn_flush(c); /* the GOAWAY goes out, then the connection closes */
         } else {
             uint64_t quiet = now - c->last_active;
@@ -1268,7 +1546,7 @@ static void on_shutdown(loop *l, int fd, uint32_t events, void *user)
     w->stopping = 1;
     for (int i = 0; i < w->nls; i++) {
         loop_del(l, w->ls[i].fd);
-        close(w->ls[i].fd);
+        if (!w->ls[i].activated) close(w->ls[i].fd); /* those: by the main thread at the end */
     }
     w->nls = 0;
     for (hconn *c = w->conns, *next; c; c = next) {
@@ -1370,7 +1648,7 @@ static int listen_on(const server_listen *ls, int exclusive, char *err, size_t e
     return fd;
 }
 
-static int load_push_map(shared *sh, const char *path, char *err, size_t errlen)
+static int load_push_map(reloadable *sh, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -1409,15 +1687,55 @@ static int load_push_map(shared *sh, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static void reloadable_free(reloadable *rl)
+{
+    if (!rl) return;
+    if (rl->tls) SSL_CTX_free(rl->tls);
+    for (int i = 0; i < rl->npush; i++)
+        for (int k = 0; k < rl->push[i].n; k++)
+            free(rl->push[i].assets[k]);
+    free(rl->push);
+    free(rl);
+}
+
+/* The certificate, key and push map read (again): NULL with a reason in
+ * err when one is wrong. */
+static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, char *err,
+                                   size_t errlen)
+{
+    const server_opts *o = sh->o;
+    reloadable *rl = calloc(1, sizeof(*rl));
+    if (!rl) {
+        snprintf(err, errlen, "out of memory");
+        *code = SERVE_FAIL;
+        return NULL;
+    }
+    rl->gen = gen;
+    if (sh->need_tls && !(rl->tls = tls_server_ctx(o->cert, o->key, &o->tls, err, errlen))) {
+        *code = SERVE_CERT;
+        reloadable_free(rl);
+        return NULL;
+    }
+    if (o->push_map && load_push_map(rl, o->push_map, err, errlen) < 0) {
+        *code = SERVE_USAGE;
+        reloadable_free(rl);
+        return NULL;
+    }
+    return rl;
+}
+
 static void shared_free(shared *sh)
 {
-    if (sh->tls) SSL_CTX_free(sh->tls);
-    for (int i = 0; i < sh->npush; i++)
-        for (int k = 0; k < sh->push[i].n; k++)
-            free(sh->push[i].assets[k]);
-    free(sh->push);
+    free(sh->stats);
+    reloadable *rl = atomic_load(&sh->cur);
+    while (rl) {
+        reloadable *next = rl->retired;
+        reloadable_free(rl);
+        rl = next;
+    }
     if (sh->root_fd >= 0) close(sh->root_fd);
     if (sh->log_fd > 2) close(sh->log_fd);
+    if (sh->err_fd > 2) close(sh->err_fd);
 }
 
 /* Start-up failed after n workers were (partly) set up: no thread runs. */
@@ -1425,7 +1743,7 @@ static void workers_free(worker *ws, int n)
 {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < ws[i].nls; k++)
-            close(ws[i].ls[k].fd);
+            if (!ws[i].ls[k].activated) close(ws[i].ls[k].fd);
         loop_free(ws[i].l);
         if (ws[i].efd >= 0) close(ws[i].efd);
         files_cache_free(ws[i].fc);
@@ -1438,6 +1756,143 @@ static void workers_free(worker *ws, int n)
     free(ws);
 }
 
+/* A log file opened for appending ("-": stderr). */
+static int open_log(const char *path)
+{
+    return !strcmp(path, "-") ? 2 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* The log files opened again in place (dup2 onto the descriptors the
+ * workers write to: no lock, no line lost or torn), after a rotation
+ * renamed them. */
+static void reopen_logs(shared *sh)
+{
+    const char *paths[2] = {sh->o->access_log, sh->o->error_log};
+    int fds[2] = {sh->log_fd, sh->err_fd};
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i] || !strcmp(paths[i], "-") || fds[i] <= 2) continue;
+        int fd = open_log(paths[i]);
+        if (fd < 0) {
+            error_log(sh, NULL, SERVE_LOG_ERROR,
+                      "cannot open %s again: %s (still writing to the "
+                      "old file)",
+                      paths[i], strerror(errno));
+            continue;
+        }
+        dup2(fd, fds[i]);
+        close(fd);
+    }
+    error_log(sh, NULL, SERVE_LOG_INFO, "logs opened again (SIGUSR1)");
+}
+
+/* Socket activation (sd_listen_fds): act[k] the socket systemd passed for
+ * o->listen[k] (same port), or -1 to bind it here. Every socket passed
+ * must be named by a --https/--http of its port. */
+static int activated_sockets(const server_opts *o, int *act, char *err, size_t errlen)
+{
+    for (int k = 0; k < o->nlisten; k++)
+        act[k] = -1;
+    int n = sd_listen_fds(1);
+    if (n < 0) {
+        snprintf(err, errlen, "socket activation: %s", strerror(-n));
+        return -1;
+    }
+    for (int j = 0; j < n; j++) {
+        int fd = SD_LISTEN_FDS_START + j, used = 0;
+        for (int k = 0; k < o->nlisten && !used; k++) {
+            uint16_t port = (uint16_t)atoi(o->listen[k].port);
+            if (act[k] < 0 && port && sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, port) > 0) {
+                act[k] = fd;
+                used = 1;
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+            }
+        }
+        if (!used) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+            if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+                getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+                            NI_NUMERICHOST | NI_NUMERICSERV);
+            snprintf(err, errlen,
+                     "socket activation: the socket on %s port %s is named by no --https or "
+                     "--http of that port",
+                     host, port);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --user: what runs after binding and reading keys runs as that user
+ * (its group and supplementary groups); there is no way back. */
+static int drop_privileges(const char *name, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        snprintf(err, errlen, "--user %s: no such user", name);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid == geteuid()) return 0; /* already that user */
+        snprintf(err, errlen, "--user %s: only root can change user (run as root, or drop --user)",
+                 name);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "--user %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) { /* it must not come back */
+        snprintf(err, errlen, "--user %s: root could be regained", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: the certificate, key and push map read again and put in force
+ * for new connections and requests; connections and requests in flight go
+ * on untouched. A reload that fails keeps what is in force. */
+static void reload(shared *sh)
+{
+    char err[600];
+    int code;
+    reloadable *old = atomic_load(&sh->cur);
+    reloadable *rl = reloadable_load(sh, old->gen + 1, &code, err, sizeof(err));
+    if (!rl) {
+        error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
+                  err);
+        return;
+    }
+    rl->retired = old;
+    atomic_store_explicit(&sh->cur, rl, memory_order_release);
+    error_log(sh, NULL, SERVE_LOG_WARN, "reloaded (SIGHUP): certificate, key and push map");
+}
+
+/* Frees the replaced reloadables no worker can be using: older than what
+ * every worker saw at its last sweep. */
+static void reclaim(shared *sh, worker *ws, int nw)
+{
+    uint64_t low = UINT64_MAX;
+    for (int i = 0; i < nw; i++) {
+        uint64_t g = atomic_load_explicit(&ws[i].seen_gen, memory_order_acquire);
+        if (g < low) low = g;
+    }
+    reloadable *cur = atomic_load(&sh->cur), **pp = &cur->retired;
+    while (*pp) {
+        if ((*pp)->gen < low) {
+            reloadable *dead = *pp;
+            *pp = dead->retired;
+            dead->retired = NULL;
+            reloadable_free(dead);
+        } else {
+            pp = &(*pp)->retired;
+        }
+    }
+}
+
 int server_run(const server_opts *o)
 {
     char err[600];
@@ -1445,6 +1900,7 @@ int server_run(const server_opts *o)
     memset(&sh, 0, sizeof(sh));
     sh.o = o;
     sh.log_fd = -1;
+    sh.err_fd = 2;
     sh.root_fd = -1;
     signal(SIGPIPE, SIG_IGN);
 
@@ -1458,31 +1914,32 @@ int server_run(const server_opts *o)
     int need_tls = 0;
     for (int i = 0; i < o->nlisten; i++)
         need_tls |= o->listen[i].tls;
-    if (need_tls && !(sh.tls = tls_server_ctx(o->cert, o->key, err, sizeof(err)))) {
+    sh.need_tls = need_tls;
+    int code = 0;
+    reloadable *first = reloadable_load(&sh, 1, &code, err, sizeof(err));
+    if (!first) {
         fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);
-        return SERVE_CERT;
+        return code;
     }
+    atomic_store(&sh.cur, first);
     if (files_configure(&o->files, err, sizeof(err)) < 0) {
         fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);
         return SERVE_USAGE;
     }
-    if (o->push_map && load_push_map(&sh, o->push_map, err, sizeof(err)) < 0) {
-        fprintf(stderr, "loom serve: %s\n", err);
+    if (o->access_log && (sh.log_fd = open_log(o->access_log)) < 0) {
+        fprintf(stderr, "loom serve: cannot open access log %s: %s\n", o->access_log,
+                strerror(errno));
         shared_free(&sh);
         return SERVE_USAGE;
     }
-    if (o->access_log) {
-        sh.log_fd = !strcmp(o->access_log, "-")
-                        ? 2
-                        : open(o->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (sh.log_fd < 0) {
-            fprintf(stderr, "loom serve: cannot open access log %s: %s\n", o->access_log,
-                    strerror(errno));
-            shared_free(&sh);
-            return SERVE_USAGE;
-        }
+    if (o->error_log && (sh.err_fd = open_log(o->error_log)) < 0) {
+        fprintf(stderr, "loom serve: cannot open error log %s: %s\n", o->error_log,
+                strerror(errno));
+        sh.err_fd = 2;
+        shared_free(&sh);
+        return SERVE_USAGE;
     }
 
     loom_config_default(&sh.h2cfg, LOOM_SERVER);
@@ -1494,13 +1951,28 @@ int server_run(const server_opts *o)
      * one, no event (and no stream lookup) per frame */
     sh.h2cfg.no_frame_events = sh.log_fd < 0;
 
+    /* systemd socket activation: the sockets it listens on stand for the
+     * --https/--http addresses with the same port (the workers share them) */
+    int act[SERVER_MAX_LISTEN];
+    if (activated_sockets(o, act, err, sizeof(err)) < 0) {
+        fprintf(stderr, "loom serve: %s\n", err);
+        shared_free(&sh);
+        return SERVE_PORT;
+    }
+
     int nw = o->workers > 0 ? o->workers : 1;
     worker *ws = calloc((size_t)nw, sizeof(worker));
-    if (!ws) {
+    sh.stats = calloc((size_t)nw, sizeof(*sh.stats)); /* freed by shared_free */
+    if (!ws || !sh.stats) {
         fprintf(stderr, "loom serve: out of memory for %d workers\n", nw);
+        free(ws);
         shared_free(&sh);
         return SERVE_FAIL;
     }
+    for (int i = 0; i < nw; i++)
+        sh.stats[i] = &ws[i].st;
+    sh.nstats = nw;
+    sh.started = time(NULL);
     /* every worker its own listening socket per address: the kernel
      * spreads connections (SO_REUSEPORT) */
     for (int i = 0; i < nw; i++) {
@@ -1525,14 +1997,14 @@ int server_run(const server_opts *o)
                 getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, la.port, sizeof(la.port),
                             NI_NUMERICSERV);
             }
-            int fd = listen_on(&la, i == 0, err, sizeof(err));
+            int fd = act[k] >= 0 ? act[k] : listen_on(&la, i == 0, err, sizeof(err));
             if (fd < 0) {
                 fprintf(stderr, "loom serve: %s\n", err);
                 workers_free(ws, i + 1);
                 shared_free(&sh);
                 return SERVE_PORT;
             }
-            ws[i].ls[ws[i].nls++] = (lsock){fd, o->listen[k].tls};
+            ws[i].ls[ws[i].nls++] = (lsock){fd, o->listen[k].tls, act[k] >= 0};
             loop_add(ws[i].l, fd, LOOP_READ, on_accept, &ws[i]);
         }
         loop_add(ws[i].l, ws[i].efd, LOOP_READ, on_shutdown, &ws[i]);
@@ -1542,7 +2014,16 @@ int server_run(const server_opts *o)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* bound, keys read, logs open: the rest runs as --user */
+    if (o->user && drop_privileges(o->user, err, sizeof(err)) < 0) {
+        fprintf(stderr, "loom serve: %s\n", err);
+        workers_free(ws, nw);
+        shared_free(&sh);
+        return SERVE_USAGE;
+    }
     int started = 0;
     for (; started < nw; started++) {
         int e = pthread_create(&ws[started].th, NULL, worker_main, &ws[started]);
@@ -1577,9 +2058,23 @@ int server_run(const server_opts *o)
                ws[0].ls[k].tls ? "TLS: h2, http/1.1" : "cleartext: h2c, Upgrade, http/1.1");
     }
     fflush(stdout);
+    sd_notify(0, "READY=1\nSTATUS=serving");
     if (o->ready) o->ready("listening", o->ready_user);
-    int sig;
-    sigwait(&set, &sig);
+    /* SIGUSR1: the logs are opened again (logrotate renamed them); SIGHUP:
+     * certificate, key and push map read again; each second, what no
+     * worker uses any more is freed */
+    for (;;) {
+        struct timespec second = {1, 0};
+        int sig = sigtimedwait(&set, NULL, &second);
+        if (sig == SIGUSR1)
+            reopen_logs(&sh);
+        else if (sig == SIGHUP)
+            reload(&sh);
+        else if (sig == SIGTERM || sig == SIGINT)
+            break;
+        reclaim(&sh, ws, nw);
+    }
+    sd_notify(0, "STOPPING=1\nSTATUS=finishing the streams in flight");
     for (int i = 0; i < nw; i++) {
         uint64_t one = 1;
         (void)!write(ws[i].efd, &one, sizeof(one));
@@ -1595,6 +2090,8 @@ int server_run(const server_opts *o)
             free(r);
         }
     }
+    for (int k = 0; k < o->nlisten; k++) /* systemd's sockets, now that no worker uses them */
+        if (act[k] >= 0) close(act[k]);
     free(ws);
     shared_free(&sh);
     return SERVE_OK;

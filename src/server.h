@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "files.h"
+#include "tls.h"
 
 #define SERVER_MAX_LISTEN 16
 
@@ -25,6 +26,9 @@ typedef struct {
     int workers;
     const char *push_map;   /* file: "PAGE ASSET..." lines */
     const char *access_log; /* file, "-" for stderr, NULL for none */
+    int log_format;         /* SERVE_LOG_COMBINED, _JSON, _LOOM */
+    const char *error_log;  /* file, "-" or NULL for stderr */
+    int log_level;          /* SERVE_LOG_ERROR, _WARN, _INFO: the least kept */
     int idle_timeout_ms, handshake_timeout_ms, grace_ms;
     int settings_timeout_ms; /* RFC 9113 §6.5.3: our SETTINGS unacknowledged this long */
     /* From accept to the HTTP/2 preface (TLS handshake included) or the
@@ -33,10 +37,19 @@ typedef struct {
     int header_timeout_ms;
     uint64_t max_request_body; /* octets; a larger request gets 413 */
     int no_early_hints;
-    files_config files; /* --autoindex, --deny, --allow-dotfiles, --mime-type */
+    files_config files;        /* --autoindex, --deny, --allow-dotfiles, --mime-type */
+    const char *user;          /* --user: run as this user once bound */
+    const char *status_path;   /* --status PATH: metrics and a live page there; NULL: none */
+    const char **status_allow; /* --status-allow ADDR[/BITS]: who may see it (loopback) */
+    int nstatus_allow;
+    tls_server_opts tls; /* --tls-min, --tls12-ciphers, --key-pass-file, --client-ca,
+                            --ticket-keys, --ocsp */
     void (*ready)(const char *what, void *user); /* after the sockets listen */
     void *ready_user;
 } server_opts;
+
+enum { SERVE_LOG_COMBINED = 0, SERVE_LOG_JSON = 1, SERVE_LOG_LOOM = 2 };
+enum { SERVE_LOG_ERROR = 0, SERVE_LOG_WARN = 1, SERVE_LOG_INFO = 2 };
 
 /* Exit codes of loom serve (docs/cli.md, --help) */
 enum {

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/rand.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -138,8 +141,169 @@ static void read_ahead(SSL_CTX *ctx)
     SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 }
 
-SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen)
+/* ---- session ticket keys from a file (several instances share them) ---- */
+
+#define TICKET_KEY_LEN  80
+#define TICKET_KEYS_MAX 8
+
+typedef struct {
+    int n;
+    uint8_t k[TICKET_KEYS_MAX][TICKET_KEY_LEN]; /* name 16 | AES-256 key 32 | HMAC key 32 */
+} ticket_keys;
+
+static int keys_index = -1;
+
+static void keys_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (ptr) OPENSSL_cleanse(ptr, sizeof(ticket_keys));
+    free(ptr);
+}
+
+/* RFC 5077 §4's construction, as OpenSSL's own: AES-256-CBC and
+ * HMAC-SHA256 with the named key. New tickets with the first key; a ticket
+ * of another listed key is taken and renewed (2); of none, a full
+ * handshake (0). */
+static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ectx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+    const ticket_keys *tk = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), keys_index);
+    if (!tk || !tk->n) return -1;
+    const uint8_t *key = NULL;
+    int which = 0;
+    if (enc) {
+        key = tk->k[0];
+        memcpy(name, key, 16);
+        if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+    } else {
+        for (which = 0; which < tk->n && memcmp(name, tk->k[which], 16); which++)
+            ;
+        if (which == tk->n) return 0;
+        key = tk->k[which];
+    }
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_octet_string("key", (void *)(uintptr_t)(key + 48), 32),
+        OSSL_PARAM_construct_end()};
+    char digest[] = "SHA256";
+    OSSL_PARAM dp[2] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                        OSSL_PARAM_construct_end()};
+    if (!EVP_MAC_CTX_set_params(hctx, dp) || !EVP_MAC_CTX_set_params(hctx, params)) return -1;
+    if (enc) return EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, key + 16, iv) == 1 ? 1 : -1;
+    if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, key + 16, iv) != 1) return -1;
+    return which == 0 ? 1 : 2;
+}
+
+static int load_ticket_keys(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    if (keys_index < 0)
+        keys_index =
+            CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL, keys_free);
+    ticket_keys *tk = calloc(1, sizeof(*tk));
+    FILE *f = tk ? fopen(path, "rb") : NULL;
+    if (!f) {
+        snprintf(err, errlen, "cannot read ticket keys %s: %s", path, strerror(errno));
+        free(tk);
+        return -1;
+    }
+    uint8_t extra;
+    size_t got = fread(tk->k, 1, sizeof(tk->k), f);
+    int more = fread(&extra, 1, 1, f) == 1;
+    fclose(f);
+    if (got == 0 || got % TICKET_KEY_LEN || more) {
+        snprintf(err, errlen,
+                 "ticket keys %s: wanted 1 to %d keys of %d random octets each (e.g. openssl "
+                 "rand 80 > FILE), got %zu%s octets",
+                 path, TICKET_KEYS_MAX, TICKET_KEY_LEN, got, more ? " and more" : "");
+        OPENSSL_cleanse(tk, sizeof(*tk));
+        free(tk);
+        return -1;
+    }
+    tk->n = (int)(got / TICKET_KEY_LEN);
+    SSL_CTX_set_ex_data(ctx, keys_index, tk);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+    return 0;
+}
+
+/* ---- OCSP stapling from a file ---- */
+
+static int ocsp_index = -1;
+
+typedef struct {
+    size_t len;
+    uint8_t der[];
+} ocsp_resp;
+
+static void ocsp_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
+
+static int ocsp_cb(SSL *ssl, void *arg)
+{
+    (void)arg;
+    const ocsp_resp *r = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ocsp_index);
+    if (!r) return SSL_TLSEXT_ERR_NOACK;
+    unsigned char *copy = OPENSSL_malloc(r->len); /* OpenSSL frees it */
+    if (!copy) return SSL_TLSEXT_ERR_NOACK;
+    memcpy(copy, r->der, r->len);
+    SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)r->len);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int load_ocsp(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    if (ocsp_index < 0)
+        ocsp_index =
+            CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL, ocsp_free);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read OCSP response %s: %s", path, strerror(errno));
+        return -1;
+    }
+    ocsp_resp *r = malloc(sizeof(*r) + 65536);
+    size_t n = r ? fread(r->der, 1, 65536, f) : 0;
+    fclose(f);
+    const unsigned char *p = r ? r->der : NULL;
+    OCSP_RESPONSE *resp = n && n < 65536 ? d2i_OCSP_RESPONSE(NULL, &p, (long)n) : NULL;
+    if (!resp) {
+        snprintf(err, errlen, "OCSP response %s: not a DER OCSP response (openssl ocsp -respout)",
+                 path);
+        free(r);
+        return -1;
+    }
+    OCSP_RESPONSE_free(resp);
+    r->len = n;
+    SSL_CTX_set_ex_data(ctx, ocsp_index, r);
+    SSL_CTX_set_tlsext_status_cb(ctx, ocsp_cb);
+    return 0;
+}
+
+/* The private key's passphrase, from the file (its first line). */
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    FILE *f = fopen((const char *)u, "r");
+    if (!f) return -1;
+    int n = fgets(buf, size, f) ? (int)strcspn(buf, "\r\n") : -1;
+    fclose(f);
+    if (n >= 0) buf[n] = 0;
+    return n;
+}
+
+SSL_CTX *tls_server_ctx(const char *cert, const char *key, const tls_server_opts *t, char *err,
+                        size_t errlen)
+{
+    static const tls_server_opts none;
+    if (!t) t = &none;
     char cbuf[4200], kbuf[4200];
     if (!cert) {
         const char *dir = tls_cache_dir();
@@ -166,7 +330,8 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
     }
     /* RFC 9113 §9.2: TLS 1.2 or later, no compression, no renegotiation;
      * with TLS 1.2 only ephemeral key exchange and AEAD ciphers (§9.2.2) */
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(
+        ctx, t->min_version && !strcmp(t->min_version, "1.3") ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
 #ifdef SSL_OP_ENABLE_KTLS
@@ -179,8 +344,14 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
      * instructions list it first). */
     SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
                                   "TLS_AES_256_GCM_SHA384");
-    SSL_CTX_set_cipher_list(ctx, "ECDHE+AES128GCM:ECDHE+CHACHA20:ECDHE+AES256GCM:DHE+AES128GCM:"
-                                 "DHE+CHACHA20:DHE+AES256GCM");
+    if (SSL_CTX_set_cipher_list(ctx, t->ciphers12 ? t->ciphers12
+                                                  : "ECDHE+AES128GCM:ECDHE+CHACHA20:"
+                                                    "ECDHE+AES256GCM:DHE+AES128GCM:"
+                                                    "DHE+CHACHA20:DHE+AES256GCM") != 1) {
+        snprintf(err, errlen, "--tls12-ciphers '%s': no cipher OpenSSL knows", t->ciphers12);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     /* TLS 1.3: one session ticket per handshake, not OpenSSL's two (each
      * is encrypted and sent; a client resumes with one) */
@@ -200,11 +371,40 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *err, size_t err
         SSL_CTX_free(ctx);
         return NULL;
     }
+    if (t->key_pass_file) {
+        if (access(t->key_pass_file, R_OK) != 0) {
+            snprintf(err, errlen, "cannot read the key's passphrase file %s: %s", t->key_pass_file,
+                     strerror(errno));
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+        SSL_CTX_set_default_passwd_cb(ctx, pass_cb);
+        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)(uintptr_t)t->key_pass_file);
+    }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         char what[4400];
         snprintf(what, sizeof(what), "cannot read private key %s (or it does not match)", key);
         errstr(err, errlen, what);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_default_passwd_cb(ctx, NULL);
+    if (t->client_ca) { /* client certificates: required, verified against these CAs */
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->client_ca);
+        if (!names || SSL_CTX_load_verify_locations(ctx, t->client_ca, NULL) != 1) {
+            char what[4400];
+            snprintf(what, sizeof(what), "cannot read client CA file %s", t->client_ca);
+            errstr(err, errlen, what);
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    if ((t->ticket_keys && load_ticket_keys(ctx, t->ticket_keys, err, errlen) < 0) ||
+        (t->ocsp && load_ocsp(ctx, t->ocsp, err, errlen) < 0)) {
         SSL_CTX_free(ctx);
         return NULL;
     }

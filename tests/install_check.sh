@@ -9,6 +9,18 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$bin" --prefix "$prefix" >/dev/null
 test -x "$prefix/bin/loom"
 test -f "$prefix/include/loom/loom.h"
+# man pages, made from the --help texts: each renders, and names every flag
+# its command's --help does
+for page in loom loom-serve loom-get loom-bench; do
+    man1="$prefix/share/man/man1/$page.1"
+    test -f "$man1"
+    nroff -man -Tascii "$man1" 2>"$prefix/page.err" | sed "s/.\x08//g" >"$prefix/page.txt"
+    test ! -s "$prefix/page.err"
+    cmd=$(echo "$page" | sed -n 's/^loom-//p')
+    for flag in $("$prefix/bin/loom" $cmd --help | grep -o -- '^  --*[a-zA-Z0-9][a-zA-Z0-9-]*' | tr -d ' '); do
+        grep -q -- "$flag" "$prefix/page.txt" || { echo "$page.1 lacks $flag" >&2; exit 1; }
+    done
+done
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch 2>/dev/null)/pkgconfig"
 cat >"$prefix/t.c" <<'C'
 #include <loom/loom.h>

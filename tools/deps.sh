@@ -13,22 +13,26 @@ gcc                  C11 compiler (release build)
 make                 the top-level Makefile
 cmake                the build system
 ninja-build          the build backend
+python3              makes the man pages from the --help texts (tools/man.py)
 pkg-config           finds cmocka, jansson, libnghttp2 and OpenSSL
 libjansson-dev       JSON for the loom hpack command (hpack-test-case stories), program only: libloom stays libc-only
 libssl-dev           TLS with ALPN for loom serve and loom get (OpenSSL 3), program only
 libhttp-parser-dev   HTTP/1.1 requests for loom serve (fallback and Upgrade to h2c), program only
 zlib1g-dev           gzip for loom serve's on-the-fly Content-Encoding, program only
 libbrotli-dev        brotli for the same, program only
+libsystemd-dev       sd_notify readiness and socket activation for loom serve under systemd, program only
 media-types          /etc/mime.types: loom serve's media types beyond its built-in table (and the Apache config of the tests)
 "
 TEST="
 clang                the build must be -Werror clean under clang too
 clang-format         the formatting check (.clang-format)
+groff-base           renders the man pages in the install test (nroff)
 libcmocka-dev        unit, conformance and interop test harness
 python3              runs the independent reference peers
 python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test; raw frames in serve_shutdown.py)
 libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
 python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output, and serve_shutdown.py
+python3-prometheus-client  parses loom serve's --status metrics (tests/interop/serve_status.py)
 python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve
 curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests
 nghttp2-client       nghttp and h2load: an independent client, push and load tests

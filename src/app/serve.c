@@ -39,9 +39,31 @@ static const char usage[] =
     "                       .env; .well-known/ is always served)\n"
     "  --mime-type EXT=TYPE the media type of .EXT (repeatable; over the built-in\n"
     "                       table and /etc/mime.types)\n"
+    "  --tls-min 1.2|1.3    the oldest TLS version taken (default 1.2)\n"
+    "  --tls12-ciphers LIST TLS 1.2 ciphers (OpenSSL syntax; default: ECDHE/DHE with\n"
+    "                       AES-GCM or ChaCha20-Poly1305, RFC 9113 §9.2.2)\n"
+    "  --key-pass-file FILE the private key's passphrase (the file's first line)\n"
+    "  --client-ca FILE     require client certificates signed by these CAs (PEM)\n"
+    "  --ticket-keys FILE   session ticket keys, 80 random octets each (openssl rand 80);\n"
+    "                       instances sharing the file resume each other's sessions;\n"
+    "                       the first encrypts, all decrypt; re-read on SIGHUP\n"
+    "  --ocsp FILE          an OCSP response (DER) to staple; re-read on SIGHUP\n"
+    "  --user NAME          after binding and reading keys, run as NAME (from root:\n"
+    "                       :443 with no root process left serving)\n"
     "  --no-compress        no on-the-fly brotli/gzip (text, scripts, JSON, SVG... of\n"
     "                       256 octets to 2 MiB without a .br/.gz sibling)\n"
+    "  --status PATH        Prometheus metrics at PATH/metrics and a live page at PATH\n"
+    "                       (off by default)\n"
+    "  --status-allow NET   who may see it: ADDR or ADDR/BITS (repeatable; default\n"
+    "                       loopback only; others get 403)\n"
     "  --access-log FILE    one line per request (\"-\" for stderr; default: none)\n"
+    "  --log-format FMT     combined (nginx's, the default), json (lines with the\n"
+    "                       protocol, stream, host and request time in µs) or loom\n"
+    "  --error-log FILE     TLS, protocol, file and resource errors, one line each\n"
+    "                       with the client's address (default: stderr)\n"
+    "  --log-level LEVEL    error, warn (default) or info (also handshake failures,\n"
+    "                       protocol errors, idle closes); SIGUSR1 reopens both logs,\n"
+    "                       SIGHUP reloads the certificate, key and push map\n"
     "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
     "  --settings-timeout SEC   end an HTTP/2 connection whose peer does not acknowledge\n"
@@ -206,17 +228,19 @@ static int size_arg(const char *flag, const char *v, uint64_t *out)
 
 int serve_main(int argc, char **argv)
 {
-    static const char *deny_list[MAX_LIST], *mime_list[MAX_LIST];
+    static const char *deny_list[MAX_LIST], *mime_list[MAX_LIST], *status_allow_list[MAX_LIST];
     server_opts o;
     memset(&o, 0, sizeof(o));
     o.files.deny = deny_list;
     o.files.mime = mime_list;
+    o.status_allow = status_allow_list;
     o.idle_timeout_ms = 60000;
     o.handshake_timeout_ms = 10000;
     o.grace_ms = 10000;
     o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int idle = 60, hs = 10, grace = 10, st = 10, ht = 10;
     o.max_request_body = 1u << 20;
+    o.log_level = SERVE_LOG_WARN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -275,6 +299,74 @@ int serve_main(int argc, char **argv)
             o.files.autoindex = 1;
         } else if (!strcmp(a, "--allow-dotfiles")) {
             o.files.allow_dotfiles = 1;
+        } else if (!strcmp(a, "--log-format") || !strcmp(a, "--log-level")) {
+            static const char *const fmts[] = {"combined", "json", "loom"};
+            static const char *const levels[] = {"error", "warn", "info"};
+            int fmt = a[6] == 'f', k = -1;
+            for (int j = 0; j < 3 && v; j++)
+                if (!strcmp(v, fmt ? fmts[j] : levels[j])) k = j;
+            if (k < 0) {
+                fprintf(stderr, "loom serve: %s needs %s, not '%s'\n", a,
+                        fmt ? "combined, json or loom" : "error, warn or info", v ? v : "");
+                return SERVE_USAGE;
+            }
+            if (fmt)
+                o.log_format = k;
+            else
+                o.log_level = k;
+            i++;
+        } else if (!strcmp(a, "--status")) {
+            if (!v || v[0] != '/' || strchr(v, '?')) {
+                fprintf(stderr, "loom serve: --status needs a path such as /loom-status\n");
+                return SERVE_USAGE;
+            }
+            o.status_path = v;
+            i++;
+        } else if (!strcmp(a, "--status-allow")) {
+            if (!v || !v[0] || o.nstatus_allow == MAX_LIST) {
+                fprintf(stderr, "loom serve: --status-allow needs ADDR or ADDR/BITS (at most %d)\n",
+                        MAX_LIST);
+                return SERVE_USAGE;
+            }
+            status_allow_list[o.nstatus_allow++] = v;
+            i++;
+        } else if (!strcmp(a, "--tls-min")) {
+            if (!v || (strcmp(v, "1.2") && strcmp(v, "1.3"))) {
+                fprintf(stderr, "loom serve: --tls-min needs 1.2 or 1.3, not '%s'\n", v ? v : "");
+                return SERVE_USAGE;
+            }
+            o.tls.min_version = v;
+            i++;
+        } else if (!strcmp(a, "--tls12-ciphers") || !strcmp(a, "--key-pass-file") ||
+                   !strcmp(a, "--client-ca") || !strcmp(a, "--ticket-keys") ||
+                   !strcmp(a, "--ocsp")) {
+            if (!v || !v[0]) {
+                fprintf(stderr, "loom serve: %s needs %s\n", a,
+                        a[2] == 't' && a[3] == 'l' ? "a cipher list" : "a file");
+                return SERVE_USAGE;
+            }
+            if (!strcmp(a, "--tls12-ciphers"))
+                o.tls.ciphers12 = v;
+            else if (!strcmp(a, "--key-pass-file"))
+                o.tls.key_pass_file = v;
+            else if (!strcmp(a, "--client-ca"))
+                o.tls.client_ca = v;
+            else if (!strcmp(a, "--ticket-keys"))
+                o.tls.ticket_keys = v;
+            else
+                o.tls.ocsp = v;
+            i++;
+        } else if (!strcmp(a, "--error-log") || !strcmp(a, "--user")) {
+            if (!v) {
+                fprintf(stderr, "loom serve: %s needs %s\n", a,
+                        a[2] == 'u' ? "a user name" : "a file");
+                return SERVE_USAGE;
+            }
+            if (a[2] == 'u')
+                o.user = v;
+            else
+                o.error_log = v;
+            i++;
         } else if (!strcmp(a, "--no-compress")) {
             o.files.no_compress = 1;
         } else if (!strcmp(a, "--deny") || !strcmp(a, "--mime-type")) {

@@ -401,7 +401,7 @@ class Server:
         if self.tls:
             self.cert, self.key = make_cert(self.tmp, ["DNS:localhost", "IP:127.0.0.1"])
             args += ["--https", "127.0.0.1:0", "--cert", self.cert, "--key", self.key]
-        args += ["--access-log", self.log_path, "--grace", "2"] + self.extra
+        args += ["--log-format", "loom", "--access-log", self.log_path, "--grace", "2"] + self.extra
         self.args = args
         env = dict(os.environ)
         env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "cache")

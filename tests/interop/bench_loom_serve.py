@@ -97,7 +97,7 @@ def run(loom, argv):
     tls, clear = free_port(), free_port()
     alog = tmp.join("access.log")
     cmd = [loom, "serve", root, "--workers", "1", "--https", "127.0.0.1:%d" % tls,
-           "--http", "127.0.0.1:%d" % clear, "--cert", cert, "--key", key, "--access-log", alog]
+           "--http", "127.0.0.1:%d" % clear, "--cert", cert, "--key", key, "--log-format", "loom", "--access-log", alog]
     env = dict(os.environ, XDG_CACHE_HOME=tmp.path)
     with Peer("loom-serve", cmd, ports=[tls, clear], env=env, out=tmp.join("serve.out")):
         https = "https://127.0.0.1:%d" % tls

@@ -147,7 +147,7 @@ def run(loom, argv):
         tmp.write("site/" + n, n + "\n")
     env = dict(os.environ, XDG_CACHE_HOME=tmp.join("cache"))
     cmd = [loom, "serve", site, "--https", "127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport,
-           "--workers", "1", "--cert", both, "--key", both_key, "--access-log", alog]
+           "--workers", "1", "--cert", both, "--key", both_key, "--log-format", "loom", "--access-log", alog]
     for certs, n in (((both, both_key), 1), ((one, one_key), 2)):
         cmd[cmd.index("--cert") + 1], cmd[cmd.index("--key") + 1] = certs
         if os.path.exists(alog):

@@ -52,7 +52,7 @@ def run(loom, argv):
     alog = LogTail(tmp.join("access.log"))
     env = dict(os.environ, XDG_CACHE_HOME=tmp.join("cache"))
     cmd = [loom, "serve", root, "--https", "127.0.0.1:%d" % tls, "--http", "127.0.0.1:%d" % clear,
-           "--workers", "1", "--cert", cert, "--key", key, "--push-map", pmap, "--access-log",
+           "--workers", "1", "--cert", cert, "--key", key, "--push-map", pmap, "--log-format", "loom", "--access-log",
            tmp.join("access.log")]
     with Peer("loom-serve", cmd, ports=[tls, clear], env=env, out=tmp.join("serve.out")):
         for base, k in (("https://127.0.0.1:%d" % tls, ["--cacert", cert]),

@@ -137,7 +137,7 @@ def test(argv):
     try:
         log = os.path.join(tmp, "access.log")
         netlog = os.path.join(tmp, "netlog.json")
-        with Server(loom, tmp=tmp, extra=["--access-log", log]) as s:
+        with Server(loom, tmp=tmp, extra=["--log-format", "loom", "--access-log", log]) as s:
             what = "dump-dom"
             dom, _ = chromium(exe, tmp, s.https + "/",
                               ["--dump-dom", "--virtual-time-budget=3000",

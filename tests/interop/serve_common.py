@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,15 @@ def run(cmd, timeout=30, check_rc=None, **kw):
                            p.stdout[-3000:].decode(errors="replace"),
                            p.stderr[-3000:].decode(errors="replace")))
     return p
+
+
+def free_port():
+    """A loopback port free a moment ago (for a fixed-port server)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def make_tmp(prefix):

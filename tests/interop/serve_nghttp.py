@@ -119,7 +119,7 @@ def test(argv):
     tmp = make_tmp("nghttp")
     try:
         log = os.path.join(tmp, "access.log")
-        with Server(loom, tmp=tmp, extra=["--access-log", log]) as s:
+        with Server(loom, tmp=tmp, extra=["--log-format", "loom", "--access-log", log]) as s:
             what = "h2 (TLS) with push"
             out = nghttp(s.https + "/", what=what)
             check("The negotiated protocol: h2" in out, "%s: ALPN did not pick h2" % what)

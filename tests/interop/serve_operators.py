@@ -17,15 +17,7 @@ import shutil
 import socket
 import subprocess
 
-from serve_common import Server, check, main, make_tmp, run
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from serve_common import Server, check, free_port, main, make_tmp, run
 
 
 def one_line_exit(loom, args, want, env=None, needles=()):

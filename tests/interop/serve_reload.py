@@ -1,0 +1,119 @@
+"""SIGHUP reloads loom serve's certificate, key and push map without
+dropping a connection or a request in flight:
+
+- under load (h2load over TLS on connections kept open throughout, and a
+  long rate-limited curl download), 20 reloads: every request succeeds,
+  the download is whole (its SHA-256), each reload is logged;
+- after a reload, new connections get the new certificate (its subject)
+  and pages the new push map (their Link preload);
+- a reload that fails (a broken certificate file) keeps serving with what
+  was in force, and says why in the error log.
+
+Every process started here and stopped by PID."""
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from serve_common import Server, check, main, make_tmp, run
+
+
+def make_cert(tmp, name):
+    cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + "-key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + name,
+         "-addext", "subjectAltName=IP:127.0.0.1"], timeout=30, check_rc=0)
+    return cert, key
+
+
+def subject_and_link(url):
+    p = run(["curl", "-sk", "-v", "--http2", "-o", "/dev/null", url], timeout=20)
+    err = p.stderr.decode(errors="replace")
+    m = re.search(r"subject: CN=(\S+)", err)
+    links = re.findall(r"< link: (.*)", err)
+    return (m.group(1) if m else None), links
+
+
+def test(argv):
+    loom = argv[0]
+    tmp = make_tmp("reload")
+    site = os.path.join(tmp, "site")
+    try:
+        os.makedirs(site)
+        with open(os.path.join(site, "index.html"), "w") as f:
+            f.write("<!doctype html><link rel=stylesheet href=/a.css>\n")
+        for n in ("a.css", "b.js", "1k.txt"):
+            with open(os.path.join(site, n), "w") as f:
+                f.write(n * 100 + "\n")
+        big = os.urandom(24 << 20)
+        with open(os.path.join(site, "big.bin"), "wb") as f:
+            f.write(big)
+        c1, k1 = make_cert(tmp, "first")
+        c2, k2 = make_cert(tmp, "second")
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        shutil.copy(c1, cert)
+        shutil.copy(k1, key)
+        pmap = os.path.join(tmp, "push.map")
+        with open(pmap, "w") as f:
+            f.write("/index.html /a.css\n")
+        elog = os.path.join(tmp, "error.log")
+        with Server(loom, site=site, extra=["--cert", cert, "--key", key, "--push-map", pmap,
+                                            "--error-log", elog], workers=2) as s:
+            cn, links = subject_and_link(s.https + "/index.html")
+            check(cn == "first" and any("/a.css" in l for l in links), "before: %r %r" %
+                  (cn, links))
+            # load on kept connections, and a download that lasts through the reloads
+            h2load = subprocess.Popen(["h2load", "-c", "4", "-m", "2", "-D", "3",
+                                       s.https + "/1k.txt"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            dl = subprocess.Popen(["curl", "-sk", "--http2", "--limit-rate", "8M", "-o", "-",
+                                   s.https + "/big.bin"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+            time.sleep(0.3)
+            for i in range(20):
+                os.kill(s.proc.pid, signal.SIGHUP)
+                time.sleep(0.1)
+            body, _ = dl.communicate(timeout=60)
+            out, _ = h2load.communicate(timeout=60)
+            out = out.decode(errors="replace")
+            check(dl.returncode == 0 and hashlib.sha256(body).digest() ==
+                  hashlib.sha256(big).digest(), "the download through 20 reloads: exit %d, "
+                  "%d of %d octets" % (dl.returncode, len(body), len(big)))
+            m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                          r"(\d+) failed, (\d+) errored", out)
+            check(m and m.group(1) == m.group(3) and m.group(4) == "0" and m.group(5) == "0",
+                  "h2load through the reloads: %s" % out[-1500:])
+            print("20 reloads under load: %s requests succeeded, a %d MiB download whole" %
+                  (m.group(3), len(big) >> 20))
+            # the new certificate and push map, for new connections and requests
+            shutil.copy(c2, cert)
+            shutil.copy(k2, key)
+            with open(pmap, "w") as f:
+                f.write("/index.html /b.js\n")
+            os.kill(s.proc.pid, signal.SIGHUP)
+            time.sleep(0.5)
+            cn, links = subject_and_link(s.https + "/index.html")
+            check(cn == "second" and any("/b.js" in l for l in links) and
+                  not any("/a.css" in l for l in links), "after: %r %r" % (cn, links))
+            print("after a reload: certificate CN=second, push map /b.js")
+            # a broken certificate: kept serving with the one in force
+            with open(cert, "w") as f:
+                f.write("broken\n")
+            os.kill(s.proc.pid, signal.SIGHUP)
+            time.sleep(0.5)
+            cn, _ = subject_and_link(s.https + "/index.html")
+            check(cn == "second", "a failed reload keeps the certificate: %r" % cn)
+        log = open(elog).read()
+        check(log.count("reloaded (SIGHUP)") == 21, "21 reloads logged: %r" % log[-2000:])
+        check("reload (SIGHUP) failed" in log and "cert.pem" in log, "the failure logged: %r" %
+              log[-1000:])
+        print("a broken certificate: reload refused, logged, still serving")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(test)

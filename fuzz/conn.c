@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     loom_role role = ctl & 1 ? LOOM_CLIENT : LOOM_SERVER;
     loom_config cfg;
     loom_config_default(&cfg, role);
+    if (ctl & 8) cfg.shared = 1; /* cfg outlives the connection here */
     if (ctl & 2) {
         cfg.max_concurrent_streams = 3;
         cfg.max_continuations = 2;
@@ -74,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t k = size - off < step ? size - off : step;
         int rc = loom_conn_recv(c, data + off, k);
         fuzz_drain(c);
+        /* as a runtime does when the connection goes quiet: what is freed
+         * must be made again on use, and nothing in flight may be freed */
+        if (ctl & 4) loom_conn_shrink(c);
         if (rc < 0) {
             size_t before = st.events;
             /* after a connection error, input is ignored */

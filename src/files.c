@@ -266,8 +266,8 @@ static int qvalue(const char *p, const char *end)
                         dot = 1;
                         continue;
                     }
-                    if (!dot) {
-                        v = v * 10 + (*p - '0') * 1000;
+                    if (!dot) { /* "1" or "0" in a valid one; more digits: stays over 1000 */
+                        if (v <= 1000) v = v * 10 + (*p - '0') * 1000;
                     } else if (scale > 1) {
                         scale /= 10;
                         v += (*p - '0') * scale;
@@ -284,8 +284,8 @@ static int qvalue(const char *p, const char *end)
 static void ae_prefs(const char *list, size_t n, int pref[2])
 {
     int q[2] = {-1, -1}, star = -1;
-    const char *p = list, *end = list + n;
-    while (list && p < end) {
+    const char *p = list, *end = list ? list + n : NULL;
+    while (p && p < end) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
             p++;
         const char *name = p;

@@ -337,7 +337,8 @@ static int mem_file(const char *p, size_t n)
 static int status_reply(hconn *c, const req_view *v, file_reply *r)
 {
     const server_opts *o = c->w->sh->o;
-    size_t sl = o->status_path ? strlen(o->status_path) : 0, pl = 0;
+    if (!o->status_path) return 0;
+    size_t sl = strlen(o->status_path), pl = 0;
     if (sl > 1 && o->status_path[sl - 1] == '/') sl--; /* "/status/" names "/status" */
     while (pl < v->path_len && v->path[pl] != '?')
         pl++;
@@ -729,18 +730,22 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     uint64_t key = 0, gen = files_entry_gen(r.entry);
     if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
-    loom_conn_stats before, after;
-    loom_conn_get_stats(c->h2, &before);
-    loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
-    loom_conn_get_stats(c->h2, &after);
-    /* what HPACK saved: the fields as HTTP/1.1 text ("name: value\r\n")
-     * against the octets encoded */
-    size_t text = 0;
-    for (size_t i = 0; i < n; i++)
-        text += f[i].name_len + f[i].value_len + 4;
     status_counters *st = &c->w->st;
-    STATUS_ADD(st, hdr_raw, text);
-    STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
+    if (!sh->o->status_path) { /* HPACK's savings are counted for --status only */
+        loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
+    } else {
+        loom_conn_stats before, after;
+        loom_conn_get_stats(c->h2, &before);
+        loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
+        loom_conn_get_stats(c->h2, &after);
+        /* the fields as HTTP/1.1 text ("name: value\r\n") against the
+         * octets HPACK encoded */
+        size_t text = 0;
+        for (size_t i = 0; i < n; i++)
+            text += f[i].name_len + f[i].value_len + 4;
+        STATUS_ADD(st, hdr_raw, text);
+        STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
+    }
     if (has_body && b.fd >= 0) STATUS_ADD(st, body_bytes, b.length);
     if (has_body && b.fd < 0) STATUS_ADD(st, body_bytes, b.len);
     return sid;

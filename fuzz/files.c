@@ -35,9 +35,9 @@ static void put(const char *dir, const char *name, const char *data, size_t n)
 /* the site goes when the fuzzer ends */
 static void cleanup(void)
 {
-    static const char *const paths[] = {"a.txt", "a.txt.gz",         "app.js",
-                                        ".env",  "old.bak",          "dir/index.html",
-                                        "dir",   "list/x y&<z>.txt", "list"};
+    static const char *const paths[] = {"a.txt",   "a.txt.gz",       "app.js", ".env",
+                                        "old.bak", "dir/index.html", "dir",    "list/x y&<z>.txt",
+                                        "list",    "empty"};
     char p[4200];
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         snprintf(p, sizeof(p), "%s/%s", root_real, paths[i]);
@@ -67,6 +67,8 @@ static void setup(void)
     snprintf(d, sizeof(d), "%s/list", root_real);
     mkdir(d, 0755);
     put(d, "x y&<z>.txt", "1", 1);
+    snprintf(d, sizeof(d), "%s/empty", root_real); /* a folder with nothing to list */
+    mkdir(d, 0755);
     root_fd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     static const char *deny[] = {"*.bak"};
     static const char *mime[] = {"md=text/markdown"};
@@ -107,7 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       FIELD(5),
                       FIELD(6),
                       FIELD(7),
-                      FIELD(8)};
+                      FIELD(8),
+                      (int)(size % 3)};
     /* half the inputs through the worker's cache (HTTP/2), half not */
     static file_reply r;
     files_serve(root_fd, root_real, &q, &r, size % 2 ? cache : NULL);

@@ -1012,7 +1012,7 @@ static void listing(int dfd, const char *rel, file_reply *r)
         n++;
     }
     closedir(d);
-    qsort(list, n, sizeof(*list), dent_cmp);
+    if (n) qsort(list, n, sizeof(*list), dent_cmp); /* (an empty folder: no list at all) */
     sbuf b = {0};
     char shown[4200];
     snprintf(shown, sizeof(shown), "/%s%s", rel, rel[0] ? "/" : "");
@@ -1070,7 +1070,8 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
     /* the content codings the client takes, best first */
     int pref[2];
     ae_prefs(q->accept_encoding, q->accept_encoding ? q->ae_len : 0, pref);
-    int acc = (pref[0] + 1) | (pref[1] + 1) << 2;
+    /* the memo's key: the codings taken and the virtual host */
+    int acc = (pref[0] + 1) | (pref[1] + 1) << 2 | q->site << 4;
     if (cache && cache->memo && cache->memo_accepts == acc && cache->memo_len == q->path_len &&
         !memcmp(cache->memo_path, q->path, q->path_len) &&
         mono_ms() - cache->memo->born_ms < CACHE_TTL_MS) {
@@ -1097,13 +1098,14 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         /* rel, '/' when the path asked for a folder, '\n' and the codings
          * taken in their order */
         size_t rl = strlen(rel);
-        if (rl > sizeof(key) - 5) rl = sizeof(key) - 5;
+        if (rl > sizeof(key) - 6) rl = sizeof(key) - 6;
         memcpy(key, rel, rl);
         if (slash) key[rl++] = '/';
         key[rl] = '\n';
         key[rl + 1] = (char)('0' + pref[0] + 1);
         key[rl + 2] = (char)('0' + pref[1] + 1);
-        key[rl + 3] = 0;
+        key[rl + 3] = (char)('@' + (q->site & 63)); /* the virtual host */
+        key[rl + 4] = 0;
         file_entry *e = cache_find(cache, key, &expired);
         if (e) {
             memo_set(cache, q, acc, e);

@@ -47,6 +47,7 @@ typedef struct {
     size_t ius_len;
     const char *if_range;
     size_t ir_len;
+    int site; /* the virtual host (0: the default root): part of the cache's key */
 } file_request;
 
 /* How files are served, set once before the workers start. */

@@ -67,6 +67,13 @@ typedef struct reloadable {
     SSL_CTX *tls;
     push_entry *push;
     int npush;
+    /* virtual hosts (site i + 1 is o->hosts[i]): their contexts (NULL: the
+     * default one) and push maps */
+    SSL_CTX *site_tls[SERVER_MAX_HOSTS + 1];
+    struct {
+        push_entry *push;
+        int npush;
+    } site_push[SERVER_MAX_HOSTS + 1];
     uint64_t gen;
     struct reloadable *retired; /* older ones not freed yet (main thread's list) */
 } reloadable;
@@ -77,6 +84,9 @@ typedef struct {
     int need_tls;
     int root_fd;
     char root_real[4096];
+    /* virtual hosts' roots (site i + 1 is o->hosts[i]) */
+    int site_fd[SERVER_MAX_HOSTS + 1];
+    char *site_real[SERVER_MAX_HOSTS + 1];
     int log_fd; /* access log; -1: none */
     int err_fd; /* error log (2: stderr) */
     /* every connection's engine configuration, pointed to (not copied:
@@ -199,6 +209,7 @@ static void head_arrived(hconn *c);
 static void sreq_done(worker *w, sreq *r);
 static void request_came(hconn *c);
 static void set_proto(hconn *c, int p);
+static int site_of(const server_opts *o, const char *name, size_t n);
 
 static uint64_t now_us(void)
 {
@@ -395,21 +406,28 @@ static void serve_file(hconn *c, const req_view *v, file_reply *r)
         return;
     }
     if (status_reply(c, v, r)) return;
-    file_request q = {v->method, v->method_len, v->path,  v->path_len,  v->inm, v->inm_len,
-                      v->ims,    v->ims_len,    v->range, v->range_len, v->ae,  v->ae_len,
-                      v->im,     v->im_len,     v->ius,   v->ius_len,   v->ir,  v->ir_len};
-    files_serve(sh->root_fd, sh->root_real, &q, r, c->w->fc);
+    int site = site_of(sh->o, v->authority, v->authority_len);
+    file_request q = {v->method,  v->method_len, v->path,    v->path_len, v->inm,
+                      v->inm_len, v->ims,        v->ims_len, v->range,    v->range_len,
+                      v->ae,      v->ae_len,     v->im,      v->im_len,   v->ius,
+                      v->ius_len, v->ir,         v->ir_len,  site};
+    if (site)
+        files_serve(sh->site_fd[site], sh->site_real[site], &q, r, c->w->fc);
+    else
+        files_serve(sh->root_fd, sh->root_real, &q, r, c->w->fc);
 }
 
-static const push_entry *push_for(shared *sh, const char *path, size_t n)
+static const push_entry *push_for(shared *sh, const req_view *v)
 {
     size_t k = 0;
-    while (k < n && path[k] != '?')
+    while (k < v->path_len && v->path[k] != '?')
         k++;
     reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
-    for (int i = 0; i < rl->npush; i++)
-        if (strlen(rl->push[i].page) == k && !memcmp(rl->push[i].page, path, k))
-            return &rl->push[i];
+    int site = site_of(sh->o, v->authority, v->authority_len);
+    const push_entry *push = site ? rl->site_push[site].push : rl->push;
+    int n = site ? rl->site_push[site].npush : rl->npush;
+    for (int i = 0; i < n; i++)
+        if (strlen(push[i].page) == k && !memcmp(push[i].page, v->path, k)) return &push[i];
     return NULL;
 }
 
@@ -653,7 +671,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     file_reply r;
     serve_file(c, v, &r);
     int head = v->method_len == 4 && !memcmp(v->method, "HEAD", 4);
-    const push_entry *pe = r.status == 200 ? push_for(sh, v->path, v->path_len) : NULL;
+    const push_entry *pe = r.status == 200 ? push_for(sh, v) : NULL;
 
     /* Push the page's assets first, so the client knows before it parses
      * the page (RFC 9113 §8.4: promise before referring). A client with
@@ -874,7 +892,7 @@ static void h1_answer(hconn *c)
     file_reply r;
     serve_file(c, &v, &r);
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
-    const push_entry *pe = r.status == 200 ? push_for(sh, v.path, v.path_len) : NULL;
+    const push_entry *pe = r.status == 200 ? push_for(sh, &v) : NULL;
     char buf[8192];
     h1_out o = {buf, 0, sizeof(buf), 0};
     if (pe && !sh->o->no_early_hints && !head && m->hp.http_minor >= 1) {
@@ -1692,15 +1710,64 @@ static int load_push_map(reloadable *sh, const char *path, char *err, size_t err
     return 0;
 }
 
+static void push_free(push_entry *push, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < push[i].n; k++)
+            free(push[i].assets[k]);
+    free(push);
+}
+
 static void reloadable_free(reloadable *rl)
 {
     if (!rl) return;
     if (rl->tls) SSL_CTX_free(rl->tls);
-    for (int i = 0; i < rl->npush; i++)
-        for (int k = 0; k < rl->push[i].n; k++)
-            free(rl->push[i].assets[k]);
-    free(rl->push);
+    push_free(rl->push, rl->npush);
+    for (int i = 1; i <= SERVER_MAX_HOSTS; i++) {
+        if (rl->site_tls[i]) SSL_CTX_free(rl->site_tls[i]);
+        push_free(rl->site_push[i].push, rl->site_push[i].npush);
+    }
     free(rl);
+}
+
+/* The site a request's authority (or an SNI name) names: 1 + the index of
+ * the virtual host one of whose names it is (exact, or "*.example.com"
+ * for one label there; case-insensitive, the port and a final dot
+ * dropped), 0 for none (the default root). */
+static int site_of(const server_opts *o, const char *name, size_t n)
+{
+    if (!o->nhosts || !name) return 0;
+    if (n && name[0] == '[') return 0; /* an IPv6 literal */
+    const char *colon = memchr(name, ':', n);
+    if (colon) n = (size_t)(colon - name);
+    if (n && name[n - 1] == '.') n--;
+    for (int i = 0; i < o->nhosts; i++)
+        for (int k = 0; k < o->hosts[i].nnames; k++) {
+            const char *h = o->hosts[i].names[k];
+            size_t hl = strlen(h);
+            if (hl == n && !strncasecmp(h, name, n)) return i + 1;
+            if (hl > 2 && h[0] == '*' && h[1] == '.') { /* one label, then the rest */
+                const char *dot = memchr(name, '.', n);
+                if (dot && dot > name && (size_t)(name + n - dot) == hl - 1 &&
+                    !strncasecmp(dot, h + 1, hl - 1))
+                    return i + 1;
+            }
+        }
+    return 0;
+}
+
+/* SNI: a virtual host with its own certificate gets its context (the
+ * current set's: a reload may have replaced the one the connection began
+ * with; OpenSSL counts the reference SSL_set_SSL_CTX takes). */
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    const shared *sh = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    int site = name ? site_of(sh->o, name, strlen(name)) : 0;
+    reloadable *rl = atomic_load_explicit(&((shared *)sh)->cur, memory_order_acquire);
+    if (site && rl->site_tls[site]) SSL_set_SSL_CTX(ssl, rl->site_tls[site]);
+    return SSL_TLSEXT_ERR_OK;
 }
 
 /* The certificate, key and push map read (again): NULL with a reason in
@@ -1726,6 +1793,32 @@ static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, ch
         reloadable_free(rl);
         return NULL;
     }
+    for (int i = 0; i < o->nhosts; i++) {
+        const server_vhost *h = &o->hosts[i];
+        char herr[400];
+        if (h->cert && sh->need_tls &&
+            !(rl->site_tls[i + 1] = tls_server_ctx(h->cert, h->key, &o->tls, herr, sizeof(herr)))) {
+            snprintf(err, errlen, "host %s: %s", h->names[0], herr);
+            *code = SERVE_CERT;
+            reloadable_free(rl);
+            return NULL;
+        }
+        reloadable tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        if (h->push_map && load_push_map(&tmp, h->push_map, herr, sizeof(herr)) < 0) {
+            snprintf(err, errlen, "host %s: %s", h->names[0], herr);
+            push_free(tmp.push, tmp.npush);
+            *code = SERVE_USAGE;
+            reloadable_free(rl);
+            return NULL;
+        }
+        rl->site_push[i + 1].push = tmp.push;
+        rl->site_push[i + 1].npush = tmp.npush;
+    }
+    if (rl->tls && o->nhosts) {
+        SSL_CTX_set_tlsext_servername_callback(rl->tls, sni_cb);
+        SSL_CTX_set_tlsext_servername_arg(rl->tls, (void *)(uintptr_t)sh);
+    }
     return rl;
 }
 
@@ -1739,6 +1832,10 @@ static void shared_free(shared *sh)
         rl = next;
     }
     if (sh->root_fd >= 0) close(sh->root_fd);
+    for (int i = 1; i <= SERVER_MAX_HOSTS; i++) {
+        if (sh->site_fd[i] > 0) close(sh->site_fd[i]);
+        free(sh->site_real[i]);
+    }
     if (sh->log_fd > 2) close(sh->log_fd);
     if (sh->err_fd > 2) close(sh->err_fd);
 }
@@ -1916,6 +2013,18 @@ int server_run(const server_opts *o)
         return SERVE_ROOT;
     }
     sh.root_fd = open(sh.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; i < o->nhosts; i++) { /* the virtual hosts' roots */
+        const server_vhost *h = &o->hosts[i];
+        char real[4096];
+        if (!realpath(h->root, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            (sh.site_fd[i + 1] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            !(sh.site_real[i + 1] = strdup(real))) {
+            fprintf(stderr, "loom serve: host %s: root folder %s: %s\n", h->names[0], h->root,
+                    errno ? strerror(errno) : "not a folder");
+            shared_free(&sh);
+            return SERVE_ROOT;
+        }
+    }
     int need_tls = 0;
     for (int i = 0; i < o->nlisten; i++)
         need_tls |= o->listen[i].tls;

@@ -11,6 +11,18 @@
 #include "tls.h"
 
 #define SERVER_MAX_LISTEN 16
+#define SERVER_MAX_HOSTS  32 /* virtual hosts (--config) */
+#define SERVER_MAX_NAMES  8  /* names of one host */
+
+/* A virtual host (from the configuration file): its names (exact,
+ * case-insensitive; "*.example.com" for any one label there), its own root
+ * and push map, and its certificate, chosen by SNI. */
+typedef struct {
+    char *names[SERVER_MAX_NAMES];
+    int nnames;
+    char *root, *cert, *key, *push_map;
+    int line, root_line, cert_line; /* in the file, for messages */
+} server_vhost;
 
 typedef struct {
     char host[256];
@@ -39,6 +51,8 @@ typedef struct {
     int no_early_hints;
     files_config files;        /* --autoindex, --deny, --allow-dotfiles, --mime-type */
     const char *user;          /* --user: run as this user once bound */
+    const server_vhost *hosts; /* virtual hosts; requests for others get the root above */
+    int nhosts;
     const char *status_path;   /* --status PATH: metrics and a live page there; NULL: none */
     const char **status_allow; /* --status-allow ADDR[/BITS]: who may see it (loopback) */
     int nstatus_allow;

@@ -20,6 +20,7 @@ libssl-dev           TLS with ALPN for loom serve and loom get (OpenSSL 3), prog
 libhttp-parser-dev   HTTP/1.1 requests for loom serve (fallback and Upgrade to h2c), program only
 zlib1g-dev           gzip for loom serve's on-the-fly Content-Encoding, program only
 libbrotli-dev        brotli for the same, program only
+libyaml-dev          YAML for loom serve's configuration file, program only
 libsystemd-dev       sd_notify readiness and socket activation for loom serve under systemd, program only
 media-types          /etc/mime.types: loom serve's media types beyond its built-in table (and the Apache config of the tests)
 "
@@ -32,6 +33,7 @@ python3              runs the independent reference peers
 python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test; raw frames in serve_shutdown.py)
 libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
 python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output, and serve_shutdown.py
+logrotate            rotates loom serve's logs in tests/interop/serve_logs.py (rename, then SIGUSR1)
 python3-prometheus-client  parses loom serve's --status metrics (tests/interop/serve_status.py)
 python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve
 curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests

@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "../server.h"
+#include "config.h"
 #include "../tls.h"
 
 static const char usage[] =
@@ -75,6 +77,10 @@ static const char usage[] =
     "  --max-request-body SIZE  larger request bodies get 413 (suffix k, m or g;\n"
     "                       default 1m)\n"
     "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
+    "  --config FILE        read directives from FILE (YAML; every flag is one, plus\n"
+    "                       root and hosts: virtual hosts by name, SNI certificates)\n"
+    "  --check-config FILE  read FILE and what it names (folders, certificates, keys,\n"
+    "                       push maps), say ok or the wrong line, and stop\n"
     "  --help               this text\n"
     "\n"
     "exit status: 0 after a graceful shutdown; 1 could not start (out of memory,\n"
@@ -84,6 +90,21 @@ static const char usage[] =
 
 /* ADDR:PORT, :PORT or PORT (ADDR empty: every address), [IPV6]:PORT; PORT
  * 0..65535, 0 for any free one. */
+/* Where the flag being read came from: "FILE:LINE: " for a configuration
+ * file's directive, "" for the command line. */
+static char where[4200];
+
+/* One line on stderr: "loom serve: [FILE:LINE: ]what". */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "loom serve: %s", where);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static int parse_addr(const char *arg, server_listen *l, int tls)
 {
     memset(l, 0, sizeof(*l));
@@ -194,8 +215,7 @@ static int num_arg(const char *flag, const char *v, int lo, int hi, int *out)
         if (*end) n = -1;
     }
     if (n < lo || n > hi) {
-        fprintf(stderr, "loom serve: %s needs a whole number from %d to %d, not '%s'\n", flag, lo,
-                hi, v ? v : "");
+        say("%s needs a whole number from %d to %d, not '%s'\n", flag, lo, hi, v ? v : "");
         return -1;
     }
     *out = (int)n;
@@ -217,7 +237,7 @@ static int size_arg(const char *flag, const char *v, uint64_t *out)
             shift = 30, end++;
     }
     if (!v || *v < '0' || *v > '9' || *end || n > (1ull << 40) >> shift) {
-        fprintf(stderr, "loom serve: %s needs a size such as 1048576, 512k or 1m\n", flag);
+        say("%s needs a size such as 1048576, 512k or 1m\n", flag);
         return -1;
     }
     *out = (uint64_t)n << shift;
@@ -225,6 +245,70 @@ static int size_arg(const char *flag, const char *v, uint64_t *out)
 }
 
 #define MAX_LIST 64
+
+/* --check-config: what the server would read at start is read here:
+ * folders, certificates and keys (by OpenSSL, as the server does), push
+ * maps and media types, each error naming its line. 0 and "ok", or the
+ * exit status the server would have. */
+static int check_config(const char *path, const server_opts *o, int cert_line, int root_line,
+                        int push_line)
+{
+    char err[700];
+    struct stat st;
+#define AT(line)                                                                                   \
+    (snprintf(where, sizeof(where), "%s:%d: ", path, line), where[0] = (line) ? where[0] : 0)
+    if (o->root && (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        AT(root_line);
+        say("root folder %s: %s\n", o->root,
+            stat(o->root, &st) < 0 ? strerror(errno) : "not a folder");
+        return SERVE_ROOT;
+    }
+    int need_tls = o->nlisten == 0;
+    for (int i = 0; i < o->nlisten; i++)
+        need_tls |= o->listen[i].tls;
+    if (need_tls && o->cert) {
+        SSL_CTX *ctx = tls_server_ctx(o->cert, o->key, &o->tls, err, sizeof(err));
+        if (!ctx) {
+            AT(cert_line);
+            say("%s\n", err);
+            return SERVE_CERT;
+        }
+        SSL_CTX_free(ctx);
+    }
+    if (o->push_map && access(o->push_map, R_OK) != 0) {
+        AT(push_line);
+        say("cannot read push map %s: %s\n", o->push_map, strerror(errno));
+        return SERVE_USAGE;
+    }
+    for (int i = 0; i < o->nhosts; i++) {
+        const server_vhost *h = &o->hosts[i];
+        if (stat(h->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            AT(h->root_line);
+            say("host %s: root folder %s: %s\n", h->names[0], h->root,
+                stat(h->root, &st) < 0 ? strerror(errno) : "not a folder");
+            return SERVE_ROOT;
+        }
+        if (h->cert) {
+            SSL_CTX *ctx = tls_server_ctx(h->cert, h->key, &o->tls, err, sizeof(err));
+            if (!ctx) {
+                AT(h->cert_line);
+                say("host %s: %s\n", h->names[0], err);
+                return SERVE_CERT;
+            }
+            SSL_CTX_free(ctx);
+        }
+        if (h->push_map && access(h->push_map, R_OK) != 0) {
+            AT(h->line);
+            say("host %s: cannot read push map %s: %s\n", h->names[0], h->push_map,
+                strerror(errno));
+            return SERVE_USAGE;
+        }
+    }
+#undef AT
+    where[0] = 0;
+    printf("loom serve: %s: ok (%d listeners, %d virtual hosts)\n", path, o->nlisten, o->nhosts);
+    return SERVE_OK;
+}
 
 int serve_main(int argc, char **argv)
 {
@@ -241,18 +325,63 @@ int serve_main(int argc, char **argv)
     int idle = 60, hs = 10, grace = 10, st = 10, ht = 10;
     o.max_request_body = 1u << 20;
     o.log_level = SERVE_LOG_WARN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+    /* --config FILE (--check-config FILE: read it, check it, stop): its
+     * directives are read as flags first, then the command line's */
+    const char *conf_path = NULL;
+    int check = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--check-config")) {
+            conf_path = argv[i + 1];
+            check = !strcmp(argv[i], "--check-config");
+        }
+    static config conf;
+    /* static: what an early exit leaves is still reachable (and the
+     * process ends then) */
+    static char **args;
+    static int *lines;
+    args = argv;
+    int nargs = argc, cert_line = 0, root_line = 0, push_line = 0;
+    if (conf_path) {
+        char cerr[700];
+        if (config_load(conf_path, &conf, cerr, sizeof(cerr)) < 0) {
+            say("%s\n", cerr);
+            config_free(&conf);
+            return SERVE_USAGE;
+        }
+        args = calloc((size_t)(conf.argc + argc + 1), sizeof(*args));
+        lines = calloc((size_t)(conf.argc + argc + 1), sizeof(*lines));
+        if (!args || !lines) {
+            say("out of memory\n");
+            return SERVE_FAIL;
+        }
+        args[0] = argv[0];
+        nargs = 1;
+        for (int i = 0; i < conf.argc; i++, nargs++) {
+            args[nargs] = conf.argv[i];
+            lines[nargs] = conf.line[i];
+        }
+        for (int i = 1; i < argc; i++)
+            args[nargs++] = argv[i];
+        o.hosts = conf.hosts;
+        o.nhosts = conf.nhosts;
+    }
+    for (int i = 1; i < nargs; i++) {
+        if (lines && lines[i])
+            snprintf(where, sizeof(where), "%s:%d: ", conf_path, lines[i]);
+        else
+            where[0] = 0;
+        int cur_line = lines ? lines[i] : 0;
+        const char *a = args[i], *v = i + 1 < nargs ? args[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return SERVE_OK;
         } else if (!strcmp(a, "--https") || !strcmp(a, "--http")) {
             if (!v || o.nlisten == SERVER_MAX_LISTEN ||
                 parse_addr(v, &o.listen[o.nlisten], a[6] == 's') < 0) {
-                fprintf(stderr,
-                        "loom serve: %s needs ADDR:PORT with PORT 0 to 65535 (e.g. "
-                        "127.0.0.1:8443, :443, [::1]:8080), not '%s'\n",
-                        a, v ? v : "");
+                say("%s needs ADDR:PORT with PORT 0 to 65535 (e.g. "
+                    "127.0.0.1:8443, :443, [::1]:8080), not '%s'\n",
+                    a, v ? v : "");
                 return SERVE_USAGE;
             }
             o.nlisten++;
@@ -260,15 +389,15 @@ int serve_main(int argc, char **argv)
         } else if (!strcmp(a, "--cert") || !strcmp(a, "--key") || !strcmp(a, "--push-map") ||
                    !strcmp(a, "--access-log")) {
             if (!v) {
-                fprintf(stderr, "loom serve: %s needs a file\n", a);
+                say("%s needs a file\n", a);
                 return SERVE_USAGE;
             }
             if (a[2] == 'c')
-                o.cert = v;
+                o.cert = v, cert_line = cur_line;
             else if (a[2] == 'k')
                 o.key = v;
             else if (a[2] == 'p')
-                o.push_map = v;
+                o.push_map = v, push_line = cur_line;
             else
                 o.access_log = v;
             i++;
@@ -293,6 +422,12 @@ int serve_main(int argc, char **argv)
         } else if (!strcmp(a, "--grace")) {
             if (num_arg(a, v, 0, 86400, &grace) < 0) return SERVE_USAGE;
             i++;
+        } else if (!strcmp(a, "--config") || !strcmp(a, "--check-config")) {
+            if (!v) {
+                say("%s needs a file\n", a);
+                return SERVE_USAGE;
+            }
+            i++; /* read above */
         } else if (!strcmp(a, "--no-early-hints")) {
             o.no_early_hints = 1;
         } else if (!strcmp(a, "--autoindex")) {
@@ -306,8 +441,8 @@ int serve_main(int argc, char **argv)
             for (int j = 0; j < 3 && v; j++)
                 if (!strcmp(v, fmt ? fmts[j] : levels[j])) k = j;
             if (k < 0) {
-                fprintf(stderr, "loom serve: %s needs %s, not '%s'\n", a,
-                        fmt ? "combined, json or loom" : "error, warn or info", v ? v : "");
+                say("%s needs %s, not '%s'\n", a,
+                    fmt ? "combined, json or loom" : "error, warn or info", v ? v : "");
                 return SERVE_USAGE;
             }
             if (fmt)
@@ -317,22 +452,21 @@ int serve_main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--status")) {
             if (!v || v[0] != '/' || strchr(v, '?')) {
-                fprintf(stderr, "loom serve: --status needs a path such as /loom-status\n");
+                say("--status needs a path such as /loom-status\n");
                 return SERVE_USAGE;
             }
             o.status_path = v;
             i++;
         } else if (!strcmp(a, "--status-allow")) {
             if (!v || !v[0] || o.nstatus_allow == MAX_LIST) {
-                fprintf(stderr, "loom serve: --status-allow needs ADDR or ADDR/BITS (at most %d)\n",
-                        MAX_LIST);
+                say("--status-allow needs ADDR or ADDR/BITS (at most %d)\n", MAX_LIST);
                 return SERVE_USAGE;
             }
             status_allow_list[o.nstatus_allow++] = v;
             i++;
         } else if (!strcmp(a, "--tls-min")) {
             if (!v || (strcmp(v, "1.2") && strcmp(v, "1.3"))) {
-                fprintf(stderr, "loom serve: --tls-min needs 1.2 or 1.3, not '%s'\n", v ? v : "");
+                say("--tls-min needs 1.2 or 1.3, not '%s'\n", v ? v : "");
                 return SERVE_USAGE;
             }
             o.tls.min_version = v;
@@ -341,8 +475,7 @@ int serve_main(int argc, char **argv)
                    !strcmp(a, "--client-ca") || !strcmp(a, "--ticket-keys") ||
                    !strcmp(a, "--ocsp")) {
             if (!v || !v[0]) {
-                fprintf(stderr, "loom serve: %s needs %s\n", a,
-                        a[2] == 't' && a[3] == 'l' ? "a cipher list" : "a file");
+                say("%s needs %s\n", a, a[2] == 't' && a[3] == 'l' ? "a cipher list" : "a file");
                 return SERVE_USAGE;
             }
             if (!strcmp(a, "--tls12-ciphers"))
@@ -358,8 +491,7 @@ int serve_main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--error-log") || !strcmp(a, "--user")) {
             if (!v) {
-                fprintf(stderr, "loom serve: %s needs %s\n", a,
-                        a[2] == 'u' ? "a user name" : "a file");
+                say("%s needs %s\n", a, a[2] == 'u' ? "a user name" : "a file");
                 return SERVE_USAGE;
             }
             if (a[2] == 'u')
@@ -373,26 +505,40 @@ int serve_main(int argc, char **argv)
             int deny = a[2] == 'd';
             size_t *n = deny ? &o.files.ndeny : &o.files.nmime;
             if (!v || !v[0] || *n == MAX_LIST) {
-                fprintf(stderr, "loom serve: %s needs %s (at most %d)\n", a,
-                        deny ? "a glob such as '*.bak'" : "EXT=TYPE such as md=text/markdown",
-                        MAX_LIST);
+                say("%s needs %s (at most %d)\n", a,
+                    deny ? "a glob such as '*.bak'" : "EXT=TYPE such as md=text/markdown",
+                    MAX_LIST);
                 return SERVE_USAGE;
             }
             (deny ? deny_list : mime_list)[(*n)++] = v;
             i++;
+        } else if (a[0] == '-' && where[0]) {
+            say("unknown directive '%s' (the directives are loom serve's flags: loom serve "
+                "--help)\n",
+                a + 2);
+            return SERVE_USAGE;
         } else if (a[0] == '-') {
-            fprintf(stderr, "loom serve: unknown option '%s' (try: loom serve --help)\n", a);
+            say("unknown option '%s' (try: loom serve --help)\n", a);
             return SERVE_USAGE;
         } else if (!o.root) {
             o.root = a;
+            root_line = cur_line;
         } else {
-            fprintf(stderr, "loom serve: one DIR only ('%s' is extra)\n", a);
+            say("one DIR only ('%s' is extra)\n", a);
             return SERVE_USAGE;
         }
     }
+    where[0] = 0;
     if (!o.cert != !o.key) {
-        fprintf(stderr, "loom serve: --cert and --key go together\n");
+        say("--cert and --key go together\n");
         return SERVE_USAGE;
+    }
+    if (check) {
+        int rc = check_config(conf_path, &o, cert_line, root_line, push_line);
+        free(args);
+        free(lines);
+        config_free(&conf);
+        return rc;
     }
     o.idle_timeout_ms = idle * 1000;
     o.handshake_timeout_ms = hs * 1000;
@@ -403,10 +549,9 @@ int serve_main(int argc, char **argv)
     int is_demo = !o.root;
     if (is_demo) {
         if (make_demo(demo, sizeof(demo), map, sizeof(map)) < 0) {
-            fprintf(stderr,
-                    "loom serve: cannot write the demo site under %s: %s (the cache folder is "
-                    "$XDG_CACHE_HOME/loom or ~/.cache/loom: make it writable, or serve a DIR)\n",
-                    tls_cache_dir(), strerror(errno));
+            say("cannot write the demo site under %s: %s (the cache folder is "
+                "$XDG_CACHE_HOME/loom or ~/.cache/loom: make it writable, or serve a DIR)\n",
+                tls_cache_dir(), strerror(errno));
             return SERVE_CACHE;
         }
         o.root = demo;
@@ -426,5 +571,11 @@ int serve_main(int argc, char **argv)
                    demo);
         }
     }
-    return server_run(&o);
+    int rc = server_run(&o);
+    if (conf_path) {
+        free(args);
+        free(lines);
+        config_free(&conf);
+    }
+    return rc;
 }

@@ -3,8 +3,8 @@
 - the access log in nginx's "combined" format by default (the regular
   expression log analysers use for it), JSON lines with --log-format json
   (protocol, stream, host, user agent, request time in microseconds);
-- SIGUSR1 opens both logs again after a rotation (mv, then the signal):
-  no line lost, the new lines in the new file;
+- SIGUSR1 opens both logs again after a rotation (logrotate itself:
+  rename, then the signal): no line lost, the new lines in the new file;
 - the error log (--error-log, --log-level info): a failed TLS handshake and
   a protocol error we answered with GOAWAY, each one line with the
   client's address and the reason.
@@ -93,9 +93,15 @@ def rotation(loom, site, tmp):
         for _ in range(5):
             get(s.http + "/a.txt", "--http2-prior-knowledge")
         lines_of(log, 5)
-        os.rename(log, log + ".1")
-        os.rename(err, err + ".1")
-        os.kill(s.proc.pid, signal.SIGUSR1)
+        # logrotate itself, as contrib/loom.logrotate has it: rename, then
+        # SIGUSR1 (no copytruncate)
+        conf = os.path.join(tmp, "logrotate.conf")
+        with open(conf, "w") as f:
+            f.write("%s %s {\n    rotate 3\n    nocompress\n    missingok\n    sharedscripts\n"
+                    "    postrotate\n        kill -USR1 %d\n    endscript\n}\n" %
+                    (log, err, s.proc.pid))
+        run(["logrotate", "-f", "-s", os.path.join(tmp, "logrotate.state"), conf], timeout=30,
+            check_rc=0)
         lines_of(err, 1)  # the server says it reopened, in the new error log
         for _ in range(7):
             get(s.http + "/a.txt", "--http2-prior-knowledge")

@@ -77,6 +77,7 @@ def make_site(root):
         f.write("<a href=page.html>page</a>\n")
     lst = os.path.join(root, "list")
     os.makedirs(os.path.join(lst, "zfolder"))
+    os.makedirs(os.path.join(root, "empty"))  # a listing of nothing
     os.makedirs(os.path.join(lst, "afolder"))
     for name, data in (("b.txt", b"bb"), ("a <b>&\"c'.txt", b"x" * 3000), ("c.bin", b"")):
         with open(os.path.join(lst, name), "wb") as f:
@@ -121,6 +122,9 @@ def folders(s):
     check(b".hidden" not in body, "dotfiles are not listed")
     check(re.search(rb"2\.9 KiB", body) and re.search(rb"2 B", body), "sizes shown")
     check(re.search(rb"\d{4}-\d\d-\d\d \d\d:\d\d", body), "dates shown")
+    st, _, body = curl(s.http + "/empty/")
+    check(st == 200 and b"Index of /empty/" in body and b"<td><a" in body,
+          "an empty folder's listing: %d %r" % (st, body[:300]))
     # the link the listing gives works
     st, _, body = curl(s.http + "/list/a%20%3Cb%3E%26%22c%27.txt")
     check(st == 200 and body == b"x" * 3000, "the escaped link: %d" % st)

@@ -19,6 +19,8 @@ for page in loom loom-serve loom-get loom-bench; do
     cmd=$(echo "$page" | sed -n 's/^loom-//p')
     for flag in $("$prefix/bin/loom" $cmd --help | grep -o -- '^  --*[a-zA-Z0-9][a-zA-Z0-9-]*' | tr -d ' '); do
         grep -q -- "$flag" "$prefix/page.txt" || { echo "$page.1 lacks $flag" >&2; exit 1; }
+        # and docs/cli.md documents it
+        grep -q -- "$flag" "$src/docs/cli.md" || { echo "docs/cli.md lacks $flag ($page)" >&2; exit 1; }
     done
 done
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch 2>/dev/null)/pkgconfig"

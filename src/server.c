@@ -209,7 +209,7 @@ static void head_arrived(hconn *c);
 static void sreq_done(worker *w, sreq *r);
 static void request_came(hconn *c);
 static void set_proto(hconn *c, int p);
-static int site_of(const server_opts *o, const char *name, size_t n);
+static inline int site_of(const server_opts *o, const char *name, size_t n);
 
 static uint64_t now_us(void)
 {
@@ -419,10 +419,11 @@ static void serve_file(hconn *c, const req_view *v, file_reply *r)
 
 static const push_entry *push_for(shared *sh, const req_view *v)
 {
+    reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
+    if (!rl->npush && !sh->o->nhosts) return NULL; /* no push map: nothing to look up */
     size_t k = 0;
     while (k < v->path_len && v->path[k] != '?')
         k++;
-    reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
     int site = site_of(sh->o, v->authority, v->authority_len);
     const push_entry *push = site ? rl->site_push[site].push : rl->push;
     int n = site ? rl->site_push[site].npush : rl->npush;
@@ -1734,9 +1735,15 @@ static void reloadable_free(reloadable *rl)
  * the virtual host one of whose names it is (exact, or "*.example.com"
  * for one label there; case-insensitive, the port and a final dot
  * dropped), 0 for none (the default root). */
-static int site_of(const server_opts *o, const char *name, size_t n)
+static int site_lookup(const server_opts *o, const char *name, size_t n);
+
+static inline int site_of(const server_opts *o, const char *name, size_t n)
 {
-    if (!o->nhosts || !name) return 0;
+    return o->nhosts && name ? site_lookup(o, name, n) : 0;
+}
+
+static int site_lookup(const server_opts *o, const char *name, size_t n)
+{
     if (n && name[0] == '[') return 0; /* an IPv6 literal */
     const char *colon = memchr(name, ':', n);
     if (colon) n = (size_t)(colon - name);

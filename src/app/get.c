@@ -1264,6 +1264,9 @@ int get_main(int argc, char **argv)
         while ((k = fread(buf, 1, sizeof(buf), r->out)) > 0)
             fwrite(buf, 1, k, stdout);
         fclose(r->out);
+        /* closing the connections below still runs the loop: DATA of a
+         * stream left unfinished (an early failure) must not reach it */
+        r->out = NULL;
     }
     fflush(stdout);
     if (!G.quiet) {

@@ -3,17 +3,16 @@
 #include "files.h"
 
 #include "compress.h"
+#include "sbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -526,63 +525,7 @@ static void conditions(const file_request *q, file_reply *r, time_t mtime, range
     }
 }
 
-/* ---- bodies made here (a folder's listing, several ranges): written to
- * an anonymous in-memory file, sent like any file ---- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const void *p, size_t n)
-{
-    if (b->failed) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->failed = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The buffer as a file: a descriptor at offset 0, or -1. Frees b. */
-static int sb_file(sbuf *b)
-{
-    int fd = b->failed ? -1 : memfd_create("loom-body", MFD_CLOEXEC);
-    size_t done = 0;
-    while (fd >= 0 && done < b->len) {
-        ssize_t k = write(fd, b->p + done, b->len - done);
-        if (k <= 0) {
-            close(fd);
-            fd = -1;
-            break;
-        }
-        done += (size_t)k;
-    }
-    free(b->p);
-    b->p = NULL;
-    return fd;
-}
+/* ---- bodies made here (a folder's listing, several ranges: sbuf.h) ---- */
 
 /* Several ranges: multipart/byteranges (RFC 9110 §14.6), made from the
  * file in memory or fd, at most MULTIPART_MAX octets of ranges (more: the

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +40,7 @@
 #include "loom/loom.h"
 #include "loop.h"
 #include "pool.h"
+#include "sbuf.h"
 #include "status.h"
 #include "tls.h"
 #include "transport.h"
@@ -64,16 +64,13 @@ typedef struct {
  * sweep since (a loop turn: no request holds it then), and the TLS
  * connections made with it keep its context alive (OpenSSL counts). */
 typedef struct reloadable {
-    SSL_CTX *tls;
-    push_entry *push;
-    int npush;
-    /* virtual hosts (site i + 1 is o->hosts[i]): their contexts (NULL: the
-     * default one) and push maps */
-    SSL_CTX *site_tls[SERVER_MAX_HOSTS + 1];
+    /* by site: 0 the top-level root, i + 1 the virtual host o->hosts[i]; a
+     * host's context NULL: it shares site 0's */
+    SSL_CTX *tls[SERVER_MAX_HOSTS + 1];
     struct {
         push_entry *push;
-        int npush;
-    } site_push[SERVER_MAX_HOSTS + 1];
+        int n;
+    } push[SERVER_MAX_HOSTS + 1];
     uint64_t gen;
     struct reloadable *retired; /* older ones not freed yet (main thread's list) */
 } reloadable;
@@ -82,9 +79,8 @@ typedef struct {
     const server_opts *o;
     _Atomic(reloadable *) cur;
     int need_tls;
-    int root_fd;
-    char root_real[4096];
-    /* virtual hosts' roots (site i + 1 is o->hosts[i]) */
+    /* every site's root (a descriptor, and its real path): 0 the top-level
+     * one, i + 1 the virtual host o->hosts[i] */
     int site_fd[SERVER_MAX_HOSTS + 1];
     char *site_real[SERVER_MAX_HOSTS + 1];
     int log_fd; /* access log; -1: none */
@@ -325,22 +321,8 @@ typedef struct {
     size_t method_len, path_len, authority_len, inm_len, ims_len, range_len, ae_len, im_len,
         ius_len, ir_len, ua_len, referer_len;
     int64_t content_length; /* of the request body; -1 when not given */
+    int site;               /* the virtual host its authority names (site_of), 0 for none */
 } req_view;
-
-/* A body made here, as a file (memfd): served like any other. -1: no memory. */
-static int mem_file(const char *p, size_t n)
-{
-    int fd = memfd_create("loom-status", MFD_CLOEXEC);
-    for (size_t done = 0; fd >= 0 && done < n;) {
-        ssize_t k = write(fd, p + done, n - done);
-        if (k <= 0) {
-            close(fd);
-            return -1;
-        }
-        done += (size_t)k;
-    }
-    return fd;
-}
 
 /* --status PATH: PATH (or PATH/) is the live page, PATH/metrics the
  * Prometheus text; for the --status-allow addresses only (loopback by
@@ -373,17 +355,15 @@ static int status_reply(hconn *c, const req_view *v, file_reply *r)
         return 1;
     }
     const shared *sh = c->w->sh;
-    char *text = NULL;
     size_t n = 0;
     if (metrics) {
-        text = status_metrics(sh->stats, sh->nstats, (uint64_t)(time(NULL) - sh->started), &n);
+        r->fd = status_metrics(sh->stats, sh->nstats, (uint64_t)(time(NULL) - sh->started), &n);
         r->type = "text/plain; version=0.0.4; charset=utf-8";
     } else {
         n = strlen(status_page());
+        r->fd = mem_file(status_page(), n);
         r->type = "text/html; charset=utf-8";
     }
-    r->fd = metrics ? (text ? mem_file(text, n) : -1) : mem_file(status_page(), n);
-    free(text);
     if (r->fd < 0) {
         r->status = 503;
         return 1;
@@ -406,27 +386,22 @@ static void serve_file(hconn *c, const req_view *v, file_reply *r)
         return;
     }
     if (status_reply(c, v, r)) return;
-    int site = site_of(sh->o, v->authority, v->authority_len);
     file_request q = {v->method,  v->method_len, v->path,    v->path_len, v->inm,
                       v->inm_len, v->ims,        v->ims_len, v->range,    v->range_len,
                       v->ae,      v->ae_len,     v->im,      v->im_len,   v->ius,
-                      v->ius_len, v->ir,         v->ir_len,  site};
-    if (site)
-        files_serve(sh->site_fd[site], sh->site_real[site], &q, r, c->w->fc);
-    else
-        files_serve(sh->root_fd, sh->root_real, &q, r, c->w->fc);
+                      v->ius_len, v->ir,         v->ir_len,  v->site};
+    files_serve(sh->site_fd[v->site], sh->site_real[v->site], &q, r, c->w->fc);
 }
 
 static const push_entry *push_for(shared *sh, const req_view *v)
 {
     reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
-    if (!rl->npush && !sh->o->nhosts) return NULL; /* no push map: nothing to look up */
+    const push_entry *push = rl->push[v->site].push;
+    int n = rl->push[v->site].n;
+    if (!n) return NULL; /* no push map for this host */
     size_t k = 0;
     while (k < v->path_len && v->path[k] != '?')
         k++;
-    int site = site_of(sh->o, v->authority, v->authority_len);
-    const push_entry *push = site ? rl->site_push[site].push : rl->push;
-    int n = site ? rl->site_push[site].npush : rl->npush;
     for (int i = 0; i < n; i++)
         if (strlen(push[i].page) == k && !memcmp(push[i].page, v->path, k)) return &push[i];
     return NULL;
@@ -560,6 +535,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             break;
         }
         request_came(c);
+        v.site = site_of(c->w->sh->o, v.authority, v.authority_len);
         respond_h2(c, ev->stream_id, &v, 1);
         break;
     }
@@ -700,8 +676,9 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
             pv.path_len = strlen(pe->assets[i]);
             pv.ae = v->ae;
             pv.ae_len = v->ae_len;
-            pv.authority = v->authority; /* for the access log */
+            pv.authority = v->authority; /* the page's host: its root, and the access log */
             pv.authority_len = v->authority_len;
+            pv.site = v->site;
             pv.ua = v->ua;
             pv.ua_len = v->ua_len;
             respond_h2(c, pid, &pv, 0);
@@ -855,6 +832,7 @@ static void h1_answer(hconn *c)
     v.ua = h1_field(m, "user-agent", &v.ua_len);
     v.referer = h1_field(m, "referer", &v.referer_len);
     v.authority = h1_field(m, "host", &v.authority_len);
+    v.site = site_of(sh->o, v.authority, v.authority_len);
     v.content_length = h1_content_length(m);
     /* answered before its body: the connection cannot be reused; nor
      * after a CONNECT (refused: what follows its head is not a request) */
@@ -1456,7 +1434,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         }
         if (tls) {
             reloadable *rl = atomic_load_explicit(&w->sh->cur, memory_order_acquire);
-            if (tp_init_tls(&c->tp, cfd, rl->tls, 1, NULL, NULL) < 0) {
+            if (tp_init_tls(&c->tp, cfd, rl->tls[0], 1, NULL, NULL) < 0) {
                 tp_close(&c->tp);
                 free(c);
                 continue;
@@ -1672,7 +1650,8 @@ static int listen_on(const server_listen *ls, int exclusive, char *err, size_t e
     return fd;
 }
 
-static int load_push_map(reloadable *sh, const char *path, char *err, size_t errlen)
+/* A push map file into *push (*n entries, added to what is there). */
+static int load_push_map(push_entry **push, int *n, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -1690,10 +1669,10 @@ static int load_push_map(reloadable *sh, const char *path, char *err, size_t err
             fclose(f);
             return -1;
         }
-        push_entry *p = realloc(sh->push, (size_t)(sh->npush + 1) * sizeof(*p));
+        push_entry *p = realloc(*push, (size_t)(*n + 1) * sizeof(*p));
         if (!p) break;
-        sh->push = p;
-        push_entry *e = &sh->push[sh->npush++];
+        *push = p;
+        push_entry *e = &p[(*n)++];
         memset(e, 0, sizeof(*e));
         snprintf(e->page, sizeof(e->page), "%s", tok);
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) && e->n < MAX_PUSH) {
@@ -1722,11 +1701,9 @@ static void push_free(push_entry *push, int n)
 static void reloadable_free(reloadable *rl)
 {
     if (!rl) return;
-    if (rl->tls) SSL_CTX_free(rl->tls);
-    push_free(rl->push, rl->npush);
-    for (int i = 1; i <= SERVER_MAX_HOSTS; i++) {
-        if (rl->site_tls[i]) SSL_CTX_free(rl->site_tls[i]);
-        push_free(rl->site_push[i].push, rl->site_push[i].npush);
+    for (int i = 0; i <= SERVER_MAX_HOSTS; i++) {
+        if (rl->tls[i]) SSL_CTX_free(rl->tls[i]);
+        push_free(rl->push[i].push, rl->push[i].n);
     }
     free(rl);
 }
@@ -1773,16 +1750,19 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     int site = name ? site_of(sh->o, name, strlen(name)) : 0;
     reloadable *rl = atomic_load_explicit(&((shared *)sh)->cur, memory_order_acquire);
-    if (site && rl->site_tls[site]) SSL_set_SSL_CTX(ssl, rl->site_tls[site]);
+    if (site && rl->tls[site]) SSL_set_SSL_CTX(ssl, rl->tls[site]);
     return SSL_TLSEXT_ERR_OK;
 }
 
 /* The certificate, key and push map read (again): NULL with a reason in
  * err when one is wrong. */
-static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, char *err,
+/* *site: the site whose certificate or push map was wrong (0: the
+ * top-level's), for --check-config's line. */
+static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, int *site, char *err,
                                    size_t errlen)
 {
     const server_opts *o = sh->o;
+    *site = 0;
     reloadable *rl = calloc(1, sizeof(*rl));
     if (!rl) {
         snprintf(err, errlen, "out of memory");
@@ -1790,12 +1770,13 @@ static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, ch
         return NULL;
     }
     rl->gen = gen;
-    if (sh->need_tls && !(rl->tls = tls_server_ctx(o->cert, o->key, &o->tls, err, errlen))) {
+    if (sh->need_tls && !(rl->tls[0] = tls_server_ctx(o->cert, o->key, &o->tls, err, errlen))) {
         *code = SERVE_CERT;
         reloadable_free(rl);
         return NULL;
     }
-    if (o->push_map && load_push_map(rl, o->push_map, err, errlen) < 0) {
+    if (o->push_map &&
+        load_push_map(&rl->push[0].push, &rl->push[0].n, o->push_map, err, errlen) < 0) {
         *code = SERVE_USAGE;
         reloadable_free(rl);
         return NULL;
@@ -1804,27 +1785,25 @@ static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, ch
         const server_vhost *h = &o->hosts[i];
         char herr[400];
         if (h->cert && sh->need_tls &&
-            !(rl->site_tls[i + 1] = tls_server_ctx(h->cert, h->key, &o->tls, herr, sizeof(herr)))) {
+            !(rl->tls[i + 1] = tls_server_ctx(h->cert, h->key, &o->tls, herr, sizeof(herr)))) {
             snprintf(err, errlen, "host %s: %s", h->names[0], herr);
             *code = SERVE_CERT;
+            *site = i + 1;
             reloadable_free(rl);
             return NULL;
         }
-        reloadable tmp;
-        memset(&tmp, 0, sizeof(tmp));
-        if (h->push_map && load_push_map(&tmp, h->push_map, herr, sizeof(herr)) < 0) {
+        if (h->push_map && load_push_map(&rl->push[i + 1].push, &rl->push[i + 1].n, h->push_map,
+                                         herr, sizeof(herr)) < 0) {
             snprintf(err, errlen, "host %s: %s", h->names[0], herr);
-            push_free(tmp.push, tmp.npush);
             *code = SERVE_USAGE;
+            *site = i + 1;
             reloadable_free(rl);
             return NULL;
         }
-        rl->site_push[i + 1].push = tmp.push;
-        rl->site_push[i + 1].npush = tmp.npush;
     }
-    if (rl->tls && o->nhosts) {
-        SSL_CTX_set_tlsext_servername_callback(rl->tls, sni_cb);
-        SSL_CTX_set_tlsext_servername_arg(rl->tls, (void *)(uintptr_t)sh);
+    if (rl->tls[0] && o->nhosts) {
+        SSL_CTX_set_tlsext_servername_callback(rl->tls[0], sni_cb);
+        SSL_CTX_set_tlsext_servername_arg(rl->tls[0], (void *)(uintptr_t)sh);
     }
     return rl;
 }
@@ -1838,8 +1817,7 @@ static void shared_free(shared *sh)
         reloadable_free(rl);
         rl = next;
     }
-    if (sh->root_fd >= 0) close(sh->root_fd);
-    for (int i = 1; i <= SERVER_MAX_HOSTS; i++) {
+    for (int i = 0; i <= SERVER_MAX_HOSTS; i++) {
         if (sh->site_fd[i] > 0) close(sh->site_fd[i]);
         free(sh->site_real[i]);
     }
@@ -1969,7 +1947,8 @@ static void reload(shared *sh)
     char err[600];
     int code;
     reloadable *old = atomic_load(&sh->cur);
-    reloadable *rl = reloadable_load(sh, old->gen + 1, &code, err, sizeof(err));
+    int site;
+    reloadable *rl = reloadable_load(sh, old->gen + 1, &code, &site, err, sizeof(err));
     if (!rl) {
         error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
                   err);
@@ -2002,6 +1981,52 @@ static void reclaim(shared *sh, worker *ws, int nw)
     }
 }
 
+/* Every site's root opened (the top-level one when there is one). -1
+ * with *site the one that is not a folder and why in err. */
+static int open_roots(shared *sh, int *site, char *err, size_t errlen)
+{
+    const server_opts *o = sh->o;
+    for (int i = 0; i <= o->nhosts; i++) {
+        const char *root = i ? o->hosts[i - 1].root : o->root;
+        if (!root) continue; /* --check-config of the demo */
+        char real[4096];
+        struct stat st;
+        errno = 0;
+        if (!realpath(root, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            (sh->site_fd[i] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            !(sh->site_real[i] = strdup(real))) {
+            *site = i;
+            char host[300] = "";
+            if (i) snprintf(host, sizeof(host), "host %s: ", o->hosts[i - 1].names[0]);
+            snprintf(err, errlen, "%sroot folder %s: %s", host, root,
+                     errno ? strerror(errno) : "not a folder");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int server_check(const server_opts *o, int *site, char *err, size_t errlen)
+{
+    shared sh;
+    memset(&sh, 0, sizeof(sh));
+    sh.o = o;
+    sh.log_fd = -1;
+    sh.err_fd = 2;
+    sh.need_tls = o->nlisten == 0; /* the default listeners include TLS */
+    for (int i = 0; i < o->nlisten; i++)
+        sh.need_tls |= o->listen[i].tls;
+    int rc = open_roots(&sh, site, err, errlen) < 0 ? SERVE_ROOT : SERVE_OK;
+    reloadable *rl = rc ? NULL : reloadable_load(&sh, 1, &rc, site, err, errlen);
+    if (rl) atomic_store(&sh.cur, rl);
+    if (!rc && files_configure(&o->files, err, errlen) < 0) {
+        rc = SERVE_USAGE;
+        *site = -1;
+    }
+    shared_free(&sh);
+    return rc;
+}
+
 int server_run(const server_opts *o)
 {
     char err[600];
@@ -2010,34 +2035,18 @@ int server_run(const server_opts *o)
     sh.o = o;
     sh.log_fd = -1;
     sh.err_fd = 2;
-    sh.root_fd = -1;
     signal(SIGPIPE, SIG_IGN);
 
-    struct stat st;
-    if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(o->root, sh.root_real)) {
-        fprintf(stderr, "loom serve: root folder %s: %s\n", o->root,
-                stat(o->root, &st) < 0 ? strerror(errno) : "not a folder");
+    int site;
+    if (open_roots(&sh, &site, err, sizeof(err)) < 0) {
+        fprintf(stderr, "loom serve: %s\n", err);
+        shared_free(&sh);
         return SERVE_ROOT;
     }
-    sh.root_fd = open(sh.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    for (int i = 0; i < o->nhosts; i++) { /* the virtual hosts' roots */
-        const server_vhost *h = &o->hosts[i];
-        char real[4096];
-        if (!realpath(h->root, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
-            (sh.site_fd[i + 1] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-            !(sh.site_real[i + 1] = strdup(real))) {
-            fprintf(stderr, "loom serve: host %s: root folder %s: %s\n", h->names[0], h->root,
-                    errno ? strerror(errno) : "not a folder");
-            shared_free(&sh);
-            return SERVE_ROOT;
-        }
-    }
-    int need_tls = 0;
     for (int i = 0; i < o->nlisten; i++)
-        need_tls |= o->listen[i].tls;
-    sh.need_tls = need_tls;
+        sh.need_tls |= o->listen[i].tls;
     int code = 0;
-    reloadable *first = reloadable_load(&sh, 1, &code, err, sizeof(err));
+    reloadable *first = reloadable_load(&sh, 1, &code, &site, err, sizeof(err));
     if (!first) {
         fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);

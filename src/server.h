@@ -76,6 +76,13 @@ enum {
     SERVE_CACHE = 6, /* the demo site cannot be written to the cache folder */
 };
 
+/* What server_run() reads before it listens — every site's root, the
+ * certificates and keys (through OpenSSL), the push maps, the media types
+ * — read and dropped: SERVE_OK, or the exit status server_run() would
+ * have with the reason in err and *site the site at fault (0 the top-level
+ * one, i + 1 o->hosts[i], -1 none). For --check-config. */
+int server_check(const server_opts *o, int *site, char *err, size_t errlen);
+
 /* Runs the server until SIGTERM/SIGINT (graceful shutdown). Returns an exit
  * code; prints a one-line reason on failure. */
 int server_run(const server_opts *o);

@@ -2,47 +2,13 @@
 #include "status.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loom/loom.h"
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} tbuf;
-
-static void put(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(tbuf *b, const char *fmt, ...)
-{
-    if (b->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap * 2 + (size_t)n;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->failed = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-}
+#include "sbuf.h"
 
 static uint64_t ld(_Atomic uint64_t *x)
 {
@@ -61,81 +27,82 @@ static uint64_t sum_at(status_counters *const *w, int nw, size_t off)
 #define SUM(field)   sum_at(w, nw, offsetof(status_counters, field))
 #define SUMI(arr, k) sum_at(w, nw, offsetof(status_counters, arr) + (size_t)(k) * sizeof(uint64_t))
 
-static void metric(tbuf *b, const char *name, const char *type, const char *help)
+static void metric(sbuf *b, const char *name, const char *type, const char *help)
 {
-    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-char *status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t *len)
+int status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t *len)
 {
-    tbuf b = {malloc(8192), 0, 8192, 0};
-    if (!b.p) return NULL;
+    sbuf b = {0};
     metric(&b, "loom_uptime_seconds", "gauge", "Seconds since loom serve started.");
-    put(&b, "loom_uptime_seconds %llu\n", (unsigned long long)uptime_s);
+    sb_printf(&b, "loom_uptime_seconds %llu\n", (unsigned long long)uptime_s);
     metric(&b, "loom_connections_accepted_total", "counter", "Connections accepted.");
-    put(&b, "loom_connections_accepted_total %llu\n", (unsigned long long)SUM(accepted));
+    sb_printf(&b, "loom_connections_accepted_total %llu\n", (unsigned long long)SUM(accepted));
     metric(&b, "loom_connections_open", "gauge", "Connections open, by protocol.");
-    put(&b, "loom_connections_open{protocol=\"h2\"} %llu\n", (unsigned long long)SUM(open_h2));
-    put(&b, "loom_connections_open{protocol=\"h2c\"} %llu\n", (unsigned long long)SUM(open_h2c));
-    put(&b, "loom_connections_open{protocol=\"http/1.1\"} %llu\n",
-        (unsigned long long)SUM(open_h1));
+    sb_printf(&b, "loom_connections_open{protocol=\"h2\"} %llu\n",
+              (unsigned long long)SUM(open_h2));
+    sb_printf(&b, "loom_connections_open{protocol=\"h2c\"} %llu\n",
+              (unsigned long long)SUM(open_h2c));
+    sb_printf(&b, "loom_connections_open{protocol=\"http/1.1\"} %llu\n",
+              (unsigned long long)SUM(open_h1));
     metric(&b, "loom_streams_open", "gauge", "Requests being answered.");
-    put(&b, "loom_streams_open %llu\n", (unsigned long long)SUM(streams_open));
+    sb_printf(&b, "loom_streams_open %llu\n", (unsigned long long)SUM(streams_open));
     metric(&b, "loom_requests_total", "counter", "Responses, by status class.");
     static const char *const cls[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
     for (int k = 1; k < 6; k++)
-        put(&b, "loom_requests_total{status=\"%s\"} %llu\n", cls[k],
-            (unsigned long long)SUMI(requests, k));
+        sb_printf(&b, "loom_requests_total{status=\"%s\"} %llu\n", cls[k],
+                  (unsigned long long)SUMI(requests, k));
     metric(&b, "loom_response_body_bytes_total", "counter", "Response body octets.");
-    put(&b, "loom_response_body_bytes_total %llu\n", (unsigned long long)SUM(body_bytes));
+    sb_printf(&b, "loom_response_body_bytes_total %llu\n", (unsigned long long)SUM(body_bytes));
     metric(&b, "loom_response_header_bytes_total", "counter",
            "HTTP/2 response header octets: as HTTP/1.1 text would be, and as HPACK sent.");
     uint64_t raw = SUM(hdr_raw), wire = SUM(hdr_wire);
-    put(&b, "loom_response_header_bytes_total{form=\"text\"} %llu\n", (unsigned long long)raw);
-    put(&b, "loom_response_header_bytes_total{form=\"hpack\"} %llu\n", (unsigned long long)wire);
+    sb_printf(&b, "loom_response_header_bytes_total{form=\"text\"} %llu\n",
+              (unsigned long long)raw);
+    sb_printf(&b, "loom_response_header_bytes_total{form=\"hpack\"} %llu\n",
+              (unsigned long long)wire);
     metric(&b, "loom_hpack_bytes_saved_total", "counter",
            "Response header octets HPACK saved (text minus HPACK).");
-    put(&b, "loom_hpack_bytes_saved_total %llu\n",
-        (unsigned long long)(raw > wire ? raw - wire : 0));
+    sb_printf(&b, "loom_hpack_bytes_saved_total %llu\n",
+              (unsigned long long)(raw > wire ? raw - wire : 0));
     metric(&b, "loom_tls_handshakes_total", "counter", "TLS handshakes, by result.");
-    put(&b, "loom_tls_handshakes_total{result=\"ok\"} %llu\n", (unsigned long long)SUM(tls_ok));
-    put(&b, "loom_tls_handshakes_total{result=\"failed\"} %llu\n",
-        (unsigned long long)SUM(tls_failed));
+    sb_printf(&b, "loom_tls_handshakes_total{result=\"ok\"} %llu\n",
+              (unsigned long long)SUM(tls_ok));
+    sb_printf(&b, "loom_tls_handshakes_total{result=\"failed\"} %llu\n",
+              (unsigned long long)SUM(tls_failed));
     metric(&b, "loom_goaway_sent_total", "counter",
            "Connections loom ended with a GOAWAY error, by error (ENHANCE_YOUR_CALM: a "
            "defence triggered).");
     for (uint32_t e = 1; e < STATUS_ERRS && strcmp(loom_h2_code_name(e), "UNKNOWN"); e++)
-        put(&b, "loom_goaway_sent_total{error=\"%s\"} %llu\n", loom_h2_code_name(e),
-            (unsigned long long)SUMI(goaway, e));
+        sb_printf(&b, "loom_goaway_sent_total{error=\"%s\"} %llu\n", loom_h2_code_name(e),
+                  (unsigned long long)SUMI(goaway, e));
     metric(&b, "loom_defence_total", "counter",
            "Connections ended or refused by a defence or a limit, by kind.");
-    put(&b, "loom_defence_total{kind=\"idle_timeout\"} %llu\n",
-        (unsigned long long)SUM(idle_closed));
-    put(&b, "loom_defence_total{kind=\"header_timeout\"} %llu\n",
-        (unsigned long long)SUM(head_timeouts));
-    put(&b, "loom_defence_total{kind=\"settings_timeout\"} %llu\n",
-        (unsigned long long)SUM(settings_timeouts));
-    put(&b, "loom_defence_total{kind=\"accept_paused_emfile\"} %llu\n",
-        (unsigned long long)SUM(accept_pauses));
-    put(&b, "loom_defence_total{kind=\"plain_http_on_tls\"} %llu\n",
-        (unsigned long long)SUM(plain_on_tls));
+    sb_printf(&b, "loom_defence_total{kind=\"idle_timeout\"} %llu\n",
+              (unsigned long long)SUM(idle_closed));
+    sb_printf(&b, "loom_defence_total{kind=\"header_timeout\"} %llu\n",
+              (unsigned long long)SUM(head_timeouts));
+    sb_printf(&b, "loom_defence_total{kind=\"settings_timeout\"} %llu\n",
+              (unsigned long long)SUM(settings_timeouts));
+    sb_printf(&b, "loom_defence_total{kind=\"accept_paused_emfile\"} %llu\n",
+              (unsigned long long)SUM(accept_pauses));
+    sb_printf(&b, "loom_defence_total{kind=\"plain_http_on_tls\"} %llu\n",
+              (unsigned long long)SUM(plain_on_tls));
     metric(&b, "loom_worker_connections_open", "gauge", "Connections open, by worker.");
     for (int i = 0; i < nw; i++)
-        put(&b, "loom_worker_connections_open{worker=\"%d\"} %llu\n", i,
+        sb_printf(
+            &b, "loom_worker_connections_open{worker=\"%d\"} %llu\n", i,
             (unsigned long long)(ld(&w[i]->open_h2) + ld(&w[i]->open_h2c) + ld(&w[i]->open_h1)));
     metric(&b, "loom_worker_requests_total", "counter", "Responses, by worker.");
     for (int i = 0; i < nw; i++) {
         uint64_t n = 0;
         for (int k = 0; k < 6; k++)
             n += ld(&w[i]->requests[k]);
-        put(&b, "loom_worker_requests_total{worker=\"%d\"} %llu\n", i, (unsigned long long)n);
-    }
-    if (b.failed) {
-        free(b.p);
-        return NULL;
+        sb_printf(&b, "loom_worker_requests_total{worker=\"%d\"} %llu\n", i, (unsigned long long)n);
     }
     *len = b.len;
-    return b.p;
+    return sb_file(&b);
 }
 
 const char *status_page(void)

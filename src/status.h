@@ -36,9 +36,9 @@ typedef struct {
                           atomic_load_explicit(&(c)->field, memory_order_relaxed) - (uint64_t)(n), \
                           memory_order_relaxed)
 
-/* The metrics of nw workers' counters in Prometheus text format (0.0.4)
- * into a new buffer (*len octets); NULL: no memory. */
-char *status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t *len);
+/* The metrics of nw workers' counters in Prometheus text format (0.0.4),
+ * as a body file (sbuf.h) of *len octets; -1: no memory. */
+int status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t *len);
 
 /* The HTML page: it polls its own path + "/metrics" every second and draws
  * requests per second over the last five minutes. */

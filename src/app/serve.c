@@ -94,6 +94,16 @@ static const char usage[] =
  * file's directive, "" for the command line. */
 static char where[4200];
 
+/* The messages that follow are about path's line (0 or no path: the
+ * command line). */
+static void at(const char *path, int line)
+{
+    if (path && line)
+        snprintf(where, sizeof(where), "%s:%d: ", path, line);
+    else
+        where[0] = 0;
+}
+
 /* One line on stderr: "loom serve: [FILE:LINE: ]what". */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -254,58 +264,20 @@ static int check_config(const char *path, const server_opts *o, int cert_line, i
                         int push_line)
 {
     char err[700];
-    struct stat st;
-#define AT(line)                                                                                   \
-    (snprintf(where, sizeof(where), "%s:%d: ", path, line), where[0] = (line) ? where[0] : 0)
-    if (o->root && (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode))) {
-        AT(root_line);
-        say("root folder %s: %s\n", o->root,
-            stat(o->root, &st) < 0 ? strerror(errno) : "not a folder");
-        return SERVE_ROOT;
+    int site = -1, rc = server_check(o, &site, err, sizeof(err));
+    if (rc != SERVE_OK) {
+        /* the line of the directive at fault: the site's root,
+         * certificate, or push map (a host's own line for that) */
+        const server_vhost *h = site > 0 ? &o->hosts[site - 1] : NULL;
+        int line = site < 0           ? 0
+                   : rc == SERVE_ROOT ? (h ? h->root_line : root_line)
+                   : rc == SERVE_CERT ? (h ? h->cert_line : cert_line)
+                   : h                ? h->line
+                                      : push_line;
+        at(path, line);
+        say("%s\n", err);
+        return rc;
     }
-    int need_tls = o->nlisten == 0;
-    for (int i = 0; i < o->nlisten; i++)
-        need_tls |= o->listen[i].tls;
-    if (need_tls && o->cert) {
-        SSL_CTX *ctx = tls_server_ctx(o->cert, o->key, &o->tls, err, sizeof(err));
-        if (!ctx) {
-            AT(cert_line);
-            say("%s\n", err);
-            return SERVE_CERT;
-        }
-        SSL_CTX_free(ctx);
-    }
-    if (o->push_map && access(o->push_map, R_OK) != 0) {
-        AT(push_line);
-        say("cannot read push map %s: %s\n", o->push_map, strerror(errno));
-        return SERVE_USAGE;
-    }
-    for (int i = 0; i < o->nhosts; i++) {
-        const server_vhost *h = &o->hosts[i];
-        if (stat(h->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            AT(h->root_line);
-            say("host %s: root folder %s: %s\n", h->names[0], h->root,
-                stat(h->root, &st) < 0 ? strerror(errno) : "not a folder");
-            return SERVE_ROOT;
-        }
-        if (h->cert) {
-            SSL_CTX *ctx = tls_server_ctx(h->cert, h->key, &o->tls, err, sizeof(err));
-            if (!ctx) {
-                AT(h->cert_line);
-                say("host %s: %s\n", h->names[0], err);
-                return SERVE_CERT;
-            }
-            SSL_CTX_free(ctx);
-        }
-        if (h->push_map && access(h->push_map, R_OK) != 0) {
-            AT(h->line);
-            say("host %s: cannot read push map %s: %s\n", h->names[0], h->push_map,
-                strerror(errno));
-            return SERVE_USAGE;
-        }
-    }
-#undef AT
-    where[0] = 0;
     printf("loom serve: %s: ok (%d listeners, %d virtual hosts)\n", path, o->nlisten, o->nhosts);
     return SERVE_OK;
 }
@@ -367,10 +339,7 @@ int serve_main(int argc, char **argv)
         o.nhosts = conf.nhosts;
     }
     for (int i = 1; i < nargs; i++) {
-        if (lines && lines[i])
-            snprintf(where, sizeof(where), "%s:%d: ", conf_path, lines[i]);
-        else
-            where[0] = 0;
+        at(conf_path, lines ? lines[i] : 0);
         int cur_line = lines ? lines[i] : 0;
         const char *a = args[i], *v = i + 1 < nargs ? args[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

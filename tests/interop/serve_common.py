@@ -10,12 +10,13 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from get_common import free_port  # noqa: F401 (one definition for every harness)
 
 READY_TIMEOUT = 30.0  # ASan build, and a self-signed certificate on first use
 STOP_TIMEOUT = 30.0
@@ -57,13 +58,32 @@ def run(cmd, timeout=30, check_rc=None, **kw):
     return p
 
 
-def free_port():
-    """A loopback port free a moment ago (for a fixed-port server)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def start_refused(loom, args, want, env=None, needles=()):
+    """`loom serve ARGS` must stop at once with exit status `want` and one line
+    on stderr, "loom serve: ..." (containing each of `needles`), having said
+    nowhere that it listens. Returns that line."""
+    p = run([loom, "serve"] + list(args), timeout=30, env=env, stdin=subprocess.DEVNULL)
+    err = p.stderr.decode(errors="replace")
+    what = "loom serve %s" % " ".join(args)
+    check(p.returncode == want, "%s: exit %d, wanted %d; stderr:\n%s" %
+          (what, p.returncode, want, err[-3000:]))
+    lines = err.splitlines()
+    check(len(lines) == 1 and lines[0].startswith("loom serve: "),
+          "%s: wanted one line 'loom serve: ...' on stderr, got %r" % (what, err[:2000]))
+    for n in needles:
+        check(n in lines[0], "%s: the message does not say %r: %r" % (what, n, lines[0]))
+    check(b"listening on" not in p.stdout, "%s: it said it was listening" % what)
+    return lines[0]
+
+
+def make_site(tmp, files=(("a.txt", "hello\n"),)):
+    """tmp/site with these (name, text) files; returns its path."""
+    site = os.path.join(tmp, "site")
+    os.makedirs(site)
+    for name, text in files:
+        with open(os.path.join(site, name), "w") as f:
+            f.write(text)
+    return site
 
 
 def make_tmp(prefix):

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 
-from serve_common import Server, check, main, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, run
 
 COMBINED = re.compile(r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
                       r'"(\S+) (\S+) (HTTP/[\d.]+)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$')
@@ -150,11 +150,8 @@ def errors(loom, site, tmp):
 def test(argv):
     loom = argv[0]
     tmp = make_tmp("logs")
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
-        with open(os.path.join(site, "a.txt"), "w") as f:
-            f.write("hello\n")
+        site = make_site(tmp)
         combined(loom, site, tmp)
         json_lines(loom, site, tmp)
         rotation(loom, site, tmp)

@@ -15,24 +15,8 @@ Real curl as the client; every server started here and stopped by PID."""
 import os
 import shutil
 import socket
-import subprocess
 
-from serve_common import Server, check, free_port, main, make_tmp, run
-
-
-def one_line_exit(loom, args, want, env=None, needles=()):
-    p = run([loom, "serve"] + args, timeout=30, env=env, stdin=subprocess.DEVNULL)
-    err = p.stderr.decode(errors="replace")
-    what = "loom serve %s" % " ".join(args)
-    check(p.returncode == want, "%s: exit %d, wanted %d; stderr:\n%s" %
-          (what, p.returncode, want, err[-3000:]))
-    lines = err.splitlines()
-    check(len(lines) == 1 and lines[0].startswith("loom serve: "),
-          "%s: wanted one line 'loom serve: ...' on stderr, got %r" % (what, err[:2000]))
-    for n in needles:
-        check(n in lines[0], "%s: the message does not say %r: %r" % (what, n, lines[0]))
-    check(b"listening on" not in p.stdout, "%s: it said it was listening" % what)
-    return lines[0]
+from serve_common import Server, check, free_port, main, make_site, make_tmp, run, start_refused
 
 
 def numbers(loom, site):
@@ -57,7 +41,7 @@ def numbers(loom, site):
         (["--max-request-body", "1x"], "--max-request-body"),
     ]
     for args, flag in cases:
-        one_line_exit(loom, [site] + args, 2, needles=(flag,))
+        start_refused(loom, [site] + args, 2, needles=(flag,))
     print("numbers: %d bad values refused with exit 2 and one line each" % len(cases))
 
 
@@ -70,10 +54,10 @@ def cache_unwritable(loom, site, tmp):
     env.pop("XDG_CACHE_HOME", None)
     env["HOME"] = os.path.join(blocker, "home")
     where = os.path.join(blocker, "home", ".cache", "loom")
-    line = one_line_exit(loom, [site, "--https", "127.0.0.1:0"], 3, env=env,
+    line = start_refused(loom, [site, "--https", "127.0.0.1:0"], 3, env=env,
                          needles=(where, "--cert", "Not a directory"))
     print("unwritable cache, --https without --cert: exit 3: %s" % line)
-    line = one_line_exit(loom, [], 6, env=env, needles=(where, "Not a directory"))
+    line = start_refused(loom, [], 6, env=env, needles=(where, "Not a directory"))
     print("unwritable cache, the demo: exit 6: %s" % line)
 
 
@@ -82,9 +66,9 @@ def port_in_use(loom, site):
     fixed = "127.0.0.1:%d" % port
     # three workers share the fixed port (SO_REUSEPORT among themselves)
     with Server(loom, site=site, extra=["--http", fixed], workers=3) as s:
-        line = one_line_exit(loom, [site, "--http", fixed], 4, needles=("in use",))
+        line = start_refused(loom, [site, "--http", fixed], 4, needles=("in use",))
         print("second loom serve on %s: exit 4: %s" % (fixed, line))
-        line = one_line_exit(loom, [site, "--https", fixed, "--workers", "2"], 4,
+        line = start_refused(loom, [site, "--https", fixed, "--workers", "2"], 4,
                              needles=("in use",))
         # every connection still reaches the first server
         for i in range(20):
@@ -138,11 +122,8 @@ def plain_http_on_tls(loom, site):
 def test(argv):
     loom = argv[0]
     tmp = make_tmp("operators")
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
-        with open(os.path.join(site, "index.html"), "w") as f:
-            f.write("<!doctype html><title>ops</title>\n")
+        site = make_site(tmp, [("index.html", "<!doctype html><title>ops</title>\n")])
         numbers(loom, site)
         cache_unwritable(loom, site, tmp)
         port_in_use(loom, site)

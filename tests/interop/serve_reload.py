@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from serve_common import Server, check, main, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, run
 
 
 def make_cert(tmp, name):
@@ -40,14 +40,9 @@ def subject_and_link(url):
 def test(argv):
     loom = argv[0]
     tmp = make_tmp("reload")
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
-        with open(os.path.join(site, "index.html"), "w") as f:
-            f.write("<!doctype html><link rel=stylesheet href=/a.css>\n")
-        for n in ("a.css", "b.js", "1k.txt"):
-            with open(os.path.join(site, n), "w") as f:
-                f.write(n * 100 + "\n")
+        site = make_site(tmp, [("index.html", "<!doctype html><link rel=stylesheet href=/a.css>\n")] +
+                         [(n, n * 100 + "\n") for n in ("a.css", "b.js", "1k.txt")])
         big = os.urandom(24 << 20)
         with open(os.path.join(site, "big.bin"), "wb") as f:
             f.write(big)

@@ -30,7 +30,7 @@ import hpack
 from hyperframe.frame import (DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
-from serve_common import Server, TestFailure, check, file_sha256, main, make_tmp, run
+from serve_common import Server, TestFailure, check, file_sha256, main, make_tmp, run, start_refused
 
 BIG = 50 * 1024 * 1024
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -267,15 +267,7 @@ def exit_tests(loom, tmp):
     ]
     try:
         for want, args in cases:
-            p = run([loom, "serve"] + args, timeout=30, env=env, stdin=subprocess.DEVNULL)
-            err = p.stderr.decode(errors="replace")
-            what = "loom serve %s" % " ".join(args)
-            check(p.returncode == want, "%s: exit %d, wanted %d; stderr:\n%s" %
-                  (what, p.returncode, want, err[-3000:]))
-            lines = err.splitlines()
-            check(len(lines) == 1 and lines[0].startswith("loom serve: "),
-                  "%s: wanted one line 'loom serve: ...' on stderr, got %r" % (what, err[:2000]))
-            check(b"listening on" not in p.stdout, "%s: it said it was listening" % what)
+            start_refused(loom, args, want, env=env)
     finally:
         busy.close()
     print("exit statuses: ok (%d cases)" % len(cases))

@@ -21,7 +21,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from serve_chromium import check_png, chromium, find_chromium
-from serve_common import Server, check, main, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, run
 
 
 def metrics(s):
@@ -140,11 +140,8 @@ def page(loom, site, tmp):
 def test(argv):
     loom = argv[0]
     tmp = make_tmp("status")
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
-        with open(os.path.join(site, "a.txt"), "w") as f:
-            f.write("hello\n")
+        site = make_site(tmp)
         counters(loom, site)
         page(loom, site, tmp)
     finally:

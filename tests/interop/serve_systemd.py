@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from serve_common import Server, check, free_port, main, make_tmp, run
+from serve_common import Server, check, free_port, main, make_site, make_tmp, run
 
 
 def status_ids(pid):
@@ -170,15 +170,10 @@ def test(argv):
     loom = argv[0]
     tmp = make_tmp("systemd")
     os.chmod(tmp, 0o755)
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
+        site = make_site(tmp, [("a.txt", "hello\n"), ("root-only.txt", "secret\n")])
         os.chmod(site, 0o755)
-        with open(os.path.join(site, "a.txt"), "w") as f:
-            f.write("hello\n")
         os.chmod(os.path.join(site, "a.txt"), 0o644)
-        with open(os.path.join(site, "root-only.txt"), "w") as f:
-            f.write("secret\n")
         os.chmod(os.path.join(site, "root-only.txt"), 0o600)
         user_drop(loom, site)
         activation(loom, site, tmp)

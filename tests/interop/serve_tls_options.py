@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 
-from serve_common import Server, check, main, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, run
 
 
 def openssl(*args, cwd=None):
@@ -160,11 +160,8 @@ def client_certs_and_ocsp(loom, site, d):
 def test(argv):
     loom = argv[0]
     tmp = make_tmp("tlsopts")
-    site = os.path.join(tmp, "site")
     try:
-        os.makedirs(site)
-        with open(os.path.join(site, "a.txt"), "w") as f:
-            f.write("hello\n")
+        site = make_site(tmp)
         d = pki(tmp)
         tickets(loom, site, tmp, d)
         versions_and_keys(loom, site, tmp, d)

@@ -27,6 +27,12 @@ static uint64_t sum_at(status_counters *const *w, int nw, size_t off)
 #define SUM(field)   sum_at(w, nw, offsetof(status_counters, field))
 #define SUMI(arr, k) sum_at(w, nw, offsetof(status_counters, arr) + (size_t)(k) * sizeof(uint64_t))
 
+/* One sample line: NAME{LABELS} VALUE. */
+static void sample(sbuf *b, const char *name, uint64_t v)
+{
+    sb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void metric(sbuf *b, const char *name, const char *type, const char *help)
 {
     sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -36,41 +42,33 @@ int status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t 
 {
     sbuf b = {0};
     metric(&b, "loom_uptime_seconds", "gauge", "Seconds since loom serve started.");
-    sb_printf(&b, "loom_uptime_seconds %llu\n", (unsigned long long)uptime_s);
+    sample(&b, "loom_uptime_seconds", uptime_s);
     metric(&b, "loom_connections_accepted_total", "counter", "Connections accepted.");
-    sb_printf(&b, "loom_connections_accepted_total %llu\n", (unsigned long long)SUM(accepted));
+    sample(&b, "loom_connections_accepted_total", SUM(accepted));
     metric(&b, "loom_connections_open", "gauge", "Connections open, by protocol.");
-    sb_printf(&b, "loom_connections_open{protocol=\"h2\"} %llu\n",
-              (unsigned long long)SUM(open_h2));
-    sb_printf(&b, "loom_connections_open{protocol=\"h2c\"} %llu\n",
-              (unsigned long long)SUM(open_h2c));
-    sb_printf(&b, "loom_connections_open{protocol=\"http/1.1\"} %llu\n",
-              (unsigned long long)SUM(open_h1));
+    sample(&b, "loom_connections_open{protocol=\"h2\"}", SUM(open_h2));
+    sample(&b, "loom_connections_open{protocol=\"h2c\"}", SUM(open_h2c));
+    sample(&b, "loom_connections_open{protocol=\"http/1.1\"}", SUM(open_h1));
     metric(&b, "loom_streams_open", "gauge", "Requests being answered.");
-    sb_printf(&b, "loom_streams_open %llu\n", (unsigned long long)SUM(streams_open));
+    sample(&b, "loom_streams_open", SUM(streams_open));
     metric(&b, "loom_requests_total", "counter", "Responses, by status class.");
     static const char *const cls[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
     for (int k = 1; k < 6; k++)
         sb_printf(&b, "loom_requests_total{status=\"%s\"} %llu\n", cls[k],
                   (unsigned long long)SUMI(requests, k));
     metric(&b, "loom_response_body_bytes_total", "counter", "Response body octets.");
-    sb_printf(&b, "loom_response_body_bytes_total %llu\n", (unsigned long long)SUM(body_bytes));
+    sample(&b, "loom_response_body_bytes_total", SUM(body_bytes));
     metric(&b, "loom_response_header_bytes_total", "counter",
            "HTTP/2 response header octets: as HTTP/1.1 text would be, and as HPACK sent.");
     uint64_t raw = SUM(hdr_raw), wire = SUM(hdr_wire);
-    sb_printf(&b, "loom_response_header_bytes_total{form=\"text\"} %llu\n",
-              (unsigned long long)raw);
-    sb_printf(&b, "loom_response_header_bytes_total{form=\"hpack\"} %llu\n",
-              (unsigned long long)wire);
+    sample(&b, "loom_response_header_bytes_total{form=\"text\"}", raw);
+    sample(&b, "loom_response_header_bytes_total{form=\"hpack\"}", wire);
     metric(&b, "loom_hpack_bytes_saved_total", "counter",
            "Response header octets HPACK saved (text minus HPACK).");
-    sb_printf(&b, "loom_hpack_bytes_saved_total %llu\n",
-              (unsigned long long)(raw > wire ? raw - wire : 0));
+    sample(&b, "loom_hpack_bytes_saved_total", (raw > wire ? raw - wire : 0));
     metric(&b, "loom_tls_handshakes_total", "counter", "TLS handshakes, by result.");
-    sb_printf(&b, "loom_tls_handshakes_total{result=\"ok\"} %llu\n",
-              (unsigned long long)SUM(tls_ok));
-    sb_printf(&b, "loom_tls_handshakes_total{result=\"failed\"} %llu\n",
-              (unsigned long long)SUM(tls_failed));
+    sample(&b, "loom_tls_handshakes_total{result=\"ok\"}", SUM(tls_ok));
+    sample(&b, "loom_tls_handshakes_total{result=\"failed\"}", SUM(tls_failed));
     metric(&b, "loom_goaway_sent_total", "counter",
            "Connections loom ended with a GOAWAY error, by error (ENHANCE_YOUR_CALM: a "
            "defence triggered).");
@@ -79,16 +77,11 @@ int status_metrics(status_counters *const *w, int nw, uint64_t uptime_s, size_t 
                   (unsigned long long)SUMI(goaway, e));
     metric(&b, "loom_defence_total", "counter",
            "Connections ended or refused by a defence or a limit, by kind.");
-    sb_printf(&b, "loom_defence_total{kind=\"idle_timeout\"} %llu\n",
-              (unsigned long long)SUM(idle_closed));
-    sb_printf(&b, "loom_defence_total{kind=\"header_timeout\"} %llu\n",
-              (unsigned long long)SUM(head_timeouts));
-    sb_printf(&b, "loom_defence_total{kind=\"settings_timeout\"} %llu\n",
-              (unsigned long long)SUM(settings_timeouts));
-    sb_printf(&b, "loom_defence_total{kind=\"accept_paused_emfile\"} %llu\n",
-              (unsigned long long)SUM(accept_pauses));
-    sb_printf(&b, "loom_defence_total{kind=\"plain_http_on_tls\"} %llu\n",
-              (unsigned long long)SUM(plain_on_tls));
+    sample(&b, "loom_defence_total{kind=\"idle_timeout\"}", SUM(idle_closed));
+    sample(&b, "loom_defence_total{kind=\"header_timeout\"}", SUM(head_timeouts));
+    sample(&b, "loom_defence_total{kind=\"settings_timeout\"}", SUM(settings_timeouts));
+    sample(&b, "loom_defence_total{kind=\"accept_paused_emfile\"}", SUM(accept_pauses));
+    sample(&b, "loom_defence_total{kind=\"plain_http_on_tls\"}", SUM(plain_on_tls));
     metric(&b, "loom_worker_connections_open", "gauge", "Connections open, by worker.");
     for (int i = 0; i < nw; i++)
         sb_printf(

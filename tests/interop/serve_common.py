@@ -76,6 +76,21 @@ def start_refused(loom, args, want, env=None, needles=()):
     return lines[0]
 
 
+def read_to_end(sock):
+    """What a socket gives until the peer closes it (or resets it); closes it."""
+    data = b""
+    try:
+        while True:
+            b = sock.recv(4096)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    sock.close()
+    return data
+
+
 def make_site(tmp, files=(("a.txt", "hello\n"),)):
     """tmp/site with these (name, text) files; returns its path."""
     site = os.path.join(tmp, "site")

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 
-from serve_common import Server, check, main, make_site, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, read_to_end, run
 
 COMBINED = re.compile(r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
                       r'"(\S+) (\S+) (HTTP/[\d.]+)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$')
@@ -129,12 +129,7 @@ def errors(loom, site, tmp):
         c = socket.create_connection(("127.0.0.1", s.http_port), timeout=5)
         c.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]) +
                   bytes([0, 0, 1, 0, 0, 0, 0, 0, 0]) + b"x")
-        try:
-            while c.recv(4096):
-                pass
-        except OSError:
-            pass
-        c.close()
+        read_to_end(c)
         ls = lines_of(err, 2)
     hs = [l for l in ls if "TLS handshake failed" in l]
     pe = [l for l in ls if "GOAWAY" in l and "PROTOCOL" in l]

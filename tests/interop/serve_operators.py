@@ -16,7 +16,7 @@ import os
 import shutil
 import socket
 
-from serve_common import Server, check, free_port, main, make_site, make_tmp, run, start_refused
+from serve_common import Server, check, free_port, main, make_site, make_tmp, read_to_end, run, start_refused
 
 
 def numbers(loom, site):
@@ -103,13 +103,7 @@ def plain_http_on_tls(loom, site):
         # a raw socket: the answer comes, then the connection ends (no reset)
         c = socket.create_connection(("127.0.0.1", port), timeout=10)
         c.sendall(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
-        data = b""
-        while True:
-            b = c.recv(4096)
-            if not b:
-                break
-            data += b
-        c.close()
+        data = read_to_end(c)
         check(data.startswith(b"HTTP/1.1 400") and b"Connection: close" in data,
               "raw POST to the TLS port: %r" % data[:300])
         # and the port still speaks TLS

@@ -21,7 +21,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from serve_chromium import check_png, chromium, find_chromium
-from serve_common import Server, check, main, make_site, make_tmp, run
+from serve_common import Server, check, main, make_site, make_tmp, read_to_end, run
 
 
 def metrics(s):
@@ -81,17 +81,10 @@ def counters(loom, site):
               "one h2c connection open: %r" % val(m2, "loom_connections_open", protocol="h2c"))
         # DATA on stream 0: a protocol error, answered with GOAWAY
         c.sendall(bytes([0, 0, 1, 0, 0, 0, 0, 0, 0]) + b"x")
-        try:
-            while c.recv(4096):
-                pass
-        except OSError:
-            pass
-        c.close()
+        read_to_end(c)
         t = socket.create_connection(("127.0.0.1", s.https_port), timeout=5)
         t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        while t.recv(4096):
-            pass
-        t.close()
+        read_to_end(t)
         end = time.monotonic() + 5
         while True:
             m3, _ = metrics(s)

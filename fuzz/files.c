@@ -21,6 +21,7 @@
 static int root_fd = -1;
 static char root_real[4096];
 static file_cache *cache;
+static files_conf *fconf;
 
 static void put(const char *dir, const char *name, const char *data, size_t n)
 {
@@ -74,7 +75,8 @@ static void setup(void)
     static const char *mime[] = {"md=text/markdown"};
     files_config cfg = {.autoindex = 1, .deny = deny, .ndeny = 1, .mime = mime, .nmime = 1};
     char err[256];
-    if (root_fd < 0 || files_configure(&cfg, err, sizeof(err)) < 0) abort();
+    fconf = files_conf_new(&cfg, err, sizeof(err));
+    if (root_fd < 0 || !fconf) abort();
     cache = files_cache_new(1u << 20);
     atexit(cleanup);
 }
@@ -113,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       (int)(size % 3)};
     /* half the inputs through the worker's cache (HTTP/2), half not */
     static file_reply r;
-    files_serve(root_fd, root_real, &q, &r, size % 2 ? cache : NULL);
+    files_serve(fconf, root_fd, root_real, &q, &r, size % 2 ? cache : NULL);
     switch (r.status) {
     case 200:
     case 206:

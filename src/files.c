@@ -49,19 +49,24 @@ static const struct {
     {"wav", "audio/wav"},
 };
 
-/* ---- configuration (set once, before the workers start; read-only after) ---- */
+/* ---- configuration: one files_conf per configuration in force (a
+ * reload makes a new one; requests read theirs, never a global) ---- */
 
-static files_config fcfg;
 static char boundary[40] = "loom-byteranges"; /* random once configured */
 static char multipart_type[80] = "multipart/byteranges; boundary=loom-byteranges";
 
 /* media types by extension: the --mime-type overrides, then the table
  * above (UTF-8 text), then the system's mime.types */
 #define MT_SLOTS 8192
-static struct {
-    char *ext, *type;
-} mt[MT_SLOTS];
-static size_t mt_n;
+struct files_conf {
+    files_config cfg; /* its deny globs: the copies below */
+    char **deny;
+    struct {
+        char *ext;
+        const char *type; /* interned: lives as long as the process */
+    } mt[MT_SLOTS];
+    size_t mt_n;
+};
 
 static uint64_t ext_hash(const char *e, size_t n)
 {
@@ -71,44 +76,96 @@ static uint64_t ext_hash(const char *e, size_t n)
     return h;
 }
 
-/* first one in wins */
-static void mt_put(const char *ext, size_t el, const char *type, size_t tl)
+/* Media type strings, one copy each for the process: a response, or a
+ * cached file, may still point at one after the configuration that named
+ * it was replaced. Bounded (a new one past the bound is not taken). Only
+ * files_conf_new() adds to it (one thread at a time). */
+#define TYPE_SLOTS 4096
+static char *types[TYPE_SLOTS];
+static size_t ntypes;
+
+static const char *intern_type(const char *t, size_t n)
 {
-    if (el == 0 || tl == 0 || mt_n >= MT_SLOTS / 2) return;
-    size_t i = ext_hash(ext, el) & (MT_SLOTS - 1);
-    for (; mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
-        if (strlen(mt[i].ext) == el && !strncasecmp(mt[i].ext, ext, el)) return;
-    mt[i].ext = strndup(ext, el);
-    mt[i].type = strndup(type, tl);
-    if (!mt[i].ext || !mt[i].type) {
-        free(mt[i].ext);
-        free(mt[i].type);
-        mt[i].ext = mt[i].type = NULL;
-        return;
-    }
-    mt_n++;
+    const char *found = NULL;
+    size_t i = ext_hash(t, n) & (TYPE_SLOTS - 1);
+    for (; types[i]; i = (i + 1) & (TYPE_SLOTS - 1))
+        if (strlen(types[i]) == n && !memcmp(types[i], t, n)) break;
+    if (types[i])
+        found = types[i];
+    else if (ntypes < TYPE_SLOTS / 2 && (types[i] = strndup(t, n)))
+        found = types[i], ntypes++;
+    return found;
 }
 
-static const char *mt_get(const char *ext)
+/* first one in wins */
+static void mt_put(files_conf *fc, const char *ext, size_t el, const char *type, size_t tl)
 {
-    if (!mt_n) return NULL;
+    if (el == 0 || tl == 0 || fc->mt_n >= MT_SLOTS / 2) return;
+    size_t i = ext_hash(ext, el) & (MT_SLOTS - 1);
+    for (; fc->mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
+        if (strlen(fc->mt[i].ext) == el && !strncasecmp(fc->mt[i].ext, ext, el)) return;
+    const char *t = intern_type(type, tl);
+    if (!t || !(fc->mt[i].ext = strndup(ext, el))) return;
+    fc->mt[i].type = t;
+    fc->mt_n++;
+}
+
+static const char *mt_get(const files_conf *fc, const char *ext)
+{
+    if (!fc || !fc->mt_n) return NULL;
     size_t el = strlen(ext);
-    for (size_t i = ext_hash(ext, el) & (MT_SLOTS - 1); mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
-        if (!strcasecmp(mt[i].ext, ext)) return mt[i].type;
+    for (size_t i = ext_hash(ext, el) & (MT_SLOTS - 1); fc->mt[i].ext; i = (i + 1) & (MT_SLOTS - 1))
+        if (!strcasecmp(fc->mt[i].ext, ext)) return fc->mt[i].type;
     return NULL;
 }
 
-int files_configure(const files_config *cfg, char *err, size_t errlen)
+void files_conf_free(files_conf *fc)
 {
-    fcfg = *cfg;
-    /* the multipart/byteranges boundary: random per process, so that no
-     * file can be made to contain it */
-    uint64_t rnd[2] = {0, 0};
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        rnd[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    snprintf(boundary, sizeof(boundary), "loom-%016llx%016llx", (unsigned long long)rnd[0],
-             (unsigned long long)rnd[1]);
-    snprintf(multipart_type, sizeof(multipart_type), "multipart/byteranges; boundary=%s", boundary);
+    if (!fc) return;
+    for (size_t i = 0; i < MT_SLOTS; i++)
+        free(fc->mt[i].ext);
+    for (size_t i = 0; i < fc->cfg.ndeny; i++)
+        free(fc->deny[i]);
+    free(fc->deny);
+    free(fc);
+}
+
+files_conf *files_conf_new(const files_config *cfg, char *err, size_t errlen)
+{
+    /* the multipart/byteranges boundary: random per process (made with
+     * the first configuration, before any worker runs), so that no file
+     * can be made to contain it */
+    static int have_boundary;
+    if (!have_boundary) {
+        uint64_t rnd[2] = {0, 0};
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            rnd[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        snprintf(boundary, sizeof(boundary), "loom-%016llx%016llx", (unsigned long long)rnd[0],
+                 (unsigned long long)rnd[1]);
+        snprintf(multipart_type, sizeof(multipart_type), "multipart/byteranges; boundary=%s",
+                 boundary);
+        have_boundary = 1;
+    }
+    files_conf *fc = calloc(1, sizeof(*fc));
+    if (!fc || !(fc->deny = calloc(cfg->ndeny + 1, sizeof(*fc->deny)))) {
+        free(fc);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    fc->cfg = *cfg;
+    fc->cfg.ndeny = 0;
+    for (size_t i = 0; i < cfg->ndeny; i++) {
+        if (!(fc->deny[i] = strdup(cfg->deny[i]))) {
+            files_conf_free(fc);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        fc->cfg.ndeny++;
+    }
+    fc->cfg.deny = (const char **)fc->deny;
+    fc->cfg.mime = NULL; /* read here, not kept */
+    fc->cfg.nmime = 0;
+    fc->cfg.mime_types = NULL;
     for (size_t k = 0; k < cfg->nmime; k++) {
         const char *m = cfg->mime[k], *eq = strchr(m, '=');
         const char *ext = m;
@@ -117,36 +174,38 @@ int files_configure(const files_config *cfg, char *err, size_t errlen)
             memchr(ext, '/', (size_t)(eq - ext))) {
             snprintf(err, errlen, "--mime-type needs EXT=TYPE (e.g. md=text/markdown), not '%s'",
                      m);
-            return -1;
+            files_conf_free(fc);
+            return NULL;
         }
-        mt_put(ext, (size_t)(eq - ext), eq + 1, strlen(eq + 1));
+        mt_put(fc, ext, (size_t)(eq - ext), eq + 1, strlen(eq + 1));
     }
     for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++)
-        mt_put(mime[i].ext, strlen(mime[i].ext), mime[i].type, strlen(mime[i].type));
+        mt_put(fc, mime[i].ext, strlen(mime[i].ext), mime[i].type, strlen(mime[i].type));
     FILE *f = fopen(cfg->mime_types ? cfg->mime_types : "/etc/mime.types", "r");
     if (!f) {
         if (cfg->mime_types) {
             snprintf(err, errlen, "cannot read %s: %s", cfg->mime_types, strerror(errno));
-            return -1;
+            files_conf_free(fc);
+            return NULL;
         }
-        return 0; /* the built-in table serves */
+        return fc; /* the built-in table serves */
     }
     char line[1024];
     while (fgets(line, sizeof(line), f)) {
         char *save, *type = strtok_r(line, " \t\r\n", &save);
         if (!type || type[0] == '#' || !strchr(type, '/')) continue;
         for (char *e = strtok_r(NULL, " \t\r\n", &save); e; e = strtok_r(NULL, " \t\r\n", &save))
-            mt_put(e, strlen(e), type, strlen(type));
+            mt_put(fc, e, strlen(e), type, strlen(type));
     }
     fclose(f);
-    return 0;
+    return fc;
 }
 
-const char *files_mime(const char *path)
+const char *files_mime(const files_conf *fc, const char *path)
 {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return "application/octet-stream";
-    const char *t = mt_get(dot + 1);
+    const char *t = mt_get(fc, dot + 1);
     if (t) return t;
     for (size_t i = 0; i < sizeof(mime) / sizeof(mime[0]); i++) /* not configured (tests) */
         if (!strcasecmp(dot + 1, mime[i].ext)) return mime[i].type;
@@ -156,17 +215,17 @@ const char *files_mime(const char *path)
 /* A path (from the root, cleaned) that is not served: a segment starting
  * with '.' (dotfiles such as .git/ and .env; .well-known stays served), or
  * a --deny glob matching the path or its last segment. */
-static int denied(const char *rel)
+static int denied(const files_config *fcfg, const char *rel)
 {
-    if (!fcfg.allow_dotfiles)
+    if (!fcfg->allow_dotfiles)
         for (const char *s = rel; *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : s + strlen(s))
             if (s[0] == '.' &&
                 !(strncmp(s, ".well-known", 11) == 0 && (s[11] == 0 || s[11] == '/')))
                 return 1;
     const char *base = strrchr(rel, '/');
     base = base ? base + 1 : rel;
-    for (size_t i = 0; i < fcfg.ndeny; i++)
-        if (fnmatch(fcfg.deny[i], rel, 0) == 0 || fnmatch(fcfg.deny[i], base, 0) == 0) return 1;
+    for (size_t i = 0; i < fcfg->ndeny; i++)
+        if (fnmatch(fcfg->deny[i], rel, 0) == 0 || fnmatch(fcfg->deny[i], base, 0) == 0) return 1;
     return 0;
 }
 
@@ -683,10 +742,11 @@ void files_release(file_cache *c, file_entry *e)
     if (--e->refs == 0 && e->stale) entry_free(c, e);
 }
 
-void files_cache_free(file_cache *c)
+void files_cache_flush(file_cache *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < CACHE_BUCKETS; i++)
+    c->memo = NULL;
+    for (size_t i = 0; i < CACHE_BUCKETS; i++) {
         for (file_entry *e = c->b[i], *next; e; e = next) {
             next = e->next;
             if (e->refs)
@@ -694,6 +754,13 @@ void files_cache_free(file_cache *c)
             else
                 entry_free(c, e);
         }
+        c->b[i] = NULL;
+    }
+}
+
+void files_cache_free(file_cache *c)
+{
+    files_cache_flush(c);
     free(c);
 }
 
@@ -917,7 +984,7 @@ static void human_size(char *out, size_t cap, uint64_t n)
 /* The listing of the folder dfd (rel from the root): names sorted,
  * folders first, escaped, with sizes and modification dates; what is not
  * served (dotfiles, --deny) is not listed. */
-static void listing(int dfd, const char *rel, file_reply *r)
+static void listing(const files_config *fcfg, int dfd, const char *rel, file_reply *r)
 {
     int fd2 = dup(dfd);
     DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
@@ -933,7 +1000,7 @@ static void listing(int dfd, const char *rel, file_reply *r)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char sub[4400];
         snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-        if (denied(sub)) continue;
+        if (denied(fcfg, sub)) continue;
         if (n == LISTING_MAX) {
             left_out++;
             continue;
@@ -998,9 +1065,10 @@ static void listing(int dfd, const char *rel, file_reply *r)
     r->type = "text/html; charset=utf-8";
 }
 
-void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
-                 file_cache *cache)
+void files_serve(const files_conf *fc, int root_fd, const char *root_real, const file_request *q,
+                 file_reply *r, file_cache *cache)
 {
+    const files_config *fcfg = &fc->cfg;
     memset(r, 0, offsetof(file_reply, path)); /* not the 4 KiB path: a third of this call */
     r->path[0] = 0;
     r->fd = -1;
@@ -1026,7 +1094,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 400;
         return;
     }
-    if (denied(rel)) { /* dotfiles, --deny */
+    if (denied(fcfg, rel)) { /* dotfiles, --deny */
         r->status = 403;
         return;
     }
@@ -1085,9 +1153,9 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         }
         int dfd = fd;
         fd = open_inside(root_fd, root_real, idx, &st, r->path, sizeof(r->path));
-        if (fd < 0 && errno == ENOENT && fcfg.autoindex) {
+        if (fd < 0 && errno == ENOENT && fcfg->autoindex) {
             if (expired) cache_drop(cache, expired);
-            listing(dfd, rel, r);
+            listing(fcfg, dfd, rel, r);
             close(dfd);
             return;
         }
@@ -1108,7 +1176,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         r->status = 403;
         return;
     }
-    r->type = files_mime(rel);
+    r->type = files_mime(fc, rel);
 
     /* a precompressed sibling when the client takes it and it exists; the
      * response varies by Accept-Encoding whenever one exists */
@@ -1136,7 +1204,7 @@ void files_serve(int root_fd, const char *root_real, const file_request *q, file
         break;
     }
     /* none: compressed here, when worth it (and kept in the cache) */
-    int fly = !r->vary && cache && !fcfg.no_compress && compress_type(r->type) &&
+    int fly = !r->vary && cache && !fcfg->no_compress && compress_type(r->type) &&
               (uint64_t)st.st_size >= COMPRESS_MIN && (uint64_t)st.st_size <= COMPRESS_SRC_MAX;
     if (fly) {
         r->vary = 1;

@@ -50,7 +50,8 @@ typedef struct {
     int site; /* the virtual host (0: the default root): part of the cache's key */
 } file_request;
 
-/* How files are served, set once before the workers start. */
+/* How files are served (a files_conf made of it per configuration in
+ * force). */
 typedef struct {
     int autoindex;      /* folders without index.html are listed (HTML) */
     int allow_dotfiles; /* else a path with a segment starting with '.' gets 403 */
@@ -62,23 +63,31 @@ typedef struct {
     const char *mime_types; /* a mime.types file ("type ext ext..."), NULL for /etc/mime.types */
 } files_config;
 
-/* Reads the media types; returns 0, or -1 with a reason in err (a bad
- * --mime-type). A missing mime.types file is no error (the built-in table
- * serves). */
-int files_configure(const files_config *cfg, char *err, size_t errlen);
+typedef struct files_conf files_conf;
+
+/* A configuration made ready to serve with (the deny globs copied, the
+ * media types read): NULL with a reason in err (a bad --mime-type, a
+ * mime_types file that cannot be read). A missing /etc/mime.types is no
+ * error (the built-in table serves). Called by one thread at a time; the
+ * result is read-only, for any number of threads. */
+files_conf *files_conf_new(const files_config *cfg, char *err, size_t errlen);
+void files_conf_free(files_conf *fc);
 
 /* root_fd: an O_PATH/O_DIRECTORY descriptor of the site root. Fills *r:
  * the body is r->fd (to close) or r->data (held by r->entry until
  * files_release()). Never follows a path out of the root (.., %2e%2e,
  * symlinks leaving the root, NUL). cache: a worker's small-file cache, or
  * NULL. */
-void files_serve(int root_fd, const char *root_real, const file_request *q, file_reply *r,
-                 file_cache *cache);
+void files_serve(const files_conf *fc, int root_fd, const char *root_real, const file_request *q,
+                 file_reply *r, file_cache *cache);
 
 /* A per-worker cache of small files (no lock: one thread uses it). */
 file_cache *files_cache_new(size_t max_bytes);
 void files_cache_free(file_cache *c);
 void files_release(file_cache *c, file_entry *e);
+/* Everything in the cache forgotten (after a reload: other roots, media
+ * types or deny globs); entries still being sent are freed when they end. */
+void files_cache_flush(file_cache *c);
 
 /* The small body for an error status, and its type. */
 const char *files_error_body(int status, size_t *len);
@@ -96,6 +105,6 @@ time_t files_date_sec(void);
  * (0 for none). */
 uint64_t files_entry_gen(const file_entry *e);
 
-const char *files_mime(const char *path);
+const char *files_mime(const files_conf *fc, const char *path);
 
 #endif

@@ -58,12 +58,23 @@ typedef struct {
     int n;
 } push_entry;
 
-/* What SIGHUP reloads: the TLS context (certificate and key) and the push
- * map. Workers take the current one (an atomic load) at each accept and
- * request; one replaced is freed once every worker has been through its
- * sweep since (a loop turn: no request holds it then), and the TLS
- * connections made with it keep its context alive (OpenSSL counts). */
+/* What SIGHUP reloads: the options (the flags and the --config file read
+ * again) and what they name: every site's root, the TLS contexts
+ * (certificates and keys), the push maps, the media types. Workers take
+ * the current one (an atomic load) at each accept, request and sweep; one
+ * replaced is freed once every worker has been through its sweep since (a
+ * loop turn: no request holds it then), and the TLS connections made with
+ * it keep its context alive (OpenSSL counts). */
 typedef struct reloadable {
+    const server_opts *o; /* per request: timeouts, limits, hosts, logs' format... */
+    /* o came from a reload: given back with this (NULL: o is not ours) */
+    void (*release)(void *user, const server_opts *o);
+    void *release_user;
+    files_conf *files; /* deny globs, listing, compression, media types */
+    /* every site's root (a descriptor, and its real path): 0 the top-level
+     * one, i + 1 the virtual host o->hosts[i] */
+    int site_fd[SERVER_MAX_HOSTS + 1];
+    char *site_real[SERVER_MAX_HOSTS + 1];
     /* by site: 0 the top-level root, i + 1 the virtual host o->hosts[i]; a
      * host's context NULL: it shares site 0's */
     SSL_CTX *tls[SERVER_MAX_HOSTS + 1];
@@ -76,18 +87,19 @@ typedef struct reloadable {
 } reloadable;
 
 typedef struct {
+    /* the options at start: what a reload cannot change (listeners,
+     * workers, --user) is read here; the rest from cur->o */
     const server_opts *o;
     _Atomic(reloadable *) cur;
     int need_tls;
-    /* every site's root (a descriptor, and its real path): 0 the top-level
-     * one, i + 1 the virtual host o->hosts[i] */
-    int site_fd[SERVER_MAX_HOSTS + 1];
-    char *site_real[SERVER_MAX_HOSTS + 1];
-    int log_fd; /* access log; -1: none */
-    int err_fd; /* error log (2: stderr) */
+    _Atomic int log_fd;    /* access log; -1: none */
+    _Atomic int err_fd;    /* error log (2: stderr) */
+    _Atomic int log_level; /* the error log's (cur->o's, for the main thread too) */
+    char *log_path[2];     /* what log_fd and err_fd have open (NULL: none or stderr) */
     /* every connection's engine configuration, pointed to (not copied:
-     * about 100 octets less per connection) */
-    loom_config h2cfg;
+     * about 100 octets less per connection): [1] with frame events (the
+     * access log counts DATA octets), [0] without */
+    loom_config h2cfg[2];
     /* for --status: every worker's counters, and when we started */
     status_counters **stats;
     int nstats;
@@ -174,6 +186,7 @@ struct worker {
     shared *sh;
     status_counters st;        /* this worker's (--status) */
     _Atomic uint64_t seen_gen; /* the reloadable in force at this worker's last sweep */
+    reloadable *rl;            /* the one this worker reads (current_set()) */
     loop *l;
     pthread_t th;
     lsock ls[SERVER_MAX_LISTEN];
@@ -193,6 +206,20 @@ struct worker {
 };
 
 #define SREQ_SPARES 256
+
+/* The configuration in force, taken by the worker at each accept, request
+ * and sweep: a request reads one set from its start (its site index, root,
+ * push map and limits agree); after a reload the worker's cache of files
+ * is emptied (roots, media types or deny globs may have changed). */
+static reloadable *current_set(worker *w)
+{
+    reloadable *rl = atomic_load_explicit(&w->sh->cur, memory_order_acquire);
+    if (rl != w->rl) {
+        if (w->rl) files_cache_flush(w->fc);
+        w->rl = rl;
+    }
+    return rl;
+}
 
 static void conn_close(hconn *c);
 static int conn_flush(hconn *c);
@@ -248,7 +275,9 @@ static void peer_text(const hconn *c, char *out, size_t cap)
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
     const shared *sh = c->w->sh;
-    if (sh->log_fd < 0) return;
+    const server_opts *o = c->w->rl->o;
+    int fd = atomic_load_explicit(&sh->log_fd, memory_order_relaxed);
+    if (!o->access_log || fd < 0) return;
     char line[2048], ts[64], peer[INET6_ADDRSTRLEN], path[600], ua[400], ref[400], host[260];
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
@@ -257,13 +286,13 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
     peer_text(c, peer, sizeof(peer));
     uint64_t took = r->start_us ? now_us() - r->start_us : 0;
     const char *proto = c->proto != P_H2 ? "http/1.1" : c->tls ? "h2" : "h2c";
-    int json = sh->o->log_format == SERVE_LOG_JSON;
+    int json = o->log_format == SERVE_LOG_JSON;
     log_escape(path, sizeof(path), r->path, json);
     log_escape(ua, sizeof(ua), r->ua, json);
     log_escape(ref, sizeof(ref), r->referer, json);
     log_escape(host, sizeof(host), r->host, json);
     int n;
-    if (sh->o->log_format == SERVE_LOG_COMBINED) {
+    if (o->log_format == SERVE_LOG_COMBINED) {
         strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
         n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n", peer,
                      ts, r->method, path, c->proto == P_H2 ? "HTTP/2.0" : "HTTP/1.1", r->status,
@@ -284,7 +313,7 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
                      proto, (int)sid, r->method, path, r->status, (unsigned long long)r->bytes,
                      (double)took / 1000);
     }
-    if (n > 0) (void)!write(sh->log_fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    if (n > 0) (void)!write(fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* The error log (--error-log, --log-level): one line per event, with the
@@ -293,7 +322,7 @@ static void error_log(const shared *sh, const hconn *c, int level, const char *f
     __attribute__((format(printf, 4, 5)));
 static void error_log(const shared *sh, const hconn *c, int level, const char *fmt, ...)
 {
-    if (level > sh->o->log_level) return;
+    if (level > atomic_load_explicit(&sh->log_level, memory_order_relaxed)) return;
     static const char *const names[] = {"error", "warn", "info"};
     char line[1024], ts[40], peer[INET6_ADDRSTRLEN + 2] = "";
     time_t now = time(NULL);
@@ -311,7 +340,7 @@ static void error_log(const shared *sh, const hconn *c, int level, const char *f
     va_end(ap);
     if (n >= (int)sizeof(line) - 1) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    (void)!write(sh->err_fd, line, (size_t)n);
+    (void)!write(atomic_load_explicit(&sh->err_fd, memory_order_relaxed), line, (size_t)n);
 }
 
 /* ---- the request handler, shared by h2 and h1 ---- */
@@ -329,7 +358,7 @@ typedef struct {
  * default), 403 for the rest. 0: not the status path. */
 static int status_reply(hconn *c, const req_view *v, file_reply *r)
 {
-    const server_opts *o = c->w->sh->o;
+    const server_opts *o = c->w->rl->o;
     if (!o->status_path) return 0;
     size_t sl = strlen(o->status_path), pl = 0;
     if (sl > 1 && o->status_path[sl - 1] == '/') sl--; /* "/status/" names "/status" */
@@ -375,8 +404,8 @@ static int status_reply(hconn *c, const req_view *v, file_reply *r)
 
 static void serve_file(hconn *c, const req_view *v, file_reply *r)
 {
-    shared *sh = c->w->sh;
-    if (v->content_length > 0 && (uint64_t)v->content_length > sh->o->max_request_body) {
+    const reloadable *rl = c->w->rl;
+    if (v->content_length > 0 && (uint64_t)v->content_length > rl->o->max_request_body) {
         /* RFC 9110 §15.5.14: too large a body is refused before anything
          * else looks at the request */
         memset(r, 0, offsetof(file_reply, path));
@@ -390,12 +419,11 @@ static void serve_file(hconn *c, const req_view *v, file_reply *r)
                       v->inm_len, v->ims,        v->ims_len, v->range,    v->range_len,
                       v->ae,      v->ae_len,     v->im,      v->im_len,   v->ius,
                       v->ius_len, v->ir,         v->ir_len,  v->site};
-    files_serve(sh->site_fd[v->site], sh->site_real[v->site], &q, r, c->w->fc);
+    files_serve(rl->files, rl->site_fd[v->site], rl->site_real[v->site], &q, r, c->w->fc);
 }
 
-static const push_entry *push_for(shared *sh, const req_view *v)
+static const push_entry *push_for(const reloadable *rl, const req_view *v)
 {
-    reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
     const push_entry *push = rl->push[v->site].push;
     int n = rl->push[v->site].n;
     if (!n) return NULL; /* no push map for this host */
@@ -535,7 +563,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             break;
         }
         request_came(c);
-        v.site = site_of(c->w->sh->o, v.authority, v.authority_len);
+        v.site = site_of(current_set(c->w)->o, v.authority, v.authority_len);
         respond_h2(c, ev->stream_id, &v, 1);
         break;
     }
@@ -623,7 +651,7 @@ static sreq *new_sreq(worker *w, int32_t sid, const req_view *v, int status, int
         r = malloc(sizeof(*r));
     }
     if (r) {
-        fill_sreq(r, sid, v, status, fd, w->sh->log_fd >= 0);
+        fill_sreq(r, sid, v, status, fd, w->rl->o->access_log != NULL);
         STATUS_ADD(&w->st, streams_open, 1);
         STATUS_ADD(&w->st, requests[status >= 100 && status < 600 ? status / 100 : 0], 1);
     }
@@ -644,11 +672,10 @@ static void sreq_done(worker *w, sreq *r)
 
 static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_push)
 {
-    shared *sh = c->w->sh;
     file_reply r;
     serve_file(c, v, &r);
     int head = v->method_len == 4 && !memcmp(v->method, "HEAD", 4);
-    const push_entry *pe = r.status == 200 ? push_for(sh, v) : NULL;
+    const push_entry *pe = r.status == 200 ? push_for(c->w->rl, v) : NULL;
 
     /* Push the page's assets first, so the client knows before it parses
      * the page (RFC 9113 §8.4: promise before referring). A client with
@@ -686,7 +713,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     }
     char link[2048]; /* not "= \"\"": that clears 2 KiB per response */
     link[0] = 0;
-    if (pe && !pushed && !sh->o->no_early_hints && !head) {
+    if (pe && !pushed && !c->w->rl->o->no_early_hints && !head) {
         size_t o = 0;
         for (int i = 0; i < pe->n && o < sizeof(link); i++)
             o += (size_t)snprintf(link + o, sizeof(link) - o, "%s<%s>; rel=preload", i ? ", " : "",
@@ -727,7 +754,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
     status_counters *st = &c->w->st;
-    if (!sh->o->status_path) { /* HPACK's savings are counted for --status only */
+    if (!c->w->rl->o->status_path) { /* HPACK's savings are counted for --status only */
         loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
     } else {
         loom_conn_stats before, after;
@@ -752,7 +779,8 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
  * asks it (quiet_sweep). */
 static int start_h2(hconn *c)
 {
-    c->h2 = loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg, h2_event, c);
+    c->h2 =
+        loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg[c->w->rl->o->access_log != NULL], h2_event, c);
     if (!c->h2) return -1;
     set_proto(c, P_H2);
     return 0;
@@ -815,7 +843,6 @@ static void h1_begin(hconn *c)
 static void h1_answer(hconn *c)
 {
     request_came(c);
-    shared *sh = c->w->sh;
     h1_msg *m = c->req;
     req_view v;
     memset(&v, 0, sizeof(v));
@@ -832,7 +859,7 @@ static void h1_answer(hconn *c)
     v.ua = h1_field(m, "user-agent", &v.ua_len);
     v.referer = h1_field(m, "referer", &v.referer_len);
     v.authority = h1_field(m, "host", &v.authority_len);
-    v.site = site_of(sh->o, v.authority, v.authority_len);
+    v.site = site_of(current_set(c->w)->o, v.authority, v.authority_len);
     v.content_length = h1_content_length(m);
     /* answered before its body: the connection cannot be reused; nor
      * after a CONNECT (refused: what follows its head is not a request) */
@@ -871,10 +898,10 @@ static void h1_answer(hconn *c)
     file_reply r;
     serve_file(c, &v, &r);
     int head = v.method_len == 4 && !memcmp(v.method, "HEAD", 4);
-    const push_entry *pe = r.status == 200 ? push_for(sh, &v) : NULL;
+    const push_entry *pe = r.status == 200 ? push_for(c->w->rl, &v) : NULL;
     char buf[8192];
     h1_out o = {buf, 0, sizeof(buf), 0};
-    if (pe && !sh->o->no_early_hints && !head && m->hp.http_minor >= 1) {
+    if (pe && !c->w->rl->o->no_early_hints && !head && m->hp.http_minor >= 1) {
         h1_printf(&o, "HTTP/1.1 103 Early Hints\r\n");
         for (int i = 0; i < pe->n; i++)
             h1_printf(&o, "Link: <%s>; rel=preload\r\n", pe->assets[i]);
@@ -1033,7 +1060,7 @@ static void run_h1(hconn *c)
         if (!m->msg_done) {
             int64_t cl = h1_content_length(m);
             int small = cl >= 0 && (uint64_t)cl <= H1_BODY_WAIT &&
-                        (uint64_t)cl <= c->w->sh->o->max_request_body;
+                        (uint64_t)cl <= c->w->rl->o->max_request_body;
             if (small) return; /* read it (the deadline covers it too) */
             c->h1_early = 1;
         }
@@ -1082,7 +1109,7 @@ static void idle_close(hconn *c)
 {
     STATUS_ADD(&c->w->st, idle_closed, 1);
     error_log(c->w->sh, c, SERVE_LOG_INFO, "idle for %d s: closed",
-              c->w->sh->o->idle_timeout_ms / 1000);
+              c->w->rl->o->idle_timeout_ms / 1000);
     if (c->proto == P_H2 && c->h2) {
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
         if (conn_flush(c) < 0) return; /* already closed */
@@ -1120,9 +1147,9 @@ static void head_fired(loop *l, void *user)
  * (from accept, for the first). */
 static void head_expected(hconn *c)
 {
-    if (!c->head_timer && c->w->sh->o->header_timeout_ms > 0)
+    if (!c->head_timer && c->w->rl->o->header_timeout_ms > 0)
         c->head_timer =
-            loop_timer(c->w->l, (uint64_t)c->w->sh->o->header_timeout_ms, head_fired, c);
+            loop_timer(c->w->l, (uint64_t)c->w->rl->o->header_timeout_ms, head_fired, c);
 }
 
 static void head_arrived(hconn *c)
@@ -1433,14 +1460,14 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
             memcpy(c->peer_ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
         }
         if (tls) {
-            reloadable *rl = atomic_load_explicit(&w->sh->cur, memory_order_acquire);
+            reloadable *rl = current_set(w);
             if (tp_init_tls(&c->tp, cfd, rl->tls[0], 1, NULL, NULL) < 0) {
                 tp_close(&c->tp);
                 free(c);
                 continue;
             }
             c->proto = P_HANDSHAKE;
-            c->end_timer = loop_timer(l, (uint64_t)w->sh->o->handshake_timeout_ms, hs_fired, c);
+            c->end_timer = loop_timer(l, (uint64_t)w->rl->o->handshake_timeout_ms, hs_fired, c);
         } else {
             tp_init(&c->tp, cfd);
             c->proto = P_DETECT;
@@ -1495,8 +1522,8 @@ static void request_came(hconn *c)
  * least 50 ms). */
 static uint64_t sweep_ms(const worker *w)
 {
-    uint64_t q = (uint64_t)w->sh->o->idle_timeout_ms / 4,
-             st = (uint64_t)w->sh->o->settings_timeout_ms / 2;
+    uint64_t q = (uint64_t)w->rl->o->idle_timeout_ms / 4,
+             st = (uint64_t)w->rl->o->settings_timeout_ms / 2;
     if (st && st < q) q = st;
     return q > SHRINK_MS ? SHRINK_MS : q < 50 ? 50 : q;
 }
@@ -1511,15 +1538,15 @@ static void quiet_sweep(loop *l, void *user)
 {
     worker *w = user;
     /* between requests: no older reloadable is in use here from now on */
-    atomic_store_explicit(&w->seen_gen, atomic_load(&w->sh->cur)->gen, memory_order_release);
-    uint64_t now = loop_now_ms(), idle = (uint64_t)w->sh->o->idle_timeout_ms;
+    atomic_store_explicit(&w->seen_gen, current_set(w)->gen, memory_order_release);
+    uint64_t now = loop_now_ms(), idle = (uint64_t)w->rl->o->idle_timeout_ms;
     for (hconn *c = w->conns, *next; c; c = next) {
         next = c->next;             /* c may close */
         if (c->lingering) continue; /* its own timer ends it */
         if (now - c->last_active >= idle) {
             idle_close(c);
         } else if (c->proto == P_H2 && !c->closing &&
-                   loom_conn_check_timeouts(c->h2, (uint32_t)w->sh->o->settings_timeout_ms) < 0) {
+                   loom_conn_check_timeouts(c->h2, (uint32_t)w->rl->o->settings_timeout_ms) < 0) {
             STATUS_ADD(&w->st, settings_timeouts, 1);
             conn_flush(c); /* the GOAWAY goes out, then the connection closes */
         } else {
@@ -1564,7 +1591,7 @@ static void on_shutdown(loop *l, int fd, uint32_t events, void *user)
     if (w->nconns == 0)
         loop_stop(l);
     else
-        loop_timer(l, (uint64_t)w->sh->o->grace_ms, force_close, w);
+        loop_timer(l, (uint64_t)w->rl->o->grace_ms, force_close, w);
 }
 
 static void *worker_main(void *arg)
@@ -1704,7 +1731,11 @@ static void reloadable_free(reloadable *rl)
     for (int i = 0; i <= SERVER_MAX_HOSTS; i++) {
         if (rl->tls[i]) SSL_CTX_free(rl->tls[i]);
         push_free(rl->push[i].push, rl->push[i].n);
+        if (rl->site_fd[i] > 0) close(rl->site_fd[i]);
+        free(rl->site_real[i]);
     }
+    files_conf_free(rl->files);
+    if (rl->release) rl->release(rl->release_user, rl->o);
     free(rl);
 }
 
@@ -1746,22 +1777,46 @@ static int site_lookup(const server_opts *o, const char *name, size_t n)
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
     (void)alert;
-    const shared *sh = arg;
+    shared *sh = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    int site = name ? site_of(sh->o, name, strlen(name)) : 0;
-    reloadable *rl = atomic_load_explicit(&((shared *)sh)->cur, memory_order_acquire);
+    reloadable *rl = atomic_load_explicit(&sh->cur, memory_order_acquire);
+    int site = name ? site_of(rl->o, name, strlen(name)) : 0;
     if (site && rl->tls[site]) SSL_set_SSL_CTX(ssl, rl->tls[site]);
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* The certificate, key and push map read (again): NULL with a reason in
- * err when one is wrong. */
-/* *site: the site whose certificate or push map was wrong (0: the
- * top-level's), for --check-config's line. */
-static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, int *site, char *err,
-                                   size_t errlen)
+/* Every site's root opened (the top-level one when there is one). -1
+ * with *site the one that is not a folder and why in err. */
+static int open_roots(reloadable *rl, int *site, char *err, size_t errlen)
 {
-    const server_opts *o = sh->o;
+    const server_opts *o = rl->o;
+    for (int i = 0; i <= o->nhosts; i++) {
+        const char *root = i ? o->hosts[i - 1].root : o->root;
+        if (!root) continue; /* --check-config of the demo */
+        char real[4096];
+        struct stat st;
+        errno = 0;
+        if (!realpath(root, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            (rl->site_fd[i] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            !(rl->site_real[i] = strdup(real))) {
+            *site = i;
+            char host[300] = "";
+            if (i) snprintf(host, sizeof(host), "host %s: ", o->hosts[i - 1].names[0]);
+            snprintf(err, errlen, "%sroot folder %s: %s", host, root,
+                     errno ? strerror(errno) : "not a folder");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The options o put to work: every site's root opened, the media types
+ * read, the certificates, keys and push maps loaded. NULL with the exit
+ * status in *code, the reason in err and in *site the site at fault (0
+ * the top-level one, i + 1 o->hosts[i], -1 none) when one is wrong. */
+static reloadable *reloadable_load(const shared *sh, const server_opts *o, uint64_t gen, int *code,
+                                   int *site, char *err, size_t errlen)
+{
     *site = 0;
     reloadable *rl = calloc(1, sizeof(*rl));
     if (!rl) {
@@ -1769,7 +1824,19 @@ static reloadable *reloadable_load(const shared *sh, uint64_t gen, int *code, in
         *code = SERVE_FAIL;
         return NULL;
     }
+    rl->o = o;
     rl->gen = gen;
+    if (open_roots(rl, site, err, errlen) < 0) {
+        *code = SERVE_ROOT;
+        reloadable_free(rl);
+        return NULL;
+    }
+    if (!(rl->files = files_conf_new(&o->files, err, errlen))) {
+        *code = SERVE_USAGE;
+        *site = -1;
+        reloadable_free(rl);
+        return NULL;
+    }
     if (sh->need_tls && !(rl->tls[0] = tls_server_ctx(o->cert, o->key, &o->tls, err, errlen))) {
         *code = SERVE_CERT;
         reloadable_free(rl);
@@ -1817,12 +1884,10 @@ static void shared_free(shared *sh)
         reloadable_free(rl);
         rl = next;
     }
-    for (int i = 0; i <= SERVER_MAX_HOSTS; i++) {
-        if (sh->site_fd[i] > 0) close(sh->site_fd[i]);
-        free(sh->site_real[i]);
-    }
     if (sh->log_fd > 2) close(sh->log_fd);
     if (sh->err_fd > 2) close(sh->err_fd);
+    free(sh->log_path[0]);
+    free(sh->log_path[1]);
 }
 
 /* Start-up failed after n workers were (partly) set up: no thread runs. */
@@ -1854,16 +1919,16 @@ static int open_log(const char *path)
  * renamed them. */
 static void reopen_logs(shared *sh)
 {
-    const char *paths[2] = {sh->o->access_log, sh->o->error_log};
     int fds[2] = {sh->log_fd, sh->err_fd};
     for (int i = 0; i < 2; i++) {
-        if (!paths[i] || !strcmp(paths[i], "-") || fds[i] <= 2) continue;
-        int fd = open_log(paths[i]);
+        const char *path = sh->log_path[i];
+        if (!path || fds[i] <= 2) continue;
+        int fd = open_log(path);
         if (fd < 0) {
             error_log(sh, NULL, SERVE_LOG_ERROR,
                       "cannot open %s again: %s (still writing to the "
                       "old file)",
-                      paths[i], strerror(errno));
+                      path, strerror(errno));
             continue;
         }
         dup2(fd, fds[i]);
@@ -1939,24 +2004,97 @@ static int drop_privileges(const char *name, char *err, size_t errlen)
     return 0;
 }
 
-/* SIGHUP: the certificate, key and push map read again and put in force
- * for new connections and requests; connections and requests in flight go
- * on untouched. A reload that fails keeps what is in force. */
+/* Log i (0 the access log, 1 the error log) moved to path (NULL: none,
+ * or stderr for the error log; "-": stderr) by a reload. A descriptor the
+ * workers may be writing to is never closed (its number could be reused
+ * by a socket): the new file is put in its place (dup2), or, when the log
+ * was stderr or none, the new descriptor is published beside it. */
+static void switch_log(shared *sh, int i, const char *path)
+{
+    _Atomic int *slot = i ? &sh->err_fd : &sh->log_fd;
+    const char *file = path && strcmp(path, "-") ? path : NULL;
+    int cur = atomic_load(slot);
+    if (file ? sh->log_path[i] && !strcmp(file, sh->log_path[i]) : !sh->log_path[i]) {
+        if (!file && path && cur < 0) atomic_store(slot, 2); /* none to stderr */
+        return;
+    }
+    if (!file && !path && !i) return; /* no access log now: the workers stop writing */
+    int fd = file ? open_log(file) : 2;
+    char *copy = file ? strdup(file) : NULL;
+    if (fd < 0 || (file && !copy)) {
+        error_log(sh, NULL, SERVE_LOG_ERROR, "reload: cannot open %s: %s (the log stays as it was)",
+                  file, strerror(errno ? errno : ENOMEM));
+        if (fd > 2) close(fd);
+        free(copy);
+        return;
+    }
+    if (cur > 2) {
+        dup2(fd, cur);
+        if (fd > 2) close(fd);
+    } else {
+        atomic_store(slot, fd);
+    }
+    free(sh->log_path[i]);
+    sh->log_path[i] = copy;
+}
+
+/* What a reload cannot change in this process (the sockets are bound, the
+ * threads started, the privileges dropped): a warning naming it. */
+static void restart_needed(const shared *sh, const server_opts *n)
+{
+    const server_opts *o = sh->o;
+    char what[200] = "";
+    int same = o->nlisten == n->nlisten;
+    for (int i = 0; same && i < o->nlisten; i++)
+        same = !memcmp(&o->listen[i], &n->listen[i], sizeof(o->listen[i]));
+    if (!same) strcat(what, " --https/--http");
+    if (o->workers != n->workers) strcat(what, " --workers");
+    if (!o->user != !n->user || (o->user && strcmp(o->user, n->user))) strcat(what, " --user");
+    if (what[0])
+        error_log(sh, NULL, SERVE_LOG_WARN,
+                  "reload (SIGHUP): changes to%s need a restart; those stay as they were", what);
+}
+
+/* SIGHUP: the options read again (o->reload: the flags and the --config
+ * file), and with them every root, certificate, key, push map and media
+ * type, put in force for new connections and requests; connections and
+ * requests in flight go on untouched. A reload that fails keeps what is in
+ * force and says why. */
 static void reload(shared *sh)
 {
-    char err[600];
-    int code;
+    char err[700];
+    int code, site;
     reloadable *old = atomic_load(&sh->cur);
-    int site;
-    reloadable *rl = reloadable_load(sh, old->gen + 1, &code, &site, err, sizeof(err));
-    if (!rl) {
+    const server_opts *n = old->o;
+    if (sh->o->reload && !(n = sh->o->reload(sh->o->reload_user, err, sizeof(err)))) {
         error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
                   err);
         return;
     }
+    reloadable *rl = reloadable_load(sh, n, old->gen + 1, &code, &site, err, sizeof(err));
+    if (!rl) {
+        error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
+                  err);
+        if (n != old->o && sh->o->release) sh->o->release(sh->o->reload_user, n);
+        return;
+    }
+    if (n == old->o) { /* the same options: the new set owns them now */
+        rl->release = old->release;
+        rl->release_user = old->release_user;
+        old->release = NULL;
+    } else {
+        rl->release = sh->o->release;
+        rl->release_user = sh->o->reload_user;
+        restart_needed(sh, n);
+    }
+    switch_log(sh, 0, n->access_log);
+    switch_log(sh, 1, n->error_log);
+    atomic_store(&sh->log_level, n->log_level);
     rl->retired = old;
     atomic_store_explicit(&sh->cur, rl, memory_order_release);
-    error_log(sh, NULL, SERVE_LOG_WARN, "reloaded (SIGHUP): certificate, key and push map");
+    error_log(sh, NULL, SERVE_LOG_WARN,
+              "reloaded (SIGHUP): %s, certificates, keys, push maps and media types",
+              sh->o->reload ? "the configuration" : "the files it names");
 }
 
 /* Frees the replaced reloadables no worker can be using: older than what
@@ -1981,31 +2119,6 @@ static void reclaim(shared *sh, worker *ws, int nw)
     }
 }
 
-/* Every site's root opened (the top-level one when there is one). -1
- * with *site the one that is not a folder and why in err. */
-static int open_roots(shared *sh, int *site, char *err, size_t errlen)
-{
-    const server_opts *o = sh->o;
-    for (int i = 0; i <= o->nhosts; i++) {
-        const char *root = i ? o->hosts[i - 1].root : o->root;
-        if (!root) continue; /* --check-config of the demo */
-        char real[4096];
-        struct stat st;
-        errno = 0;
-        if (!realpath(root, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
-            (sh->site_fd[i] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-            !(sh->site_real[i] = strdup(real))) {
-            *site = i;
-            char host[300] = "";
-            if (i) snprintf(host, sizeof(host), "host %s: ", o->hosts[i - 1].names[0]);
-            snprintf(err, errlen, "%sroot folder %s: %s", host, root,
-                     errno ? strerror(errno) : "not a folder");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int server_check(const server_opts *o, int *site, char *err, size_t errlen)
 {
     shared sh;
@@ -2016,13 +2129,9 @@ int server_check(const server_opts *o, int *site, char *err, size_t errlen)
     sh.need_tls = o->nlisten == 0; /* the default listeners include TLS */
     for (int i = 0; i < o->nlisten; i++)
         sh.need_tls |= o->listen[i].tls;
-    int rc = open_roots(&sh, site, err, errlen) < 0 ? SERVE_ROOT : SERVE_OK;
-    reloadable *rl = rc ? NULL : reloadable_load(&sh, 1, &rc, site, err, errlen);
+    int rc = SERVE_OK;
+    reloadable *rl = reloadable_load(&sh, o, 1, &rc, site, err, errlen);
     if (rl) atomic_store(&sh.cur, rl);
-    if (!rc && files_configure(&o->files, err, errlen) < 0) {
-        rc = SERVE_USAGE;
-        *site = -1;
-    }
     shared_free(&sh);
     return rc;
 }
@@ -2035,29 +2144,19 @@ int server_run(const server_opts *o)
     sh.o = o;
     sh.log_fd = -1;
     sh.err_fd = 2;
+    sh.log_level = o->log_level;
     signal(SIGPIPE, SIG_IGN);
 
-    int site;
-    if (open_roots(&sh, &site, err, sizeof(err)) < 0) {
-        fprintf(stderr, "loom serve: %s\n", err);
-        shared_free(&sh);
-        return SERVE_ROOT;
-    }
     for (int i = 0; i < o->nlisten; i++)
         sh.need_tls |= o->listen[i].tls;
-    int code = 0;
-    reloadable *first = reloadable_load(&sh, 1, &code, &site, err, sizeof(err));
+    int code = 0, site;
+    reloadable *first = reloadable_load(&sh, o, 1, &code, &site, err, sizeof(err));
     if (!first) {
         fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);
         return code;
     }
     atomic_store(&sh.cur, first);
-    if (files_configure(&o->files, err, sizeof(err)) < 0) {
-        fprintf(stderr, "loom serve: %s\n", err);
-        shared_free(&sh);
-        return SERVE_USAGE;
-    }
     if (o->access_log && (sh.log_fd = open_log(o->access_log)) < 0) {
         fprintf(stderr, "loom serve: cannot open access log %s: %s\n", o->access_log,
                 strerror(errno));
@@ -2071,15 +2170,25 @@ int server_run(const server_opts *o)
         shared_free(&sh);
         return SERVE_USAGE;
     }
+    for (int i = 0; i < 2; i++) { /* the files open (for SIGUSR1 and reloads) */
+        const char *p = i ? o->error_log : o->access_log;
+        if (p && strcmp(p, "-") && !(sh.log_path[i] = strdup(p))) {
+            fprintf(stderr, "loom serve: out of memory\n");
+            shared_free(&sh);
+            return SERVE_FAIL;
+        }
+    }
 
-    loom_config_default(&sh.h2cfg, LOOM_SERVER);
-    sh.h2cfg.shared = 1;
-    /* blocks recycled per worker thread: connections give their buffers
-     * back when they go quiet (loom_conn_shrink in conn_flush) */
-    sh.h2cfg.mem = &pool_loom_mem;
-    /* frame events only count DATA octets for the access log: without
-     * one, no event (and no stream lookup) per frame */
-    sh.h2cfg.no_frame_events = sh.log_fd < 0;
+    for (int i = 0; i < 2; i++) {
+        loom_config_default(&sh.h2cfg[i], LOOM_SERVER);
+        sh.h2cfg[i].shared = 1;
+        /* blocks recycled per worker thread: connections give their
+         * buffers back when they go quiet (loom_conn_shrink in conn_flush) */
+        sh.h2cfg[i].mem = &pool_loom_mem;
+        /* frame events only count DATA octets for the access log: without
+         * one, no event (and no stream lookup) per frame */
+        sh.h2cfg[i].no_frame_events = !i;
+    }
 
     /* systemd socket activation: the sockets it listens on stand for the
      * --https/--http addresses with the same port (the workers share them) */
@@ -2107,6 +2216,7 @@ int server_run(const server_opts *o)
      * spreads connections (SO_REUSEPORT) */
     for (int i = 0; i < nw; i++) {
         ws[i].sh = &sh;
+        ws[i].rl = first;
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ws[i].fc = files_cache_new(16u << 20);

@@ -30,7 +30,9 @@ typedef struct {
     int tls;
 } server_listen;
 
-typedef struct {
+typedef struct server_opts server_opts;
+
+struct server_opts {
     const char *root;
     server_listen listen[SERVER_MAX_LISTEN];
     int nlisten;
@@ -60,7 +62,17 @@ typedef struct {
                             --ticket-keys, --ocsp */
     void (*ready)(const char *what, void *user); /* after the sockets listen */
     void *ready_user;
-} server_opts;
+    /* SIGHUP: the options made again (the flags and the configuration
+     * file read again), or NULL with the reason in err (what is in force
+     * stays). Everything but the listeners, workers and --user takes
+     * effect for new connections and requests. NULL: a reload reads again
+     * only the files these options name. Called on the thread that called
+     * server_run(). */
+    const struct server_opts *(*reload)(void *user, char *err, size_t errlen);
+    /* options reload() gave, once no request uses them */
+    void (*release)(void *user, const struct server_opts *o);
+    void *reload_user;
+};
 
 enum { SERVE_LOG_COMBINED = 0, SERVE_LOG_JSON = 1, SERVE_LOG_LOOM = 2 };
 enum { SERVE_LOG_ERROR = 0, SERVE_LOG_WARN = 1, SERVE_LOG_INFO = 2 };

@@ -64,8 +64,7 @@ static const char usage[] =
     "  --error-log FILE     TLS, protocol, file and resource errors, one line each\n"
     "                       with the client's address (default: stderr)\n"
     "  --log-level LEVEL    error, warn (default) or info (also handshake failures,\n"
-    "                       protocol errors, idle closes); SIGUSR1 reopens both logs,\n"
-    "                       SIGHUP reloads the certificate, key and push map\n"
+    "                       protocol errors, idle closes); SIGUSR1 reopens both logs\n"
     "  --idle-timeout SEC   close idle connections after SEC seconds (default 60)\n"
     "  --handshake-timeout SEC  TLS handshake limit (default 10)\n"
     "  --settings-timeout SEC   end an HTTP/2 connection whose peer does not acknowledge\n"
@@ -86,7 +85,13 @@ static const char usage[] =
     "exit status: 0 after a graceful shutdown; 1 could not start (out of memory,\n"
     "threads); 2 bad flags, push map or access log; 3 certificate or key unreadable,\n"
     "or the self-signed one not writable; 4 address in use or not available; 5 root\n"
-    "folder missing; 6 demo site not writable in the cache folder.\n";
+    "folder missing; 6 demo site not writable in the cache folder.\n"
+    "\n"
+    "signals: SIGTERM/SIGINT finish the streams in flight (--grace) and stop; SIGHUP\n"
+    "reads the flags and the --config file again, with every root, certificate, key,\n"
+    "push map and media type they name, for new connections and requests (a broken\n"
+    "file is refused and logged; listeners, --workers and --user need a restart);\n"
+    "SIGUSR1 reopens the logs (logrotate).\n";
 
 /* ADDR:PORT, :PORT or PORT (ADDR empty: every address), [IPV6]:PORT; PORT
  * 0..65535, 0 for any free one. */
@@ -104,14 +109,25 @@ static void at(const char *path, int line)
         where[0] = 0;
 }
 
+/* While a reload reads the options: where say() puts its line instead of
+ * stderr (the server writes it to the error log). */
+static char *said;
+static size_t said_cap;
+
 /* One line on stderr: "loom serve: [FILE:LINE: ]what". */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "loom serve: %s", where);
-    vfprintf(stderr, fmt, ap);
+    if (said) {
+        int n = snprintf(said, said_cap, "%s", where);
+        if (n >= 0 && (size_t)n < said_cap) vsnprintf(said + n, said_cap - (size_t)n, fmt, ap);
+        said[strcspn(said, "\n")] = 0;
+    } else {
+        fprintf(stderr, "loom serve: %s", where);
+        vfprintf(stderr, fmt, ap);
+    }
     va_end(ap);
 }
 
@@ -150,9 +166,11 @@ static int write_file(const char *dir, const char *name, const char *data, size_
 /* The demo: one page that loads 100 small images, a stylesheet and a
  * script over one connection, the last two pushed. The page reports which
  * protocol each resource came over. */
-static int make_demo(char *dir, size_t dircap, char *map, size_t mapcap)
+static int make_demo(char *dir, size_t dircap, char *map, size_t mapcap, int write)
 {
     snprintf(dir, dircap, "%s/demo-site", tls_cache_dir());
+    snprintf(map, mapcap, "%s/push-map.txt", dir);
+    if (!write) return 0; /* a reload: written at start */
     char img[4600];
     snprintf(img, sizeof(img), "%s/img", dir);
     mkdir(dir, 0755);
@@ -209,9 +227,7 @@ static int make_demo(char *dir, size_t dircap, char *map, size_t mapcap)
     if (rc < 0) return -1;
     static const char pm[] = "# page      pushed assets\n/ /style.css /app.js\n"
                              "/index.html /style.css /app.js\n";
-    if (write_file(dir, "push-map.txt", pm, sizeof(pm) - 1) < 0) return -1;
-    snprintf(map, mapcap, "%s/push-map.txt", dir);
-    return 0;
+    return write_file(dir, "push-map.txt", pm, sizeof(pm) - 1);
 }
 
 /* A whole number from lo to hi: digits only (no sign, no space, no
@@ -282,11 +298,38 @@ static int check_config(const char *path, const server_opts *o, int cert_line, i
     return SERVE_OK;
 }
 
-int serve_main(int argc, char **argv)
+/* One reading of the options (the configuration file's directives, then
+ * the command line's flags) and everything they point to. */
+typedef struct {
+    server_opts o;
+    config conf;
+    char **args;
+    int *lines;
+    const char *deny_list[MAX_LIST], *mime_list[MAX_LIST], *status_allow_list[MAX_LIST];
+    const char *conf_path;
+    int check; /* --check-config */
+    int cert_line, root_line, push_line;
+    char demo[4200], map[4400];
+} options;
+
+static void options_free(options *p)
 {
-    static const char *deny_list[MAX_LIST], *mime_list[MAX_LIST], *status_allow_list[MAX_LIST];
+    if (!p) return;
+    free(p->args);
+    free(p->lines);
+    config_free(&p->conf);
+    free(p);
+}
+
+/* The options read from argv (and the --config file it names): -1, or
+ * the exit status to stop with (0 after --help). reloading: for SIGHUP
+ * (no demo site written, no banner; messages to said). */
+static int read_options(int argc, char **argv, options *p, int reloading)
+{
     server_opts o;
     memset(&o, 0, sizeof(o));
+    const char **deny_list = p->deny_list, **mime_list = p->mime_list,
+               **status_allow_list = p->status_allow_list;
     o.files.deny = deny_list;
     o.files.mime = mime_list;
     o.status_allow = status_allow_list;
@@ -307,36 +350,34 @@ int serve_main(int argc, char **argv)
             conf_path = argv[i + 1];
             check = !strcmp(argv[i], "--check-config");
         }
-    static config conf;
-    /* static: what an early exit leaves is still reachable (and the
-     * process ends then) */
-    static char **args;
-    static int *lines;
-    args = argv;
+    p->conf_path = conf_path;
+    p->check = check;
+    config *conf = &p->conf;
+    char **args = argv;
+    int *lines = NULL;
     int nargs = argc, cert_line = 0, root_line = 0, push_line = 0;
     if (conf_path) {
         char cerr[700];
-        if (config_load(conf_path, &conf, cerr, sizeof(cerr)) < 0) {
+        if (config_load(conf_path, conf, cerr, sizeof(cerr)) < 0) {
             say("%s\n", cerr);
-            config_free(&conf);
             return SERVE_USAGE;
         }
-        args = calloc((size_t)(conf.argc + argc + 1), sizeof(*args));
-        lines = calloc((size_t)(conf.argc + argc + 1), sizeof(*lines));
+        args = p->args = calloc((size_t)(conf->argc + argc + 1), sizeof(*args));
+        lines = p->lines = calloc((size_t)(conf->argc + argc + 1), sizeof(*lines));
         if (!args || !lines) {
             say("out of memory\n");
             return SERVE_FAIL;
         }
         args[0] = argv[0];
         nargs = 1;
-        for (int i = 0; i < conf.argc; i++, nargs++) {
-            args[nargs] = conf.argv[i];
-            lines[nargs] = conf.line[i];
+        for (int i = 0; i < conf->argc; i++, nargs++) {
+            args[nargs] = conf->argv[i];
+            lines[nargs] = conf->line[i];
         }
         for (int i = 1; i < argc; i++)
             args[nargs++] = argv[i];
-        o.hosts = conf.hosts;
-        o.nhosts = conf.nhosts;
+        o.hosts = conf->hosts;
+        o.nhosts = conf->nhosts;
     }
     for (int i = 1; i < nargs; i++) {
         at(conf_path, lines ? lines[i] : 0);
@@ -502,34 +543,33 @@ int serve_main(int argc, char **argv)
         say("--cert and --key go together\n");
         return SERVE_USAGE;
     }
+    p->cert_line = cert_line;
+    p->root_line = root_line;
+    p->push_line = push_line;
     if (check) {
-        int rc = check_config(conf_path, &o, cert_line, root_line, push_line);
-        free(args);
-        free(lines);
-        config_free(&conf);
-        return rc;
+        p->o = o;
+        return -1;
     }
     o.idle_timeout_ms = idle * 1000;
     o.handshake_timeout_ms = hs * 1000;
     o.grace_ms = grace * 1000;
     o.settings_timeout_ms = st * 1000;
     o.header_timeout_ms = ht * 1000;
-    char demo[4200], map[4400];
     int is_demo = !o.root;
     if (is_demo) {
-        if (make_demo(demo, sizeof(demo), map, sizeof(map)) < 0) {
+        if (make_demo(p->demo, sizeof(p->demo), p->map, sizeof(p->map), !reloading) < 0) {
             say("cannot write the demo site under %s: %s (the cache folder is "
                 "$XDG_CACHE_HOME/loom or ~/.cache/loom: make it writable, or serve a DIR)\n",
                 tls_cache_dir(), strerror(errno));
             return SERVE_CACHE;
         }
-        o.root = demo;
-        if (!o.push_map) o.push_map = map;
+        o.root = p->demo;
+        if (!o.push_map) o.push_map = p->map;
     }
     if (o.nlisten == 0) {
         parse_addr("127.0.0.1:8443", &o.listen[o.nlisten++], 1);
         parse_addr("127.0.0.1:8080", &o.listen[o.nlisten++], 0);
-        if (is_demo) {
+        if (is_demo && !reloading) {
             printf("loom serve: the built-in demo site (%s)\n"
                    "  open https://localhost:8443/ (self-signed certificate) or "
                    "http://localhost:8080/\n"
@@ -537,14 +577,65 @@ int serve_main(int argc, char **argv)
                    "        curl --http2-prior-knowledge http://localhost:8080/\n"
                    "        nghttp -nva https://localhost:8443/\n"
                    "  stop: Ctrl-C (graceful)\n",
-                   demo);
+                   p->demo);
         }
     }
-    int rc = server_run(&o);
-    if (conf_path) {
-        free(args);
-        free(lines);
-        config_free(&conf);
+    p->o = o;
+    return -1;
+}
+
+/* The command line loom serve started with: SIGHUP reads it (and its
+ * --config file) again. */
+static int launch_argc;
+static char **launch_argv;
+
+static void options_release(void *user, const server_opts *o)
+{
+    (void)user;
+    options_free((options *)(uintptr_t)o); /* o is the first member */
+}
+
+static const server_opts *options_reread(void *user, char *err, size_t errlen)
+{
+    (void)user;
+    options *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
+    err[0] = 0;
+    said = err;
+    said_cap = errlen;
+    int rc = read_options(launch_argc, launch_argv, p, 1);
+    said = NULL;
+    where[0] = 0;
+    if (rc >= 0) {
+        if (!err[0]) snprintf(err, errlen, "the options could not be read (status %d)", rc);
+        options_free(p);
+        return NULL;
+    }
+    return &p->o;
+}
+
+int serve_main(int argc, char **argv)
+{
+    options *p = calloc(1, sizeof(*p));
+    if (!p) {
+        say("out of memory\n");
+        return SERVE_FAIL;
+    }
+    int rc = read_options(argc, argv, p, 0);
+    if (rc < 0 && p->check)
+        rc = check_config(p->conf_path, &p->o, p->cert_line, p->root_line, p->push_line);
+    if (rc >= 0) {
+        options_free(p);
+        return rc;
+    }
+    launch_argc = argc;
+    launch_argv = argv;
+    p->o.reload = options_reread;
+    p->o.release = options_release;
+    rc = server_run(&p->o);
+    options_free(p);
     return rc;
 }

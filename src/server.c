@@ -75,6 +75,11 @@ typedef struct reloadable {
      * one, i + 1 the virtual host o->hosts[i] */
     int site_fd[SERVER_MAX_HOSTS + 1];
     char *site_real[SERVER_MAX_HOSTS + 1];
+    /* the logs o names, open: a request is logged whole by one set, in its
+     * format to its file (a descriptor the set shares with the one before
+     * it is a dup(), closed with the set that no worker uses any more) */
+    int log_fd; /* access log; -1: none */
+    int err_fd; /* error log (2: stderr) */
     /* by site: 0 the top-level root, i + 1 the virtual host o->hosts[i]; a
      * host's context NULL: it shares site 0's */
     SSL_CTX *tls[SERVER_MAX_HOSTS + 1];
@@ -92,10 +97,6 @@ typedef struct {
     const server_opts *o;
     _Atomic(reloadable *) cur;
     int need_tls;
-    _Atomic int log_fd;    /* access log; -1: none */
-    _Atomic int err_fd;    /* error log (2: stderr) */
-    _Atomic int log_level; /* the error log's (cur->o's, for the main thread too) */
-    char *log_path[2];     /* what log_fd and err_fd have open (NULL: none or stderr) */
     /* every connection's engine configuration, pointed to (not copied:
      * about 100 octets less per connection): [1] with frame events (the
      * access log counts DATA octets), [0] without */
@@ -274,10 +275,9 @@ static void peer_text(const hconn *c, char *out, size_t cap)
  * analysers read), JSON lines, or loom's own with the HTTP/2 stream. */
 static void access_log(hconn *c, const sreq *r, int32_t sid)
 {
-    const shared *sh = c->w->sh;
     const server_opts *o = c->w->rl->o;
-    int fd = atomic_load_explicit(&sh->log_fd, memory_order_relaxed);
-    if (!o->access_log || fd < 0) return;
+    int fd = c->w->rl->log_fd;
+    if (fd < 0) return;
     char line[2048], ts[64], peer[INET6_ADDRSTRLEN], path[600], ua[400], ref[400], host[260];
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
@@ -318,11 +318,11 @@ static void access_log(hconn *c, const sreq *r, int32_t sid)
 
 /* The error log (--error-log, --log-level): one line per event, with the
  * peer's address when there is one. */
-static void error_log(const shared *sh, const hconn *c, int level, const char *fmt, ...)
+static void error_log(const reloadable *rl, const hconn *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void error_log(const shared *sh, const hconn *c, int level, const char *fmt, ...)
+static void error_log(const reloadable *rl, const hconn *c, int level, const char *fmt, ...)
 {
-    if (level > atomic_load_explicit(&sh->log_level, memory_order_relaxed)) return;
+    if (level > rl->o->log_level) return;
     static const char *const names[] = {"error", "warn", "info"};
     char line[1024], ts[40], peer[INET6_ADDRSTRLEN + 2] = "";
     time_t now = time(NULL);
@@ -340,7 +340,7 @@ static void error_log(const shared *sh, const hconn *c, int level, const char *f
     va_end(ap);
     if (n >= (int)sizeof(line) - 1) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    (void)!write(atomic_load_explicit(&sh->err_fd, memory_order_relaxed), line, (size_t)n);
+    (void)!write(rl->err_fd, line, (size_t)n);
 }
 
 /* ---- the request handler, shared by h2 and h1 ---- */
@@ -582,7 +582,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
     case LOOM_EV_ERROR: /* we end the connection with GOAWAY: why */
         if (loom_err_h2_code(ev->u.error.err) < STATUS_ERRS)
             STATUS_ADD(&c->w->st, goaway[loom_err_h2_code(ev->u.error.err)], 1);
-        error_log(c->w->sh, c,
+        error_log(c->w->rl, c,
                   ev->u.error.err == LOOM_ERR_ENHANCE_YOUR_CALM ? SERVE_LOG_WARN : SERVE_LOG_INFO,
                   "%s: GOAWAY %s: %s", c->tls ? "h2" : "h2c",
                   loom_h2_code_name(loom_err_h2_code(ev->u.error.err)),
@@ -590,7 +590,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         break;
     case LOOM_EV_GOAWAY:
         if (ev->u.goaway.error_code != LOOM_H2_NO_ERROR)
-            error_log(c->w->sh, c, SERVE_LOG_INFO, "the client sent GOAWAY with error %u",
+            error_log(c->w->rl, c, SERVE_LOG_INFO, "the client sent GOAWAY with error %u",
                       (unsigned)ev->u.goaway.error_code);
         break;
     case LOOM_EV_FRAME:
@@ -651,7 +651,7 @@ static sreq *new_sreq(worker *w, int32_t sid, const req_view *v, int status, int
         r = malloc(sizeof(*r));
     }
     if (r) {
-        fill_sreq(r, sid, v, status, fd, w->rl->o->access_log != NULL);
+        fill_sreq(r, sid, v, status, fd, w->rl->log_fd >= 0);
         STATUS_ADD(&w->st, streams_open, 1);
         STATUS_ADD(&w->st, requests[status >= 100 && status < 600 ? status / 100 : 0], 1);
     }
@@ -779,8 +779,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
  * asks it (quiet_sweep). */
 static int start_h2(hconn *c)
 {
-    c->h2 =
-        loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg[c->w->rl->o->access_log != NULL], h2_event, c);
+    c->h2 = loom_conn_new(LOOM_SERVER, &c->w->sh->h2cfg[c->w->rl->log_fd >= 0], h2_event, c);
     if (!c->h2) return -1;
     set_proto(c, P_H2);
     return 0;
@@ -1108,7 +1107,7 @@ static void touch(hconn *c)
 static void idle_close(hconn *c)
 {
     STATUS_ADD(&c->w->st, idle_closed, 1);
-    error_log(c->w->sh, c, SERVE_LOG_INFO, "idle for %d s: closed",
+    error_log(c->w->rl, c, SERVE_LOG_INFO, "idle for %d s: closed",
               c->w->rl->o->idle_timeout_ms / 1000);
     if (c->proto == P_H2 && c->h2) {
         loom_goaway(c->h2, LOOM_H2_NO_ERROR, 0, "idle");
@@ -1342,7 +1341,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
         }
         if (rc == TP_ERROR) {
             STATUS_ADD(&c->w->st, tls_failed, 1);
-            error_log(c->w->sh, c, SERVE_LOG_INFO, "TLS handshake failed: %s",
+            error_log(c->w->rl, c, SERVE_LOG_INFO, "TLS handshake failed: %s",
                       c->tp.err && c->tp.err[0] ? c->tp.err : "connection closed");
             conn_close(c);
             return;
@@ -1411,7 +1410,7 @@ static void accept_pause(worker *w, int err)
 {
     if (!w->emfile_said) {
         w->emfile_said = 1;
-        error_log(w->sh, NULL, SERVE_LOG_ERROR,
+        error_log(w->rl, NULL, SERVE_LOG_ERROR,
                   "out of file descriptors (accept: %s) with %d connections open; accepting again "
                   "every %d ms until some close (raise the limit: ulimit -n)",
                   strerror(err), w->nconns, ACCEPT_PAUSE_MS);
@@ -1441,7 +1440,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         }
         if (w->emfile_said) { /* the episode is over */
             w->emfile_said = 0;
-            error_log(w->sh, NULL, SERVE_LOG_ERROR, "accepting again (%d connections open)",
+            error_log(w->rl, NULL, SERVE_LOG_ERROR, "accepting again (%d connections open)",
                       w->nconns);
         }
         int one = 1;
@@ -1735,6 +1734,8 @@ static void reloadable_free(reloadable *rl)
         free(rl->site_real[i]);
     }
     files_conf_free(rl->files);
+    if (rl->log_fd > 2) close(rl->log_fd);
+    if (rl->err_fd > 2) close(rl->err_fd);
     if (rl->release) rl->release(rl->release_user, rl->o);
     free(rl);
 }
@@ -1826,6 +1827,8 @@ static reloadable *reloadable_load(const shared *sh, const server_opts *o, uint6
     }
     rl->o = o;
     rl->gen = gen;
+    rl->log_fd = -1; /* open_logs() */
+    rl->err_fd = 2;
     if (open_roots(rl, site, err, errlen) < 0) {
         *code = SERVE_ROOT;
         reloadable_free(rl);
@@ -1884,10 +1887,6 @@ static void shared_free(shared *sh)
         reloadable_free(rl);
         rl = next;
     }
-    if (sh->log_fd > 2) close(sh->log_fd);
-    if (sh->err_fd > 2) close(sh->err_fd);
-    free(sh->log_path[0]);
-    free(sh->log_path[1]);
 }
 
 /* Start-up failed after n workers were (partly) set up: no thread runs. */
@@ -1919,22 +1918,24 @@ static int open_log(const char *path)
  * renamed them. */
 static void reopen_logs(shared *sh)
 {
-    int fds[2] = {sh->log_fd, sh->err_fd};
-    for (int i = 0; i < 2; i++) {
-        const char *path = sh->log_path[i];
-        if (!path || fds[i] <= 2) continue;
-        int fd = open_log(path);
-        if (fd < 0) {
-            error_log(sh, NULL, SERVE_LOG_ERROR,
-                      "cannot open %s again: %s (still writing to the "
-                      "old file)",
-                      path, strerror(errno));
-            continue;
+    reloadable *cur = atomic_load(&sh->cur);
+    for (reloadable *rl = cur; rl; rl = rl->retired) {
+        const char *paths[2] = {rl->o->access_log, rl->o->error_log};
+        int fds[2] = {rl->log_fd, rl->err_fd};
+        for (int i = 0; i < 2; i++) {
+            if (!paths[i] || fds[i] <= 2) continue;
+            int fd = open_log(paths[i]);
+            if (fd < 0) {
+                error_log(cur, NULL, SERVE_LOG_ERROR,
+                          "cannot open %s again: %s (still writing to the old file)", paths[i],
+                          strerror(errno));
+                continue;
+            }
+            dup2(fd, fds[i]);
+            close(fd);
         }
-        dup2(fd, fds[i]);
-        close(fd);
     }
-    error_log(sh, NULL, SERVE_LOG_INFO, "logs opened again (SIGUSR1)");
+    error_log(cur, NULL, SERVE_LOG_INFO, "logs opened again (SIGUSR1)");
 }
 
 /* Socket activation (sd_listen_fds): act[k] the socket systemd passed for
@@ -2004,45 +2005,36 @@ static int drop_privileges(const char *name, char *err, size_t errlen)
     return 0;
 }
 
-/* Log i (0 the access log, 1 the error log) moved to path (NULL: none,
- * or stderr for the error log; "-": stderr) by a reload. A descriptor the
- * workers may be writing to is never closed (its number could be reused
- * by a socket): the new file is put in its place (dup2), or, when the log
- * was stderr or none, the new descriptor is published beside it. */
-static void switch_log(shared *sh, int i, const char *path)
+/* The logs rl->o names opened for rl: a file open in old (the set in
+ * force) under the same name is shared (dup: the same open file, which
+ * SIGUSR1 replaces in place); "-" is stderr, no error log too. -1 with
+ * the reason in err. */
+static int open_logs(reloadable *rl, const reloadable *old, char *err, size_t errlen)
 {
-    _Atomic int *slot = i ? &sh->err_fd : &sh->log_fd;
-    const char *file = path && strcmp(path, "-") ? path : NULL;
-    int cur = atomic_load(slot);
-    if (file ? sh->log_path[i] && !strcmp(file, sh->log_path[i]) : !sh->log_path[i]) {
-        if (!file && path && cur < 0) atomic_store(slot, 2); /* none to stderr */
-        return;
+    const char *paths[2] = {rl->o->access_log, rl->o->error_log};
+    for (int i = 0; i < 2; i++) {
+        const char *p = paths[i];
+        const char *was = old ? (i ? old->o->error_log : old->o->access_log) : NULL;
+        int had = old ? (i ? old->err_fd : old->log_fd) : -1;
+        int fd = !p                                  ? (i ? 2 : -1)
+                 : !strcmp(p, "-")                   ? 2
+                 : had > 2 && was && !strcmp(p, was) ? fcntl(had, F_DUPFD_CLOEXEC, 3)
+                                                     : open_log(p);
+        if (p && fd < 0) {
+            snprintf(err, errlen, "cannot open %s log %s: %s", i ? "error" : "access", p,
+                     strerror(errno));
+            return -1;
+        }
+        *(i ? &rl->err_fd : &rl->log_fd) = fd;
     }
-    if (!file && !path && !i) return; /* no access log now: the workers stop writing */
-    int fd = file ? open_log(file) : 2;
-    char *copy = file ? strdup(file) : NULL;
-    if (fd < 0 || (file && !copy)) {
-        error_log(sh, NULL, SERVE_LOG_ERROR, "reload: cannot open %s: %s (the log stays as it was)",
-                  file, strerror(errno ? errno : ENOMEM));
-        if (fd > 2) close(fd);
-        free(copy);
-        return;
-    }
-    if (cur > 2) {
-        dup2(fd, cur);
-        if (fd > 2) close(fd);
-    } else {
-        atomic_store(slot, fd);
-    }
-    free(sh->log_path[i]);
-    sh->log_path[i] = copy;
+    return 0;
 }
 
 /* What a reload cannot change in this process (the sockets are bound, the
  * threads started, the privileges dropped): a warning naming it. */
-static void restart_needed(const shared *sh, const server_opts *n)
+static void restart_needed(const shared *sh, const reloadable *rl)
 {
-    const server_opts *o = sh->o;
+    const server_opts *o = sh->o, *n = rl->o;
     char what[200] = "";
     int same = o->nlisten == n->nlisten;
     for (int i = 0; same && i < o->nlisten; i++)
@@ -2051,7 +2043,7 @@ static void restart_needed(const shared *sh, const server_opts *n)
     if (o->workers != n->workers) strcat(what, " --workers");
     if (!o->user != !n->user || (o->user && strcmp(o->user, n->user))) strcat(what, " --user");
     if (what[0])
-        error_log(sh, NULL, SERVE_LOG_WARN,
+        error_log(rl, NULL, SERVE_LOG_WARN,
                   "reload (SIGHUP): changes to%s need a restart; those stay as they were", what);
 }
 
@@ -2067,13 +2059,17 @@ static void reload(shared *sh)
     reloadable *old = atomic_load(&sh->cur);
     const server_opts *n = old->o;
     if (sh->o->reload && !(n = sh->o->reload(sh->o->reload_user, err, sizeof(err)))) {
-        error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
+        error_log(old, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
                   err);
         return;
     }
     reloadable *rl = reloadable_load(sh, n, old->gen + 1, &code, &site, err, sizeof(err));
+    if (rl && open_logs(rl, old, err, sizeof(err)) < 0) {
+        reloadable_free(rl);
+        rl = NULL;
+    }
     if (!rl) {
-        error_log(sh, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
+        error_log(old, NULL, SERVE_LOG_ERROR, "reload (SIGHUP) failed, still serving as before: %s",
                   err);
         if (n != old->o && sh->o->release) sh->o->release(sh->o->reload_user, n);
         return;
@@ -2085,14 +2081,11 @@ static void reload(shared *sh)
     } else {
         rl->release = sh->o->release;
         rl->release_user = sh->o->reload_user;
-        restart_needed(sh, n);
+        restart_needed(sh, rl);
     }
-    switch_log(sh, 0, n->access_log);
-    switch_log(sh, 1, n->error_log);
-    atomic_store(&sh->log_level, n->log_level);
     rl->retired = old;
     atomic_store_explicit(&sh->cur, rl, memory_order_release);
-    error_log(sh, NULL, SERVE_LOG_WARN,
+    error_log(rl, NULL, SERVE_LOG_WARN,
               "reloaded (SIGHUP): %s, certificates, keys, push maps and media types",
               sh->o->reload ? "the configuration" : "the files it names");
 }
@@ -2124,8 +2117,6 @@ int server_check(const server_opts *o, int *site, char *err, size_t errlen)
     shared sh;
     memset(&sh, 0, sizeof(sh));
     sh.o = o;
-    sh.log_fd = -1;
-    sh.err_fd = 2;
     sh.need_tls = o->nlisten == 0; /* the default listeners include TLS */
     for (int i = 0; i < o->nlisten; i++)
         sh.need_tls |= o->listen[i].tls;
@@ -2142,9 +2133,6 @@ int server_run(const server_opts *o)
     shared sh;
     memset(&sh, 0, sizeof(sh));
     sh.o = o;
-    sh.log_fd = -1;
-    sh.err_fd = 2;
-    sh.log_level = o->log_level;
     signal(SIGPIPE, SIG_IGN);
 
     for (int i = 0; i < o->nlisten; i++)
@@ -2157,26 +2145,10 @@ int server_run(const server_opts *o)
         return code;
     }
     atomic_store(&sh.cur, first);
-    if (o->access_log && (sh.log_fd = open_log(o->access_log)) < 0) {
-        fprintf(stderr, "loom serve: cannot open access log %s: %s\n", o->access_log,
-                strerror(errno));
+    if (open_logs(first, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "loom serve: %s\n", err);
         shared_free(&sh);
         return SERVE_USAGE;
-    }
-    if (o->error_log && (sh.err_fd = open_log(o->error_log)) < 0) {
-        fprintf(stderr, "loom serve: cannot open error log %s: %s\n", o->error_log,
-                strerror(errno));
-        sh.err_fd = 2;
-        shared_free(&sh);
-        return SERVE_USAGE;
-    }
-    for (int i = 0; i < 2; i++) { /* the files open (for SIGUSR1 and reloads) */
-        const char *p = i ? o->error_log : o->access_log;
-        if (p && strcmp(p, "-") && !(sh.log_path[i] = strdup(p))) {
-            fprintf(stderr, "loom serve: out of memory\n");
-            shared_free(&sh);
-            return SERVE_FAIL;
-        }
     }
 
     for (int i = 0; i < 2; i++) {

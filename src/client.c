@@ -58,7 +58,8 @@ struct cl_conn {
     } last;
     int h1_close; /* close after the current response */
     /* life */
-    uint64_t t0, t_conn, t_tls, t_ready;
+    uint64_t t0, t_dns, t_conn, t_tls, t_ready;
+    int h2_heard; /* HTTP/2 octets came from the server */
     uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
@@ -116,6 +117,10 @@ int cl_accepting(const cl_conn *c)
 static int64_t since(const cl_conn *c, uint64_t t)
 {
     return t ? (int64_t)(t - c->t0) : -1;
+}
+int64_t cl_time_dns(const cl_conn *c)
+{
+    return since(c, c->t_dns);
 }
 int64_t cl_time_connect(const cl_conn *c)
 {
@@ -789,6 +794,15 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
                 }
                 break;
             }
+            if (c->proto == CL_PROTO_H2 && !c->h2_heard++ && c->o.mode == CL_H2C && n >= 5 &&
+                !memcmp(buf, "HTTP/", 5)) {
+                /* prior knowledge (RFC 9113 §3.3) to a server that
+                 * answers the preface in HTTP/1.1 */
+                fail(c, CLE_NO_H2,
+                     "the server answered in HTTP/1.1: it does not take HTTP/2 by prior "
+                     "knowledge (without --h2c, loom get asks by Upgrade and falls back)");
+                break;
+            }
             if (c->proto == CL_PROTO_H2) {
                 if (loom_conn_recv(c->h2, buf, (size_t)n) < 0 && c->state != CS_DEAD)
                     fail(c, CLE_PROTOCOL, "connection error");
@@ -898,6 +912,7 @@ cl_conn *cl_connect(loop *l, const char *host, const char *port, const cl_opts *
     } else {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
         int g = getaddrinfo(host, port, &hints, &c->ai);
+        c->t_dns = cl_now_us();
         if (g) {
             fail(c, CLE_DNS, "cannot resolve %s: %s", host, gai_strerror(g));
             rc = -1;

@@ -136,8 +136,10 @@ cl_req *cl_submitting(const cl_conn *c);
 /* Requests queued or in flight. */
 int cl_load(const cl_conn *c);
 int cl_accepting(const cl_conn *c); /* up (or coming up), not going away */
-/* Microseconds from cl_connect() to the connect and the TLS handshake
- * (-1 not reached), and to ready. */
+/* Microseconds from cl_connect() to the name resolved (-1: an address
+ * was given), the connect and the TLS handshake (-1 not reached), and to
+ * ready. */
+int64_t cl_time_dns(const cl_conn *c);
 int64_t cl_time_connect(const cl_conn *c), cl_time_tls(const cl_conn *c),
     cl_time_ready(const cl_conn *c);
 uint64_t cl_now_us(void);

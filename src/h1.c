@@ -544,6 +544,10 @@ void h1_request_head(h1_out *o, const char *method, const char *target, const ch
     h1_printf(o, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, host);
     for (size_t i = 0; i < n; i++) {
         if (f[i].name_len && f[i].name[0] == ':') continue;
+        /* written here from host and body_len, once */
+        if ((f[i].name_len == 4 && !strncasecmp((const char *)f[i].name, "host", 4)) ||
+            (f[i].name_len == 14 && !strncasecmp((const char *)f[i].name, "content-length", 14)))
+            continue;
         h1_printf(o, "%.*s: %.*s\r\n", (int)f[i].name_len, (const char *)f[i].name,
                   (int)f[i].value_len, (const char *)f[i].value);
     }

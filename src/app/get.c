@@ -27,8 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <brotli/decode.h>
+#include <zlib.h>
+
 #include "../client.h"
+#include "../h1.h"
 #include "../tls.h"
+#include "cookies.h"
 #include "loom/loom.h"
 
 /* curl's exit codes where one fits, so scripts can tell failures apart */
@@ -44,6 +49,8 @@ enum {
     GX_TIMEOUT = 28,
     GX_TLS = 35,
     GX_NO_H2 = 16,
+    GX_REDIRS = 47,
+    GX_ENCODING = 61,
     GX_STREAM = 92,
 };
 
@@ -61,8 +68,9 @@ typedef struct greq {
     char method[16];
     gconn *conn;
     cl_req cr; /* the request as the client runtime carries it */
-    loom_hpack_field fields[MAX_HEADERS + 4];
+    loom_hpack_field fields[MAX_HEADERS + 8];
     char clen[24];
+    char cookie[4096]; /* from the jar (-b, -c), for this request */
     int32_t sid;
     int queued, done, pushed, refused, failed, tries;
     int status;
@@ -80,6 +88,16 @@ typedef struct greq {
     size_t n_req_hdrs, n_resp_hdrs;
     int from_links; /* found by -a */
     int h1;         /* went over HTTP/1.1 */
+    int given;      /* a URL of the command line, or a redirect from one */
+    int send_body;  /* -d goes with it (not after a 303, nor to a link) */
+    int cross;      /* a redirect left the origin given: no credentials or cookies */
+    int hop;        /* -L: a redirect being followed (its body is not output) */
+    int nredirs;    /* redirects before it */
+    char location[2048];
+    char url_authority[300]; /* the URL's (authority may be -H Host's) */
+    /* --compressed: the body's decoder (gzip or deflate: zlib; br: brotli) */
+    z_stream *zs;
+    BrotliDecoderState *br;
 } greq;
 
 struct gconn {
@@ -95,15 +113,31 @@ struct gconn {
     char origins[16][300]; /* from ORIGIN frames (RFC 8336) */
     int norigins, has_origin;
     int got_settings; /* the server's first SETTINGS (and an ORIGIN after it) came */
-    double t_dns, t_connect, t_tls;
-    size_t pp_len; /* field block octets of the last PUSH_PROMISE */
+    double t_begin, t_dns, t_connect, t_tls; /* t_begin since start; the rest from it */
+    size_t pp_len;                           /* field block octets of the last PUSH_PROMISE */
 };
 
 /* ---- state ---- */
 
+typedef struct {
+    char host[256], port[8];
+    struct sockaddr_storage addr;
+    socklen_t len;
+} resolve_entry;
+
 static struct {
     int verbose, stats, no_push, insecure, h2c, fail, all, repeat, quiet, http2_only;
+    int show_errors, include, follow, max_redirs, compressed;
     const char *cacert, *timeline, *har, *out_file, *push_dir, *priority, *data_arg;
+    const char *write_out;     /* -w */
+    const char *host_hdr;      /* -H 'Host: x': the :authority (Host) of the URLs given */
+    const char *cookie_arg;    /* -b 'a=1; b=2' */
+    const char *cookie_jar;    /* -c FILE */
+    cookie_jar *jar;           /* -b FILE or -c */
+    char authorization[600];   /* -u user:password */
+    double connect_timeout;    /* --connect-timeout */
+    resolve_entry resolve[16]; /* --resolve host:port:addr */
+    int nresolve;
     int remote_name;
     const char *method;
     get_hdr extra[MAX_HEADERS];
@@ -180,8 +214,18 @@ static int parse_url(const char *url, greq *r)
         colon = strrchr(a, ':');
         snprintf(r->host, sizeof(r->host), "%.*s", (int)(colon ? (size_t)(colon - a) : al), a);
     }
-    snprintf(r->port, sizeof(r->port), "%s", colon ? colon + 1 : (r->scheme[4] ? "443" : "80"));
+    const char *port = colon ? colon + 1 : (r->scheme[4] ? "443" : "80");
+    /* a port is 1 to 65535 in decimal, not a number taken modulo 65536 */
+    size_t pl = strlen(port);
+    if (pl == 0 || pl > 5 || strspn(port, "0123456789") != pl || atoi(port) < 1 ||
+        atoi(port) > 65535)
+        return -2;
+    snprintf(r->port, sizeof(r->port), "%s", port);
+    snprintf(r->url_authority, sizeof(r->url_authority), "%s", r->authority);
     snprintf(r->method, sizeof(r->method), "%s", G.method ? G.method : G.data ? "POST" : "GET");
+    /* no space or control character in the URL (curl says the same) */
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) return -1;
     return r->host[0] ? 0 : -1;
 }
 
@@ -394,6 +438,14 @@ static void req_trailers(cl_req *cr, const loom_hpack_field *f, size_t n);
 static void req_done(cl_req *cr, int outcome);
 static const cl_req_cb req_cb = {req_head, req_data, req_trailers, req_done};
 
+/* Whether a -H field goes to the host of r: Authorization and Cookie
+ * set by hand are not sent across a redirect to another origin (curl
+ * drops them too). */
+static int field_for(const greq *r, const char *name)
+{
+    return !r->cross || (strcmp(name, "authorization") && strcmp(name, "cookie"));
+}
+
 /* Puts r on gc: the request as it will be sent. */
 static void submit(gconn *gc, greq *r)
 {
@@ -401,25 +453,41 @@ static void submit(gconn *gc, greq *r)
     r->queued = 1;
     r->tries++;
     size_t n = 0;
-    int ua = 0, accept = 0;
+    int ua = 0, accept = 0, ae = 0;
     for (size_t i = 0; i < G.nextra; i++) {
         ua |= !strcmp(G.extra[i].name, "user-agent");
         accept |= !strcmp(G.extra[i].name, "accept");
+        ae |= !strcmp(G.extra[i].name, "accept-encoding");
     }
 #define ADD(nm, v)                                                                                 \
     r->fields[n++] = (loom_hpack_field)                                                            \
     {                                                                                              \
         (const uint8_t *)(nm), strlen(nm), (const uint8_t *)(v), strlen(v), 0                      \
     }
+    /* a field the user gave replaces ours */
     if (!ua) ADD("user-agent", "loom/" LOOM_VERSION_STRING);
     if (!accept) ADD("accept", "*/*");
-    if (G.data && !r->pushed && !r->from_links) {
+    if (G.compressed && !ae) ADD("accept-encoding", "gzip, deflate, br");
+    if (G.authorization[0] && !r->cross) ADD("authorization", G.authorization);
+    r->cookie[0] = 0;
+    size_t k = 0;
+    if (G.cookie_arg && !r->cross)
+        k = (size_t)snprintf(r->cookie, sizeof(r->cookie), "%s", G.cookie_arg);
+    if (G.jar && k + 2 < sizeof(r->cookie)) {
+        char *p = r->cookie + k + (k ? 2 : 0);
+        size_t got = jar_header(G.jar, r->host, r->path, !strcmp(r->scheme, "https"),
+                                (long long)time(NULL), p, sizeof(r->cookie) - k - 2);
+        if (got && k) memcpy(r->cookie + k, "; ", 2);
+    }
+    if (r->cookie[0]) ADD("cookie", r->cookie);
+    if (r->send_body) {
+        /* over HTTP/2 (RFC 9113 §8.1.1); HTTP/1.1 writes its own */
         snprintf(r->clen, sizeof(r->clen), "%zu", G.data_len);
         ADD("content-length", r->clen);
     }
     if (G.priority) ADD("priority", G.priority);
-    for (size_t i = 0; i < G.nextra && n < MAX_HEADERS; i++)
-        ADD(G.extra[i].name, G.extra[i].value);
+    for (size_t i = 0; i < G.nextra && n < MAX_HEADERS + 6; i++)
+        if (field_for(r, G.extra[i].name)) ADD(G.extra[i].name, G.extra[i].value);
 #undef ADD
     for (size_t i = 0; i < r->n_req_hdrs; i++) { /* an earlier try */
         free((void *)r->req_hdrs[i].name);
@@ -444,9 +512,8 @@ static void submit(gconn *gc, greq *r)
     cr->path = r->path;
     cr->fields = r->fields;
     cr->nfields = n;
-    int body = G.data && !r->from_links && !r->pushed;
-    cr->body = body ? G.data : NULL;
-    cr->body_len = body ? G.data_len : 0;
+    cr->body = r->send_body ? G.data : NULL;
+    cr->body_len = r->send_body ? G.data_len : 0;
     cr->cb = &req_cb;
     cr->user = r;
     cr->urgency = G.has_priority ? G.urgency : -1;
@@ -504,12 +571,86 @@ static void find_links(greq *page)
     }
 }
 
+/* The URL a Location names, from r's (RFC 3986 §5.2, the common forms:
+ * absolute, scheme-relative, absolute path, relative path, query). */
+static int resolve_location(const greq *r, const char *loc, char *out, size_t cap)
+{
+    size_t pl = strcspn(r->path, "?#");
+    const char *sep = strstr(loc, "://");
+    int n;
+    if (sep && strcspn(loc, "/?#") > (size_t)(sep - loc))
+        n = snprintf(out, cap, "%s", loc);
+    else if (loc[0] == '/' && loc[1] == '/')
+        n = snprintf(out, cap, "%s:%s", r->scheme, loc);
+    else if (loc[0] == '/')
+        n = snprintf(out, cap, "%s://%s%s", r->scheme, r->url_authority, loc);
+    else if (loc[0] == '?')
+        n = snprintf(out, cap, "%s://%s%.*s%s", r->scheme, r->url_authority, (int)pl, r->path, loc);
+    else {
+        const char *slash = memrchr(r->path, '/', pl);
+        int dl = slash ? (int)(slash - r->path + 1) : 1;
+        n = snprintf(out, cap, "%s://%s%.*s%s", r->scheme, r->url_authority, dl,
+                     slash ? r->path : "/", loc);
+    }
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* -L: the request the redirect r asks for, put right after r (its output
+ * comes where r's would have). */
+static void follow(greq *r)
+{
+    if (r->nredirs >= G.max_redirs) {
+        fail_with(GX_REDIRS, "%s: more than %d redirects (--max-redirs)", r->url, G.max_redirs);
+        return;
+    }
+    char url[2048];
+    greq t;
+    if (resolve_location(r, r->location, url, sizeof(url)) < 0 || parse_url(url, &t) < 0) {
+        fail_with(GX_URL, "%s: a redirect to '%s', not an http:// or https:// URL", r->url,
+                  r->location);
+        return;
+    }
+    /* RFC 9110 §15.4: 303 asks for a GET (HEAD stays HEAD); 301 and 302
+     * turn a POST into a GET, as browsers and curl do; 307 and 308 repeat
+     * the request, body and all */
+    int keep = r->status == 307 || r->status == 308 ||
+               ((r->status == 301 || r->status == 302) && strcmp(r->method, "POST"));
+    snprintf(t.method, sizeof(t.method), "%s",
+             keep || !strcmp(r->method, "HEAD") ? r->method : "GET");
+    t.send_body = keep && r->send_body;
+    t.cross = r->cross || !same_origin(&t, r);
+    t.given = 1;
+    t.nredirs = r->nredirs + 1;
+    if (G.host_hdr && !t.cross) snprintf(t.authority, sizeof(t.authority), "%s", G.host_hdr);
+    if (G.verbose)
+        fprintf(stderr, "[%8.3f] ; %d: following the redirect to %s%s\n", now_s(), r->status, url,
+                t.cross ? " (another origin: no Authorization or cookies set by hand)" : "");
+    greq *x = add_req(&t);
+    if (!x) return;
+    size_t at = 0;
+    while (G.reqs[at] != r)
+        at++;
+    memmove(&G.reqs[at + 2], &G.reqs[at + 1], (G.nreqs - at - 2) * sizeof(G.reqs[0]));
+    G.reqs[at + 1] = x;
+    assign_soon();
+}
+
 static void finish(greq *r)
 {
     if (r->done) return;
     r->done = 1;
     r->queued = 0;
     r->t_end = now_s();
+    if (r->zs) {
+        inflateEnd(r->zs);
+        free(r->zs);
+        r->zs = NULL;
+    }
+    if (r->br) {
+        BrotliDecoderDestroyInstance(r->br);
+        r->br = NULL;
+    }
+    if (r->hop && !r->failed && !G.exit_code) follow(r);
     if (r->out && !r->out_tmp && r->out != stdout) {
         fclose(r->out);
         r->out = NULL;
@@ -525,11 +666,13 @@ static FILE *open_output(greq *r)
 {
     if (r->pushed) {
         if (!G.push_dir && !G.remote_name) return NULL; /* counted and reported */
-    } else if (G.out_file && !r->from_links) {
+    } else if (r->hop && !G.include) {
+        return NULL; /* -L: only the last response is output */
+    } else if (G.out_file && !r->from_links && G.nreqs == 1 && !G.follow) {
         snprintf(r->save_path, sizeof(r->save_path), "%s", G.out_file);
         return fopen(G.out_file, "wb");
-    } else if (!G.remote_name && !r->from_links) {
-        r->out_tmp = 1;
+    } else if ((!G.remote_name || r->hop) && !r->from_links) {
+        r->out_tmp = 1; /* to stdout (or -o), in the order asked, at the end */
         return tmpfile();
     } else if (!G.remote_name) {
         return NULL;
@@ -543,6 +686,27 @@ static FILE *open_output(greq *r)
     return fopen(r->save_path, "wb");
 }
 
+/* -i: the response head in the output, before the body, as curl writes
+ * it ("HTTP/2 200", then the fields). */
+static void write_head(greq *r, const loom_hpack_field *f, size_t n)
+{
+    if (r->h1)
+        fprintf(r->out, "HTTP/1.1 %d %s\r\n", r->status, h1_reason(r->status));
+    else
+        fprintf(r->out, "HTTP/2 %d \r\n", r->status); /* curl -i: a space where the reason was */
+    for (size_t i = 0; i < n; i++)
+        if (f[i].name_len && f[i].name[0] != ':')
+            fprintf(r->out, "%.*s: %.*s\r\n", (int)f[i].name_len, (const char *)f[i].name,
+                    (int)f[i].value_len, (const char *)f[i].value);
+    fputs("\r\n", r->out);
+}
+
+static int is_field(const loom_hpack_field *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->name_len == n && !strncasecmp((const char *)f->name, name, n);
+}
+
 /* ---- a request's response, from the client runtime ---- */
 
 static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n, int informational)
@@ -553,12 +717,24 @@ static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n
     r->status = status;
     r->t_headers = now_s();
     r->h1 = r->conn && r->conn->proto == CL_PROTO_H1;
+    const char *coding = NULL;
+    size_t coding_len = 0;
     for (size_t i = 0; i < n; i++) {
         keep_hdr(r->resp_hdrs, &r->n_resp_hdrs, f[i].name, f[i].name_len, f[i].value,
                  f[i].value_len);
-        if (f[i].name_len == 12 && !strncasecmp((const char *)f[i].name, "content-type", 12))
+        if (is_field(&f[i], "content-type"))
             snprintf(r->mime, sizeof(r->mime), "%.*s", (int)f[i].value_len, f[i].value);
+        else if (is_field(&f[i], "location"))
+            snprintf(r->location, sizeof(r->location), "%.*s", (int)f[i].value_len, f[i].value);
+        else if (is_field(&f[i], "content-encoding"))
+            coding = (const char *)f[i].value, coding_len = f[i].value_len;
+        else if (is_field(&f[i], "set-cookie") && G.jar && !r->pushed)
+            jar_set_cookie(G.jar, r->host, r->path, !strcmp(r->scheme, "https"),
+                           (const char *)f[i].value, f[i].value_len, (long long)time(NULL));
     }
+    /* -L: 301, 302, 303, 307 and 308 with a Location are followed */
+    r->hop = G.follow && !r->pushed && !r->from_links && r->location[0] &&
+             (status == 301 || status == 302 || status == 303 || status == 307 || status == 308);
     r->resp_h1 = h1_size(r, 1);
     r->out = open_output(r);
     if (!r->out && (r->save_path[0] || r->out_tmp)) {
@@ -566,21 +742,79 @@ static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n
                   r->save_path[0] ? r->save_path : "a temporary file", strerror(errno));
         r->save_path[0] = 0; /* not saved: the summary must not say it was */
     }
+    if (r->out && G.include && !r->pushed && !r->from_links) write_head(r, f, n);
+    if (coding && G.compressed && !r->hop) {
+        if (coding_len == 2 && !strncasecmp(coding, "br", 2)) {
+            r->br = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+        } else if ((coding_len == 4 && !strncasecmp(coding, "gzip", 4)) ||
+                   (coding_len == 7 && !strncasecmp(coding, "deflate", 7))) {
+            r->zs = calloc(1, sizeof(*r->zs));
+            /* 15 + 32: a zlib or gzip header, told apart by zlib */
+            if (r->zs && inflateInit2(r->zs, 15 + 32) != Z_OK) {
+                free(r->zs);
+                r->zs = NULL;
+            }
+        } else if (!(coding_len == 8 && !strncasecmp(coding, "identity", 8))) {
+            fail_with(GX_ENCODING, "%s: unknown content coding '%.*s'", r->url, (int)coding_len,
+                      coding);
+        }
+    }
     if (!strncmp(r->mime, "text/html", 9) && G.all && !r->html) r->html = malloc(HTML_MAX);
     if (G.fail && r->status >= 400 && !r->pushed)
         fail_with(GX_HTTP, "%s: HTTP status %d", r->url, r->status);
 }
 
-static void req_data(cl_req *cr, const uint8_t *p, size_t n)
+/* The body as it goes out: decoded when --compressed asked for it. */
+static void body_out(greq *r, const uint8_t *p, size_t n)
 {
-    greq *r = cr->user;
-    r->bytes += n;
     if (r->out && fwrite(p, 1, n, r->out) != n)
         fail_with(GX_WRITE, "%s: cannot write the body: %s", r->url, strerror(errno));
     if (r->html && r->html_len + n <= HTML_MAX) {
         memcpy(r->html + r->html_len, p, n);
         r->html_len += n;
     }
+}
+
+static void req_data(cl_req *cr, const uint8_t *p, size_t n)
+{
+    greq *r = cr->user;
+    r->bytes += n;
+    /* -L: a redirect's body is not output; a HEAD has none (RFC 9110 §9.3.2) */
+    if (r->hop || !strcmp(r->method, "HEAD")) return;
+    uint8_t buf[65536];
+    if (r->zs) {
+        r->zs->next_in = (Bytef *)(uintptr_t)p;
+        r->zs->avail_in = (uInt)n;
+        while (r->zs->avail_in) {
+            r->zs->next_out = buf;
+            r->zs->avail_out = sizeof(buf);
+            int rc = inflate(r->zs, Z_NO_FLUSH);
+            body_out(r, buf, sizeof(buf) - r->zs->avail_out);
+            if (rc == Z_STREAM_END) break;
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                fail_with(GX_ENCODING, "%s: the gzip body does not decode: %s", r->url,
+                          r->zs->msg ? r->zs->msg : "bad data");
+                return;
+            }
+        }
+        return;
+    }
+    if (r->br) {
+        size_t in_left = n, out_left;
+        const uint8_t *in = p;
+        BrotliDecoderResult rc;
+        do {
+            uint8_t *o = buf;
+            out_left = sizeof(buf);
+            rc = BrotliDecoderDecompressStream(r->br, &in_left, &in, &out_left, &o, NULL);
+            body_out(r, buf, sizeof(buf) - out_left);
+        } while (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT);
+        if (rc == BROTLI_DECODER_RESULT_ERROR)
+            fail_with(GX_ENCODING, "%s: the brotli body does not decode: %s", r->url,
+                      BrotliDecoderErrorString(BrotliDecoderGetErrorCode(r->br)));
+        return;
+    }
+    body_out(r, p, n);
 }
 
 static void req_trailers(cl_req *cr, const loom_hpack_field *f, size_t n)
@@ -726,16 +960,33 @@ static void conn_ready(cl_conn *c)
     gc->proto = cl_protocol(c);
     snprintf(gc->ip, sizeof(gc->ip), "%s", cl_ip(c));
     memcpy(&gc->addr, cl_addr(c), sizeof(gc->addr));
-    int64_t tc = cl_time_connect(c), tt = cl_time_tls(c);
-    gc->t_connect = tc >= 0 ? (double)tc / 1e6 : -1;
+    /* durations: the name, then the connect, then the TLS handshake */
+    int64_t td = cl_time_dns(c), tc = cl_time_connect(c), tt = cl_time_tls(c);
+    gc->t_dns = td >= 0 ? (double)td / 1e6 : -1;
+    gc->t_connect = tc >= 0 ? (double)(tc - (td > 0 ? td : 0)) / 1e6 : -1;
     gc->t_tls = tt >= 0 && tc >= 0 ? (double)(tt - tc) / 1e6 : -1;
     if (tp->ssl) gc->cert = SSL_get1_peer_certificate(tp->ssl);
-    if (G.verbose)
-        fprintf(
-            stderr, "[%8.3f] %sconnected to %s port %s (%s)%s%s%s%s, %s\n", now_s(),
-            G.nconns > 1 || gc->idx > 0 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0} : "",
-            gc->host, gc->port, gc->ip, tp->ssl ? ", " : "", tp_tls_version(tp), tp->ssl ? " " : "",
-            tp_tls_cipher(tp), gc->proto == CL_PROTO_H2 ? "HTTP/2" : "HTTP/1.1");
+    if (G.verbose) {
+        const char *tag =
+            G.nconns > 1 || gc->idx > 0 ? (char[8]){'#', (char)('0' + gc->idx % 10), ' ', 0} : "";
+        fprintf(stderr, "[%8.3f] %sconnected to %s port %s (%s)%s%s%s%s, %s\n", now_s(), tag,
+                gc->host, gc->port, gc->ip, tp->ssl ? ", " : "", tp_tls_version(tp),
+                tp->ssl ? " " : "", tp_tls_cipher(tp),
+                gc->proto == CL_PROTO_H2 ? "HTTP/2" : "HTTP/1.1");
+        /* what curl -v and nghttp -v show too: ALPN and the certificate */
+        if (tp->ssl) {
+            const char *alpn = tp_alpn(tp);
+            fprintf(stderr, "          ; ALPN: %s\n",
+                    alpn && alpn[0] ? alpn : "none (the server chose no protocol)");
+        }
+        if (gc->cert) {
+            char subj[512], iss[512];
+            X509_NAME_oneline(X509_get_subject_name(gc->cert), subj, sizeof(subj));
+            X509_NAME_oneline(X509_get_issuer_name(gc->cert), iss, sizeof(iss));
+            fprintf(stderr, "          ; server certificate: subject %s; issuer %s; %s\n", subj,
+                    iss, G.insecure ? "not verified (-k)" : "verified for the host name");
+        }
+    }
     if (!gc->got_settings && gc->proto != CL_PROTO_H2) {
         gc->got_settings = 1; /* nothing to wait for */
         assign_soon();
@@ -837,8 +1088,9 @@ static gconn *reusable(const greq *r, int *wait)
  * ends sooner, a little past it, so that it is --max-time that says so. */
 static int connect_ms(void)
 {
-    double left = G.max_time > 0 ? G.max_time - now_s() : 10;
-    if (left >= 10) return 10000;
+    double limit = G.connect_timeout > 0 ? G.connect_timeout : 10;
+    double left = G.max_time > 0 ? G.max_time - now_s() : limit;
+    if (left >= limit) return (int)(limit * 1000);
     return left > 0 ? (int)(left * 1000) + 200 : 200;
 }
 
@@ -856,6 +1108,7 @@ static gconn *connect_to(const greq *r)
     snprintf(gc->port, sizeof(gc->port), "%s", r->port);
     snprintf(gc->first_url, sizeof(gc->first_url), "%s", r->url);
     gc->t_dns = gc->t_connect = gc->t_tls = -1;
+    gc->t_begin = now_s();
     cl_opts o;
     memset(&o, 0, sizeof(o));
     int https = !strcmp(r->scheme, "https");
@@ -864,6 +1117,11 @@ static gconn *connect_to(const greq *r)
     o.allow_h1 = !G.http2_only;
     o.verify = !G.insecure;
     o.connect_timeout_ms = connect_ms();
+    for (int i = 0; i < G.nresolve; i++) /* --resolve host:port:addr */
+        if (!strcasecmp(G.resolve[i].host, r->host) && !strcmp(G.resolve[i].port, r->port)) {
+            o.addr = (const struct sockaddr *)&G.resolve[i].addr;
+            o.addrlen = G.resolve[i].len;
+        }
     loom_config_default(&o.h2, LOOM_CLIENT);
     o.h2.enable_push = !G.no_push;
     o.h2.initial_window_size = 16u << 20;
@@ -1068,11 +1326,30 @@ static const char get_usage[] =
     "A server without HTTP/2 is spoken to in HTTP/1.1, like curl does.\n"
     "\n"
     "options:\n"
-    "  -o FILE          write the body to FILE (one URL)\n"
+    "  -o FILE          write the body to FILE (several responses: one after another)\n"
     "  -O               write each body to a file named after its path\n"
-    "  -H 'name: value' add a request header field (repeatable)\n"
-    "  -d DATA, -d @FILE  send DATA (or FILE) as the body of a POST\n"
+    "  -i               the response head in the output, before the body\n"
+    "  -I               HEAD: only the response head (as -i shows it)\n"
+    "  -H 'name: value' add a request header field (repeatable; replaces the one loom\n"
+    "                   sends by default; Host: sets :authority; Connection and the\n"
+    "                   other connection-specific fields are dropped, said under -v)\n"
+    "  -d DATA, -d @FILE  send DATA (or FILE, - for stdin) as the body of a POST\n"
     "  -X METHOD        the request method\n"
+    "  -u USER:PASSWORD HTTP Basic authentication (not sent to another origin on -L)\n"
+    "  -L               follow redirects (301, 302 and 303 as GET, 307 and 308 as sent)\n"
+    "  --max-redirs N   at most N redirects with -L (default 50; then exit 47)\n"
+    "  -b COOKIES       send cookies: 'name=value; ...', or a cookie file (Netscape\n"
+    "                   format, as curl and wget write) whose cookies are sent by\n"
+    "                   domain and path, with those the responses set\n"
+    "  -c FILE          write the cookies at the end to FILE (Netscape format)\n"
+    "  --compressed     ask for gzip, deflate or br and decode the body\n"
+    "  --resolve HOST:PORT:ADDR  connect to ADDR for HOST:PORT (no DNS)\n"
+    "  -w FORMAT        write FORMAT after each response: %{http_code},\n"
+    "                   %{http_version}, %{time_total}, %{time_namelookup},\n"
+    "                   %{time_connect}, %{time_appconnect}, %{time_starttransfer},\n"
+    "                   %{size_download}, %{size_header}, %{url_effective},\n"
+    "                   %{num_redirects}, %{content_type}, %{remote_ip},\n"
+    "                   %{remote_port}, %{scheme}, %{method}, %{exitcode}, \\n\n"
     "  -n N             request each URL N times\n"
     "  -a               also fetch the same-origin CSS, JS and images a page links to\n"
     "  -k               accept a certificate that does not verify\n"
@@ -1082,18 +1359,23 @@ static const char get_usage[] =
     "  --no-push        SETTINGS_ENABLE_PUSH=0\n"
     "  --push-dir DIR   save pushed responses in DIR\n"
     "  --priority 'u=N, i'  RFC 9218 priority (priority field and PRIORITY_UPDATE)\n"
-    "  -v               show every frame sent and received\n"
+    "  -v               show the connection (address, TLS, ALPN, certificate) and\n"
+    "                   every frame sent and received\n"
     "  --stats          header sizes: HTTP/1.1 text against HPACK on the wire\n"
-    "  --timeline FILE.svg  draw the connection: a lane per stream, a mark per frame\n"
+    "  --timeline FILE.svg  draw the connection: DNS, connect and TLS as bars, a lane\n"
+    "                   per stream, a mark per frame\n"
     "  --har FILE       write HAR 1.2\n"
     "  --fail           exit 22 when a status is 400 or above\n"
+    "  --connect-timeout SEC  give up a connect and TLS handshake after SEC (default 10)\n"
     "  --max-time SEC   give up after SEC seconds (default 60)\n"
-    "  -s               no summary on stderr\n"
+    "  -s               silent: no summary, no error message\n"
+    "  -S               with -s: the error message still\n"
     "\n"
     "Pushed responses are accepted; a promise for a resource already fetched or\n"
     "being fetched is refused with RST_STREAM CANCEL.\n"
     "exit status: 0, 2 usage, 3 bad URL, 6 DNS, 7 connect, 16 no h2, 22 HTTP status\n"
-    "(--fail), 23 write, 28 timeout, 35 TLS, 92 stream or connection error.\n";
+    "(--fail), 23 write, 28 timeout, 35 TLS, 47 too many redirects, 61 a body that\n"
+    "does not decode, 92 stream or connection error.\n";
 
 static int read_data(const char *arg)
 {
@@ -1102,17 +1384,215 @@ static int read_data(const char *arg)
         G.data_len = strlen(arg);
         return 0;
     }
-    FILE *f = fopen(arg + 1, "rb");
+    FILE *f = !strcmp(arg + 1, "-") ? stdin : fopen(arg + 1, "rb");
     if (!f) return -1;
     size_t cap = 65536;
     G.data = malloc(cap);
     size_t k;
-    while ((k = fread(G.data + G.data_len, 1, cap - G.data_len, f)) > 0) {
+    while (G.data && (k = fread(G.data + G.data_len, 1, cap - G.data_len, f)) > 0) {
         G.data_len += k;
-        if (G.data_len == cap) G.data = realloc(G.data, cap *= 2);
+        if (G.data_len == cap) {
+            uint8_t *d = cap < (1u << 30) ? realloc(G.data, cap *= 2) : NULL;
+            if (!d) {
+                free(G.data);
+                G.data = NULL;
+                errno = EFBIG;
+            }
+            G.data = d;
+        }
     }
-    fclose(f);
+    if (f != stdin) fclose(f);
+    return G.data ? 0 : -1;
+}
+
+/* A number of seconds: digits with an optional fraction, from lo to hi. */
+static int seconds_arg(const char *flag, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double d = v && ((*v >= '0' && *v <= '9') || *v == '.') ? strtod(v, &end) : -1;
+    if (d < lo || d > hi || *end) {
+        fprintf(stderr, "loom get: %s needs a number of seconds from %g to %g, not '%s'\n", flag,
+                lo, hi, v);
+        return -1;
+    }
+    *out = d;
     return 0;
+}
+
+static int count_arg(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long n = v && *v >= '0' && *v <= '9' && strlen(v) <= 9 ? strtol(v, &end, 10) : -1;
+    if (n < lo || n > hi || (n >= 0 && *end)) {
+        fprintf(stderr, "loom get: %s needs a whole number from %d to %d, not '%s'\n", flag, lo, hi,
+                v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+/* -u user:password as an Authorization value (RFC 7617). */
+static int basic_auth(const char *v)
+{
+    if (!strchr(v, ':')) {
+        fprintf(stderr, "loom get: -u needs USER:PASSWORD (no password prompt)\n");
+        return -1;
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(v), o = (size_t)snprintf(G.authorization, sizeof(G.authorization), "Basic ");
+    if ((n + 2) / 3 * 4 + o + 1 > sizeof(G.authorization)) {
+        fprintf(stderr, "loom get: -u: too long\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t w = (uint32_t)(uint8_t)v[i] << 16;
+        if (i + 1 < n) w |= (uint32_t)(uint8_t)v[i + 1] << 8;
+        if (i + 2 < n) w |= (uint8_t)v[i + 2];
+        G.authorization[o++] = b64[w >> 18 & 63];
+        G.authorization[o++] = b64[w >> 12 & 63];
+        G.authorization[o++] = i + 1 < n ? b64[w >> 6 & 63] : '=';
+        G.authorization[o++] = i + 2 < n ? b64[w & 63] : '=';
+    }
+    G.authorization[o] = 0;
+    return 0;
+}
+
+/* --resolve HOST:PORT:ADDR ([v6] too). */
+static int resolve_arg(const char *v)
+{
+    if (G.nresolve == 16) {
+        fprintf(stderr, "loom get: at most 16 --resolve\n");
+        return -1;
+    }
+    const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    int port = 0;
+    if (c1 && c2) port = atoi(c1 + 1);
+    char addr[64];
+    if (c2) snprintf(addr, sizeof(addr), "%s", c2 + 1);
+    size_t al = c2 ? strlen(addr) : 0;
+    if (al > 2 && addr[0] == '[' && addr[al - 1] == ']') {
+        memmove(addr, addr + 1, al - 2);
+        addr[al - 2] = 0;
+    }
+    resolve_entry *x = &G.resolve[G.nresolve];
+    memset(x, 0, sizeof(*x));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&x->addr;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&x->addr;
+    if (!c1 || !c2 || c1 == v || (size_t)(c1 - v) >= sizeof(x->host) || port < 1 || port > 65535 ||
+        strspn(c1 + 1, "0123456789") != (size_t)(c2 - c1 - 1)) {
+        fprintf(stderr, "loom get: --resolve needs HOST:PORT:ADDR, not '%s'\n", v);
+        return -1;
+    }
+    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        x->len = sizeof(*s4);
+    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        x->len = sizeof(*s6);
+    } else {
+        fprintf(stderr, "loom get: --resolve: '%s' is not an IPv4 or IPv6 address\n", addr);
+        return -1;
+    }
+    snprintf(x->host, sizeof(x->host), "%.*s", (int)(c1 - v), v);
+    snprintf(x->port, sizeof(x->port), "%d", port);
+    G.nresolve++;
+    return 0;
+}
+
+/* -H: a field the request may carry. Host becomes :authority (RFC 9113
+ * §8.3.1); connection-specific fields (RFC 9113 §8.2.2: an HTTP/2 request
+ * carrying one is malformed) and Content-Length (from -d) are dropped,
+ * said under -v. 1: keep it. */
+static int keep_field(const char *name, const char *value)
+{
+    static const char *const hop[] = {"connection",        "keep-alive", "proxy-connection",
+                                      "transfer-encoding", "upgrade",    "content-length"};
+    if (!strcmp(name, "host")) {
+        G.host_hdr = value;
+        return 0;
+    }
+    int drop = !strcmp(name, "te") && strcasecmp(value, "trailers");
+    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+        drop |= !strcmp(name, hop[i]);
+    if (drop && G.verbose)
+        fprintf(stderr, "          ; not sending '%s: %s': %s\n", name, value,
+                strcmp(name, "content-length") ? "a connection-specific field (RFC 9113 §8.2.2)"
+                                               : "loom get sets it from the body");
+    return !drop;
+}
+
+/* -w: FORMAT with r's variables, to out. */
+static void write_out(FILE *out, const greq *r)
+{
+    const gconn *gc = r->conn;
+    for (const char *p = G.write_out; *p; p++) {
+        if (*p == '\\' && (p[1] == 'n' || p[1] == 't' || p[1] == 'r' || p[1] == '\\')) {
+            p++;
+            fputc(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : '\\', out);
+            continue;
+        }
+        if (*p != '%' || p[1] != '{') {
+            fputc(*p, out);
+            continue;
+        }
+        const char *e = strchr(p, '}');
+        if (!e) {
+            fputs(p, out);
+            break;
+        }
+        char v[64];
+        snprintf(v, sizeof(v), "%.*s", (int)(e - p - 2), p + 2);
+        p = e;
+        double begin = gc ? gc->t_begin : r->t_start;
+        size_t hdr = 0;
+        for (size_t i = 0; i < r->n_resp_hdrs; i++)
+            hdr += strlen(r->resp_hdrs[i].name) + strlen(r->resp_hdrs[i].value) + 4;
+        if (!strcmp(v, "http_code") || !strcmp(v, "response_code"))
+            fprintf(out, "%03d", r->status);
+        else if (!strcmp(v, "http_version"))
+            fputs(!r->status ? "0" : r->h1 ? "1.1" : "2", out);
+        else if (!strcmp(v, "time_total"))
+            fprintf(out, "%.6f", r->t_end >= 0 ? r->t_end - begin : 0);
+        else if (!strcmp(v, "time_namelookup"))
+            fprintf(out, "%.6f", gc && gc->t_dns > 0 ? gc->t_dns : 0);
+        else if (!strcmp(v, "time_connect"))
+            fprintf(out, "%.6f",
+                    gc && gc->t_connect >= 0 ? (gc->t_dns > 0 ? gc->t_dns : 0) + gc->t_connect : 0);
+        else if (!strcmp(v, "time_appconnect"))
+            fprintf(out, "%.6f",
+                    gc && gc->t_tls >= 0
+                        ? (gc->t_dns > 0 ? gc->t_dns : 0) + gc->t_connect + gc->t_tls
+                        : 0);
+        else if (!strcmp(v, "time_starttransfer"))
+            fprintf(out, "%.6f", r->t_headers >= 0 ? r->t_headers - begin : 0);
+        else if (!strcmp(v, "size_download"))
+            fprintf(out, "%llu", (unsigned long long)r->bytes);
+        else if (!strcmp(v, "size_header"))
+            fprintf(out, "%zu", r->h1 ? r->resp_hpack : hdr);
+        else if (!strcmp(v, "url_effective") || !strcmp(v, "url"))
+            fputs(r->url, out);
+        else if (!strcmp(v, "num_redirects"))
+            fprintf(out, "%d", r->nredirs);
+        else if (!strcmp(v, "content_type"))
+            fputs(r->mime, out);
+        else if (!strcmp(v, "remote_ip"))
+            fputs(gc ? gc->ip : "", out);
+        else if (!strcmp(v, "remote_port"))
+            fputs(gc ? gc->port : "", out);
+        else if (!strcmp(v, "scheme"))
+            fputs(r->scheme, out);
+        else if (!strcmp(v, "method"))
+            fputs(r->method, out);
+        else if (!strcmp(v, "exitcode"))
+            fprintf(out, "%d", G.exit_code);
+        else if (!strcmp(v, "errormsg"))
+            fputs(G.exit_msg, out);
+        else
+            fprintf(stderr, "loom get: -w: unknown variable %%{%s}\n", v);
+    }
 }
 
 int get_main(int argc, char **argv)
@@ -1125,20 +1605,26 @@ int get_main(int argc, char **argv)
     G.epoch0 = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
     G.max_time = 60;
     G.repeat = 1;
+    G.max_redirs = 50;
     signal(SIGPIPE, SIG_IGN);
     const char *urls[1024];
-    int nurls = 0;
+    const char *cookie_file = NULL;
+    int nurls = 0, rc = GX_USAGE;
+    /* -v first: what -H drops is said under it */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) G.verbose = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED                                                                                       \
     if (!v) {                                                                                      \
         fprintf(stderr, "loom get: %s needs a value (try: loom get --help)\n", a);                 \
-        return GX_USAGE;                                                                           \
+        goto out;                                                                                  \
     }                                                                                              \
     i++
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(get_usage, stdout);
-            return 0;
+            rc = 0;
+            goto out;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
             G.verbose = 1;
         else if (!strcmp(a, "--stats"))
@@ -1151,14 +1637,27 @@ int get_main(int argc, char **argv)
             G.h2c = 1;
         else if (!strcmp(a, "--http2-only"))
             G.http2_only = 1;
-        else if (!strcmp(a, "--fail"))
+        else if (!strcmp(a, "--fail") || !strcmp(a, "-f"))
             G.fail = 1;
         else if (!strcmp(a, "-a"))
             G.all = 1;
         else if (!strcmp(a, "-O"))
             G.remote_name = 1;
-        else if (!strcmp(a, "-s"))
+        else if (!strcmp(a, "-s") || !strcmp(a, "--silent"))
             G.quiet = 1;
+        else if (!strcmp(a, "-S") || !strcmp(a, "--show-error"))
+            G.show_errors = 1;
+        else if (!strcmp(a, "-sS") || !strcmp(a, "-Ss"))
+            G.quiet = G.show_errors = 1;
+        else if (!strcmp(a, "-i") || !strcmp(a, "--include"))
+            G.include = 1;
+        else if (!strcmp(a, "-I") || !strcmp(a, "--head")) {
+            G.include = 1;
+            G.method = "HEAD";
+        } else if (!strcmp(a, "-L") || !strcmp(a, "--location"))
+            G.follow = 1;
+        else if (!strcmp(a, "--compressed"))
+            G.compressed = 1;
         else if (!strcmp(a, "-o")) {
             NEED;
             G.out_file = v;
@@ -1174,19 +1673,46 @@ int get_main(int argc, char **argv)
         } else if (!strcmp(a, "--push-dir")) {
             NEED;
             G.push_dir = v;
-        } else if (!strcmp(a, "-X")) {
+        } else if (!strcmp(a, "-X") || !strcmp(a, "--request")) {
             NEED;
+            if (!v[0] ||
+                strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                          "!#$%&'*+-.^_`|~") != strlen(v) ||
+                strlen(v) >= sizeof(((greq *)0)->method)) {
+                fprintf(stderr, "loom get: -X needs a method name such as PUT, not '%s'\n", v);
+                goto out;
+            }
             G.method = v;
-        } else if (!strcmp(a, "--max-time")) {
+        } else if (!strcmp(a, "-w") || !strcmp(a, "--write-out")) {
             NEED;
-            G.max_time = atof(v);
+            G.write_out = v;
+        } else if (!strcmp(a, "-u") || !strcmp(a, "--user")) {
+            NEED;
+            if (basic_auth(v) < 0) goto out;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--cookie")) {
+            NEED;
+            if (strchr(v, '='))
+                G.cookie_arg = v;
+            else
+                cookie_file = v;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--cookie-jar")) {
+            NEED;
+            G.cookie_jar = v;
+        } else if (!strcmp(a, "--resolve")) {
+            NEED;
+            if (resolve_arg(v) < 0) goto out;
+        } else if (!strcmp(a, "--connect-timeout")) {
+            NEED;
+            if (seconds_arg(a, v, 0.001, 3600, &G.connect_timeout) < 0) goto out;
+        } else if (!strcmp(a, "--max-time") || !strcmp(a, "-m")) {
+            NEED;
+            if (seconds_arg(a, v, 0.001, 86400, &G.max_time) < 0) goto out;
+        } else if (!strcmp(a, "--max-redirs")) {
+            NEED;
+            if (count_arg(a, v, 0, 1000, &G.max_redirs) < 0) goto out;
         } else if (!strcmp(a, "-n")) {
             NEED;
-            G.repeat = atoi(v);
-            if (G.repeat < 1 || G.repeat > 100000) {
-                fprintf(stderr, "loom get: -n needs a count from 1 to 100000\n");
-                return GX_USAGE;
-            }
+            if (count_arg(a, v, 1, 100000, &G.repeat) < 0) goto out;
         } else if (!strcmp(a, "--priority")) {
             NEED;
             G.priority = v;
@@ -1195,57 +1721,109 @@ int get_main(int argc, char **argv)
             const char *u = strstr(v, "u=");
             if (u && u[2] >= '0' && u[2] <= '7') G.urgency = (uint8_t)(u[2] - '0');
             G.incremental = strstr(v, ", i") || !strcmp(v, "i") || strstr(v, ",i");
-        } else if (!strcmp(a, "-H")) {
+        } else if (!strcmp(a, "-H") || !strcmp(a, "--header")) {
             NEED;
             char *name;
             const char *val;
             if (G.nextra == MAX_HEADERS || cl_header_arg(v, 0, &name, &val) < 0) {
                 fprintf(stderr, "loom get: -H needs 'name: value'\n");
-                return GX_USAGE;
+                goto out;
             }
-            G.extra[G.nextra++] = (get_hdr){name, val};
-        } else if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
+            if (keep_field(name, val)) {
+                /* the same name again: the later one replaces it (as curl) */
+                size_t k = 0;
+                while (k < G.nextra && strcmp(G.extra[k].name, name))
+                    k++;
+                if (k < G.nextra) free((void *)G.extra[k].name);
+                G.extra[k] = (get_hdr){name, val};
+                if (k == G.nextra) G.nextra++;
+            } else {
+                free(name);
+            }
+        } else if (!strcmp(a, "-d") || !strcmp(a, "--data") || !strcmp(a, "--data-binary")) {
             NEED;
+            free(G.data);
+            G.data = NULL;
+            G.data_len = 0;
             if (read_data(v) < 0) {
                 fprintf(stderr, "loom get: cannot read %s: %s\n", v + 1, strerror(errno));
-                return GX_USAGE;
+                goto out;
             }
-        } else if (a[0] == '-') {
+        } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "loom get: unknown option '%s' (try: loom get --help)\n", a);
-            return GX_USAGE;
+            goto out;
         } else if (nurls < 1024) {
             urls[nurls++] = a;
+        } else {
+            fprintf(stderr, "loom get: at most 1024 URLs\n");
+            goto out;
         }
 #undef NEED
     }
     if (!nurls) {
         fputs(get_usage, stderr);
-        return GX_USAGE;
+        goto out;
     }
-    if (G.out_file && nurls * G.repeat > 1) {
-        fprintf(stderr, "loom get: -o takes one URL (use -O for several)\n");
-        return GX_USAGE;
+    /* combinations: what cannot work together says why */
+    if (G.out_file && G.remote_name) {
+        fprintf(stderr, "loom get: -o and -O name the output two ways: choose one\n");
+        goto out;
+    }
+    if (G.include && (G.remote_name || G.push_dir)) {
+        fprintf(stderr, "loom get: -i/-I write heads into the output, not into -O or --push-dir "
+                        "files\n");
+        goto out;
+    }
+    if (G.all && G.follow) {
+        fprintf(stderr, "loom get: -a and -L together are not supported: follow the redirect "
+                        "first, then fetch the page with -a\n");
+        goto out;
+    }
+    if (G.data && G.method && !strcmp(G.method, "HEAD")) {
+        fprintf(stderr, "loom get: -d with -I (HEAD): a HEAD request has no body\n");
+        goto out;
+    }
+    if (cookie_file || G.cookie_jar) {
+        G.jar = jar_new();
+        if (!G.jar) {
+            fprintf(stderr, "loom get: out of memory\n");
+            rc = GX_FAIL;
+            goto out;
+        }
+        if (cookie_file && jar_load(G.jar, cookie_file) < 0 && errno != ENOENT) {
+            fprintf(stderr, "loom get: -b %s: %s\n", cookie_file, strerror(errno));
+            goto out;
+        }
     }
     char err[300];
     G.tls = tls_client_ctx(!G.insecure, G.cacert, !G.http2_only, err, sizeof(err));
     if (!G.tls) {
         fprintf(stderr, "loom get: %s\n", err);
-        return GX_TLS;
+        rc = GX_TLS;
+        goto out;
     }
     if (G.timeline) G.frames = malloc(MAX_FRAMES * sizeof(*G.frames));
     for (int i = 0; i < nurls; i++) {
         greq t;
-        if (parse_url(urls[i], &t) < 0) {
-            fprintf(stderr, "loom get: %s: not an http:// or https:// URL\n", urls[i]);
-            return GX_URL;
+        int bad = parse_url(urls[i], &t);
+        if (bad < 0) {
+            fprintf(stderr, "loom get: %s: %s\n", urls[i],
+                    bad == -2 ? "the port is not a number from 1 to 65535"
+                              : "not an http:// or https:// URL");
+            rc = GX_URL;
+            goto out;
         }
+        t.given = 1;
+        t.send_body = G.data != NULL;
+        if (G.host_hdr) snprintf(t.authority, sizeof(t.authority), "%s", G.host_hdr);
         for (int k = 0; k < G.repeat; k++)
             add_req(&t);
     }
     G.l = loop_new();
     if (!G.l) {
         fprintf(stderr, "loom get: cannot create an event loop\n");
-        return GX_FAIL;
+        rc = GX_FAIL;
+        goto out;
     }
     run();
     for (size_t i = 0; i < G.nreqs; i++) /* what never got anywhere */
@@ -1254,23 +1832,37 @@ int get_main(int argc, char **argv)
             if (!G.exit_code) fail_with(GX_STREAM, "%s: no response", G.reqs[i]->url);
         }
 
-    /* bodies for stdout, in the order asked */
+    /* bodies for stdout (or the -o file), in the order asked; -w after each */
+    FILE *dest = stdout;
+    int direct = 0; /* -o written to as the body came */
+    for (size_t i = 0; i < G.nreqs; i++)
+        direct |= G.reqs[i]->save_path[0] && !G.reqs[i]->pushed && !G.remote_name;
+    if (G.out_file && !direct && !(dest = fopen(G.out_file, "wb"))) {
+        fail_with(GX_WRITE, "cannot write %s: %s", G.out_file, strerror(errno));
+        dest = stdout;
+    }
     for (size_t i = 0; i < G.nreqs; i++) {
         greq *r = G.reqs[i];
-        if (!r->out_tmp || !r->out) continue;
-        rewind(r->out);
-        char buf[65536];
-        size_t k;
-        while ((k = fread(buf, 1, sizeof(buf), r->out)) > 0)
-            fwrite(buf, 1, k, stdout);
-        fclose(r->out);
-        /* closing the connections below still runs the loop: DATA of a
-         * stream left unfinished (an early failure) must not reach it */
-        r->out = NULL;
+        if (r->out_tmp && r->out) {
+            rewind(r->out);
+            char buf[65536];
+            size_t k;
+            while ((k = fread(buf, 1, sizeof(buf), r->out)) > 0)
+                if (fwrite(buf, 1, k, dest) != k)
+                    fail_with(GX_WRITE, "cannot write the output: %s", strerror(errno));
+            fclose(r->out);
+            /* closing the connections below still runs the loop: DATA of a
+             * stream left unfinished (an early failure) must not reach it */
+            r->out = NULL;
+        }
+        if (G.write_out && !r->hop && !r->pushed && !r->from_links && !r->refused && r->given)
+            write_out(stdout, r);
     }
+    if (dest != stdout && fclose(dest) != 0)
+        fail_with(GX_WRITE, "cannot write %s: %s", G.out_file, strerror(errno));
     fflush(stdout);
     if (!G.quiet) {
-        int pushed = 0, refused = 0, got = 0;
+        int pushed = 0, refused = 0, got = 0, finals = 0;
         uint64_t bytes = 0;
         for (size_t i = 0; i < G.nreqs; i++) {
             greq *r = G.reqs[i];
@@ -1278,8 +1870,9 @@ int get_main(int argc, char **argv)
             refused += r->refused;
             got += r->done && !r->failed && !r->refused;
             bytes += r->bytes;
+            finals += !r->hop; /* a redirect followed is one response asked for */
         }
-        if (G.verbose || G.stats || pushed || refused || G.nconns > 1 || G.nreqs > 1) {
+        if (G.verbose || G.stats || pushed || refused || G.nconns > 1 || finals > 1) {
             fprintf(stderr,
                     "; %d response%s (%llu octets) over %d connection%s; %d pushed, %d push%s "
                     "refused\n",
@@ -1296,12 +1889,23 @@ int get_main(int argc, char **argv)
     if (G.stats) print_stats();
     size_t nrec;
     get_req_rec *rec = records(&nrec);
-    if (G.timeline && get_timeline_svg(G.timeline, G.frames, G.nframes, rec, nrec, now_s()) < 0)
+    get_conn_rec crec[MAX_CONNS];
+    for (int i = 0; i < G.nconns; i++)
+        crec[i] = (get_conn_rec){G.conns[i]->host, G.conns[i]->t_begin, G.conns[i]->t_dns,
+                                 G.conns[i]->t_connect, G.conns[i]->t_tls};
+    if (G.timeline && get_timeline_svg(G.timeline, G.frames, G.nframes, rec, nrec, crec,
+                                       (size_t)G.nconns, now_s()) < 0)
         fail_with(GX_WRITE, "cannot write %s: %s", G.timeline, strerror(errno));
     if (G.har && get_har(G.har, rec, nrec, G.epoch0) < 0)
         fail_with(GX_WRITE, "cannot write %s: %s", G.har, strerror(errno));
     free(rec);
     close_all(); /* after the pictures: they show the transfer, not the goodbye */
+    if (G.cookie_jar && jar_save(G.jar, G.cookie_jar, (long long)time(NULL)) < 0)
+        fail_with(GX_WRITE, "cannot write the cookies to %s: %s", G.cookie_jar, strerror(errno));
+    if (!G.exit_code && !G.nreqs) G.exit_code = GX_FAIL;
+    rc = G.exit_code;
+    if (G.exit_code && (!G.quiet || G.show_errors)) fprintf(stderr, "loom get: %s\n", G.exit_msg);
+out:
     for (int i = 0; i < G.nconns; i++) {
         if (G.conns[i]->cert) X509_free(G.conns[i]->cert);
         free(G.conns[i]);
@@ -1316,6 +1920,12 @@ int get_main(int argc, char **argv)
             free((void *)r->resp_hdrs[k].name);
             free((void *)r->resp_hdrs[k].value);
         }
+        if (r->out && r->out != stdout) fclose(r->out);
+        if (r->zs) {
+            inflateEnd(r->zs);
+            free(r->zs);
+        }
+        if (r->br) BrotliDecoderDestroyInstance(r->br);
         free(r->html);
         free(r);
     }
@@ -1324,9 +1934,8 @@ int get_main(int argc, char **argv)
     free(G.data);
     for (size_t i = 0; i < G.nextra; i++)
         free((void *)G.extra[i].name);
-    SSL_CTX_free(G.tls);
-    loop_free(G.l);
-    if (!G.exit_code && !G.nreqs) G.exit_code = GX_FAIL;
-    if (G.exit_code) fprintf(stderr, "loom get: %s\n", G.exit_msg);
-    return G.exit_code;
+    jar_free(G.jar);
+    if (G.tls) SSL_CTX_free(G.tls);
+    if (G.l) loop_free(G.l);
+    return rc;
 }

@@ -35,9 +35,17 @@ typedef struct {
     uint32_t error_code;
 } get_req_rec;
 
+/* A connection's start (seconds since loom get started) and how long its
+ * phases took (seconds; -1: not reached, or none, as DNS for an address
+ * given or TLS over cleartext). */
+typedef struct {
+    const char *host;
+    double t_begin, dns, connect, tls;
+} get_conn_rec;
+
 /* timeline.c */
 int get_timeline_svg(const char *path, const get_frame_rec *f, size_t nf, const get_req_rec *r,
-                     size_t nr, double total);
+                     size_t nr, const get_conn_rec *c, size_t nc, double total);
 /* har.c */
 int get_har(const char *path, const get_req_rec *r, size_t nr, double start_epoch);
 

@@ -256,6 +256,9 @@ def test(loom, argv):
     text = ("line of text for compression %d\n" * 400 % tuple(range(400))).encode()
     with open(os.path.join(site, "t.txt"), "wb") as f:
         f.write(text)
+    os.makedirs(os.path.join(site, "dir"))
+    with open(os.path.join(site, "dir", "index.html"), "w") as f:
+        f.write("in the folder\n")
     port, sport = free_port(), free_port()
     alog = t.join("access.log")
     with Peer("loom-serve", [loom, "serve", site, "--http", "127.0.0.1:%d" % port, "--https",
@@ -274,6 +277,11 @@ def test(loom, argv):
                   "--compressed %s: %d octets decoded to %d (file %d)" %
                   (enc, int(size), len(body), len(text)))
         log("loom serve: -d logged as POST (405); --compressed gzip and br decoded whole")
+        # -L on the same origin: the hop goes over the connection already open
+        r = get(loom, "-k", "-L", "-v", "-w", "%{num_redirects}", "https://127.0.0.1:%d/dir" % sport)
+        check(r.out == b"in the folder\n1" and r.summary and r.summary["conns"] == 1 and
+              r.summary["responses"] == 2, "-L /dir: %r %r" % (r.out, r.summary))
+        log("-L /dir -> /dir/ over the one connection")
 
     # cookies: a server that sets them; -c written, read by curl; curl's jar read by loom
     jar_py = t.write("cookies.py", """

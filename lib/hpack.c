@@ -219,6 +219,25 @@ static const uint8_t *ring_read(const dyn_table *t, size_t off, size_t n, uint8_
     return dst;
 }
 
+/* Entry i (1 = newest) copied out for loom_hpack_*_table_get(). */
+static int table_copy(const dyn_table *t, size_t i, loom_hpack_field *f, uint8_t *buf, size_t cap)
+{
+    memset(f, 0, sizeof(*f));
+    if (i == 0 || i > t->count) return LOOM_ERR_INVALID;
+    const entry *e = table_get(t, i);
+    size_t n = (size_t)e->nlen + e->vlen;
+    f->name_len = e->nlen;
+    f->value_len = e->vlen;
+    if (cap < n) return LOOM_ERR_BUFFER;
+    if (n) {
+        const uint8_t *p = ring_read(t, e->off, n, buf);
+        if (p != buf) memcpy(buf, p, n);
+    }
+    f->name = buf;
+    f->value = buf ? buf + e->nlen : NULL; /* (an empty entry, cap 0) */
+    return 0;
+}
+
 /* ---- decoder ---- */
 
 struct loom_hpack_decoder {
@@ -285,6 +304,12 @@ size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d)
 size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d)
 {
     return d->t.max;
+}
+
+int loom_hpack_decoder_table_get(const loom_hpack_decoder *d, size_t i, loom_hpack_field *f,
+                                 uint8_t *buf, size_t cap)
+{
+    return table_copy(&d->t, i, f, buf, cap);
 }
 
 /* The scratch buffer holds one field's decoded name and value at a time;
@@ -939,6 +964,17 @@ size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc)
 size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc)
 {
     return enc->t.count;
+}
+
+size_t loom_hpack_encoder_table_max(const loom_hpack_encoder *enc)
+{
+    return enc->t.max;
+}
+
+int loom_hpack_encoder_table_get(const loom_hpack_encoder *enc, size_t i, loom_hpack_field *f,
+                                 uint8_t *buf, size_t cap)
+{
+    return table_copy(&enc->t, i, f, buf, cap);
 }
 
 size_t loom_hpack_encode_bound(const loom_hpack_field *fields, size_t n)

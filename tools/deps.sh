@@ -32,7 +32,7 @@ libcmocka-dev        unit, conformance and interop test harness
 python3              runs the independent reference peers
 python3-hyperframe   independent HTTP/2 frame implementation (byte-exact agreement test; raw frames in serve_shutdown.py)
 libnghttp2-dev       independent HPACK decoder (nghttp2's inflater) for loom's encoder output
-python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output, and serve_shutdown.py
+python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack encode output and dumped tables (tests/interop/hpack_cli.py), and serve_shutdown.py
 logrotate            rotates loom serve's logs in tests/interop/serve_logs.py (rename, then SIGUSR1)
 python3-prometheus-client  parses loom serve's --status metrics (tests/interop/serve_status.py)
 python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve

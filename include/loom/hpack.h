@@ -145,6 +145,17 @@ LOOM_API size_t loom_hpack_decoder_table_size(const loom_hpack_decoder *d);
 LOOM_API size_t loom_hpack_decoder_table_len(const loom_hpack_decoder *d);
 LOOM_API size_t loom_hpack_decoder_table_max(const loom_hpack_decoder *d);
 
+/* Entry i of the decoder's dynamic table, 1 being the newest (index
+ * LOOM_HPACK_STATIC_ENTRIES + i on the wire) and
+ * loom_hpack_decoder_table_len() the oldest; for tools and tests (its size
+ * is name_len + value_len + 32, RFC 7541 §4.1). The name and value are
+ * copied to buf, one after the other, and f points there (flags 0).
+ * Returns 0; LOOM_ERR_BUFFER when cap is below name_len + value_len
+ * (nothing copied: f has the lengths, NULL pointers); LOOM_ERR_INVALID when
+ * there is no entry i. */
+LOOM_API int loom_hpack_decoder_table_get(const loom_hpack_decoder *d, size_t i,
+                                          loom_hpack_field *f, uint8_t *buf, size_t cap);
+
 /* ---- encoder ---- */
 
 typedef struct loom_hpack_encoder loom_hpack_encoder;
@@ -177,6 +188,12 @@ LOOM_API int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *
 
 LOOM_API size_t loom_hpack_encoder_table_size(const loom_hpack_encoder *enc);
 LOOM_API size_t loom_hpack_encoder_table_len(const loom_hpack_encoder *enc);
+/* The size the encoder's table may have now: min(peer's setting, cap). */
+LOOM_API size_t loom_hpack_encoder_table_max(const loom_hpack_encoder *enc);
+/* Entry i of the encoder's dynamic table, as loom_hpack_decoder_table_get():
+ * after each block it equals the peer decoder's entry i. */
+LOOM_API int loom_hpack_encoder_table_get(const loom_hpack_encoder *enc, size_t i,
+                                          loom_hpack_field *f, uint8_t *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -30,10 +30,10 @@ static const char usage[] =
     "  serve [DIR] [options]                     an HTTP/2 server (TLS, h2c, HTTP/1.1,\n"
     "                                            static files, push); without DIR a\n"
     "                                            demo site. loom serve --help\n"
-    "  hpack decode STORY.json                   decode an hpack-test-case story's\n"
+    "  hpack decode [options] STORY.json|-       decode an hpack-test-case story's\n"
     "                                            header blocks, print the headers\n"
-    "  hpack encode [--table-size N] STORY.json  encode a story's header lists,\n"
-    "                                            print the blocks\n";
+    "  hpack encode [options] STORY.json|-       encode a story's header lists,\n"
+    "                                            print the blocks. loom hpack --help\n";
 
 int main(int argc, char **argv)
 {

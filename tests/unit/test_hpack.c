@@ -1564,11 +1564,98 @@ static void test_encoder_decoder_in_step(void **state)
         }
         assert_int_equal(loom_hpack_encoder_table_size(enc), loom_hpack_decoder_table_size(d));
         assert_int_equal(loom_hpack_encoder_table_len(enc), loom_hpack_decoder_table_len(d));
+        assert_int_equal(loom_hpack_encoder_table_max(enc), loom_hpack_decoder_table_max(d));
+        /* entry by entry (entries wrap around the table's ring now and then) */
+        for (size_t i = 1; i <= loom_hpack_decoder_table_len(d); i++) {
+            uint8_t eb[4096], db[4096];
+            loom_hpack_field ef, df;
+            assert_int_equal(loom_hpack_encoder_table_get(enc, i, &ef, eb, sizeof(eb)), 0);
+            assert_int_equal(loom_hpack_decoder_table_get(d, i, &df, db, sizeof(db)), 0);
+            assert_int_equal(ef.name_len, df.name_len);
+            assert_int_equal(ef.value_len, df.value_len);
+            assert_memory_equal(ef.name, df.name, df.name_len + df.value_len);
+            assert_ptr_equal(ef.value, eb + ef.name_len);
+        }
         free(out);
     }
     print_message("  %zu random fields through encoder and decoder\n", fields_checked);
     loom_hpack_list_free(&l);
     loom_hpack_decoder_free(d);
+    loom_hpack_encoder_free(enc);
+}
+
+/* loom_hpack_*_table_get(): the entries newest first, copied out. */
+static void test_table_get(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    loom_hpack_field f;
+    uint8_t buf[64];
+    assert_int_equal(loom_hpack_decoder_table_get(d, 1, &f, buf, sizeof(buf)), LOOM_ERR_INVALID);
+    /* RFC 7541 C.3: the table after the third request */
+    assert_int_equal(decode_hex(d, "828684410f7777772e6578616d706c652e636f6d", &l, &e), 0);
+    assert_int_equal(decode_hex(d, "828684be58086e6f2d6361636865", &l, &e), 0);
+    assert_int_equal(
+        decode_hex(d, "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565", &l, &e), 0);
+    static const char *const want[3][2] = {{"custom-key", "custom-value"},
+                                           {"cache-control", "no-cache"},
+                                           {":authority", "www.example.com"}};
+    assert_int_equal(loom_hpack_decoder_table_len(d), 3);
+    assert_int_equal(loom_hpack_decoder_table_size(d), 164);
+    for (size_t i = 1; i <= 3; i++) {
+        memset(buf, 0, sizeof(buf));
+        assert_int_equal(loom_hpack_decoder_table_get(d, i, &f, buf, sizeof(buf)), 0);
+        assert_true(hfield_is(&f, want[i - 1][0], want[i - 1][1]));
+        assert_ptr_equal(f.name, buf);
+        assert_int_equal(f.flags, 0);
+    }
+    assert_int_equal(loom_hpack_decoder_table_get(d, 0, &f, buf, sizeof(buf)), LOOM_ERR_INVALID);
+    assert_int_equal(loom_hpack_decoder_table_get(d, 4, &f, buf, sizeof(buf)), LOOM_ERR_INVALID);
+    assert_null(f.name);
+    /* too small: the lengths, and nothing copied */
+    memset(buf, 'z', sizeof(buf));
+    assert_int_equal(loom_hpack_decoder_table_get(d, 3, &f, buf, 24), LOOM_ERR_BUFFER);
+    assert_int_equal(f.name_len, 10);
+    assert_int_equal(f.value_len, 15);
+    assert_null(f.name);
+    assert_int_equal(buf[0], 'z');
+    assert_int_equal(loom_hpack_decoder_table_get(d, 3, &f, buf, 25), 0);
+    assert_true(hfield_is(&f, ":authority", "www.example.com"));
+    /* an empty name and value: no octets to copy, no buffer needed */
+    assert_int_equal(decode_hex(d, "400000", &l, &e), 0);
+    assert_int_equal(loom_hpack_decoder_table_get(d, 1, &f, NULL, 0), 0);
+    assert_int_equal(f.name_len + f.value_len, 0);
+    assert_int_equal(loom_hpack_decoder_table_get(d, 4, &f, buf, sizeof(buf)), 0);
+    assert_true(hfield_is(&f, ":authority", "www.example.com"));
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+
+    /* the encoder's table: the same entries, and its limit */
+    loom_hpack_encoder *enc = loom_hpack_encoder_new(NULL);
+    assert_int_equal(loom_hpack_encoder_table_max(enc), 4096);
+    assert_int_equal(loom_hpack_encoder_table_get(enc, 1, &f, buf, sizeof(buf)), LOOM_ERR_INVALID);
+    loom_hpack_field fs[2] = {fld("x-one", "1", LOOM_HPACK_INDEX),
+                              fld("x-two", "22", LOOM_HPACK_INDEX)};
+    uint8_t *out;
+    assert_true(encode(enc, fs, 2, &out) > 0);
+    free(out);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 2);
+    assert_int_equal(loom_hpack_encoder_table_get(enc, 1, &f, buf, sizeof(buf)), 0);
+    assert_true(hfield_is(&f, "x-two", "22"));
+    assert_int_equal(loom_hpack_encoder_table_get(enc, 2, &f, buf, sizeof(buf)), 0);
+    assert_true(hfield_is(&f, "x-one", "1"));
+    assert_int_equal(loom_hpack_encoder_set_max_table_size(enc, 100), 0);
+    assert_int_equal(loom_hpack_encoder_table_max(enc), 100);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 2);
+    /* x-one (38 octets) and x-two (39): the oldest goes */
+    assert_int_equal(loom_hpack_encoder_set_table_cap(enc, 39), 0);
+    assert_int_equal(loom_hpack_encoder_table_max(enc), 39);
+    assert_int_equal(loom_hpack_encoder_table_len(enc), 1);
+    assert_int_equal(loom_hpack_encoder_table_get(enc, 1, &f, buf, sizeof(buf)), 0);
+    assert_true(hfield_is(&f, "x-two", "22"));
+    assert_int_equal(loom_hpack_encoder_table_get(enc, 2, &f, buf, sizeof(buf)), LOOM_ERR_INVALID);
     loom_hpack_encoder_free(enc);
 }
 
@@ -1608,6 +1695,7 @@ int main(void)
         cmocka_unit_test(test_encoder_memo_after_eviction),
         cmocka_unit_test(test_encoder_buffer_too_small),
         cmocka_unit_test(test_encoder_decoder_in_step),
+        cmocka_unit_test(test_table_get),
         cmocka_unit_test(test_size_update_smallest_first),
         cmocka_unit_test(test_skipped_string_still_checked),
         cmocka_unit_test(test_list_exactly_at_limit),

@@ -60,6 +60,7 @@ struct cl_conn {
     /* life */
     uint64_t t0, t_dns, t_conn, t_tls, t_ready;
     int h2_heard; /* HTTP/2 octets came from the server */
+    int paused;   /* HTTP/1.1: reading stops until the response's octets are consumed */
     uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
@@ -173,7 +174,7 @@ static void kick(cl_conn *c)
 
 static void watch(cl_conn *c, int write)
 {
-    int want = LOOP_READ | (write ? LOOP_WRITE : 0);
+    int want = (c->paused ? 0 : LOOP_READ) | (write ? LOOP_WRITE : 0);
     if (c->watching == want + 1 || c->tp.fd < 0) return;
     c->watching = want + 1;
     loop_mod(c->l, c->tp.fd, (uint32_t)want);
@@ -270,6 +271,14 @@ static int start_h2(cl_conn *c)
     return 0;
 }
 
+/* A body given as it comes (cl_req.body_read), for the engine. */
+static long body_pull(void *user, int32_t sid, uint8_t *buf, size_t max, int *eof)
+{
+    (void)sid;
+    cl_req *r = user;
+    return r->body_read(r, buf, max, eof);
+}
+
 /* Sends queued requests as streams, up to the server's limit. */
 static void h2_submit(cl_conn *c)
 {
@@ -288,11 +297,12 @@ static void h2_submit(cl_conn *c)
         for (size_t i = 0; i < r->nfields && n < sizeof(f) / sizeof(f[0]); i++)
             f[n++] = r->fields[i];
         loom_body b = {.data = r->body, .len = r->body_len, .fd = -1};
+        if (r->body_read) b = (loom_body){.fd = -1, .read = body_pull, .user = r};
         c->submitting = r;
         loom_conn_stats st;
         loom_conn_get_stats(c->h2, &st);
         uint64_t before = st.header_bytes_out;
-        int32_t sid = loom_request(c->h2, f, n, r->body ? &b : NULL);
+        int32_t sid = loom_request(c->h2, f, n, r->body || r->body_read ? &b : NULL);
         loom_conn_get_stats(c->h2, &st);
         r->req_head_wire = (size_t)(st.header_bytes_out - before); /* HPACK octets */
         c->submitting = NULL;
@@ -314,10 +324,20 @@ static void h2_submit(cl_conn *c)
 
 /* ---- HTTP/1.1 ---- */
 
+/* HTTP/1.1 reading pauses while this much of a response is unconsumed
+ * (manual_window), and goes on below half of it */
+#define H1_UNCONSUMED_MAX (256u * 1024)
+
 static int h1_body(h1_msg *m, const uint8_t *p, size_t n)
 {
     cl_conn *c = m->user;
-    if (c->h1cur && c->h1cur->cb->data) c->h1cur->cb->data(c->h1cur, p, n);
+    cl_req *r = c->h1cur;
+    if (!r) return 0;
+    if (c->o.h2.manual_window) {
+        r->unconsumed += n;
+        if (r->unconsumed >= H1_UNCONSUMED_MAX) c->paused = 1;
+    }
+    if (r->cb->data) r->cb->data(r, p, n);
     return 0;
 }
 
@@ -345,10 +365,14 @@ static void start_h1(cl_conn *c)
 /* The head of an HTTP/1.1 request (with the h2c Upgrade when asked). */
 static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
 {
-    int64_t body_len = r->body ? (int64_t)r->body_len : -1;
-    if (!upgrade && c->last.text && c->last.method == r->method && c->last.path == r->path &&
-        c->last.authority == r->authority && c->last.fields == r->fields &&
-        c->last.nfields == r->nfields && c->last.body_len == body_len) {
+    /* -2: chunked (a body given as it comes, of a length not known) */
+    int64_t body_len = r->body_read ? (r->body_size >= 0 ? r->body_size : -2)
+                       : r->body    ? (int64_t)r->body_len
+                                    : -1;
+    if (!upgrade && !r->body_read && c->last.text && c->last.method == r->method &&
+        c->last.path == r->path && c->last.authority == r->authority &&
+        c->last.fields == r->fields && c->last.nfields == r->nfields &&
+        c->last.body_len == body_len) {
         r->req_head_wire = c->last.len;
         if (c->cb->h1_head) c->cb->h1_head(c, 1, c->last.text, c->last.len);
         if (tp_write(&c->tp, c->last.text, c->last.len) == TP_ERROR) {
@@ -383,7 +407,7 @@ static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
         return -1;
     }
     r->req_head_wire = o.len;
-    if (!upgrade) {
+    if (!upgrade && !r->body_read) {
         char *t = realloc(c->last.text, o.len);
         if (t) {
             memcpy(t, o.p, o.len);
@@ -417,6 +441,8 @@ static void h1_pump(cl_conn *c)
         r->sent = 1;
         r->sid = 0;
         r->body_off = 0;
+        r->body_eof = 0;
+        r->unconsumed = 0;
         c->nflight++;
         c->h1cur = r;
         h1_reset(c->resp);
@@ -424,6 +450,42 @@ static void h1_pump(cl_conn *c)
         if (h1_write_head(c, r, c->state == CS_UPGRADING) < 0) return;
     }
     cl_req *r = c->h1cur;
+    while (r && r->body_read && !r->body_eof && tp_unsent(&c->tp) == 0) {
+        /* a body as it comes: as it is, or chunked when its length is not
+         * known (RFC 9112 §7.1) */
+        uint8_t buf[16384 + 32], *start = buf + 16;
+        int chunked = r->body_size < 0, eof = 0;
+        long got = r->body_read(r, start, 16384, &eof);
+        if (got == LOOM_BODY_DEFER) break;
+        if (got < 0) {
+            fail(c, CLE_IO, "the request body failed");
+            return;
+        }
+        size_t n = (size_t)got, len = n;
+        if (chunked) { /* "SIZE\r\n" DATA "\r\n", and "0\r\n\r\n" at the end */
+            size_t tail = 0;
+            if (n) {
+                char hd[16];
+                int hl = snprintf(hd, sizeof(hd), "%zx\r\n", n);
+                start -= hl;
+                memcpy(start, hd, (size_t)hl);
+                memcpy(buf + 16 + n, "\r\n", 2);
+                tail = 2;
+            }
+            if (eof) {
+                memcpy(buf + 16 + n + tail, "0\r\n\r\n", 5);
+                tail += 5;
+            }
+            len = (size_t)(buf + 16 + n + tail - start);
+        }
+        if (len && tp_write(&c->tp, start, len) == TP_ERROR) {
+            fail(c, CLE_IO, "%s", c->tp.err);
+            return;
+        }
+        r->body_off += (uint64_t)got;
+        r->body_eof = (uint8_t)eof;
+        if (!got && !eof) break;
+    }
     while (r && r->body && r->body_off < r->body_len && tp_unsent(&c->tp) == 0) {
         size_t n = r->body_len - r->body_off;
         if (n > 16384) n = 16384;
@@ -490,8 +552,8 @@ static void h1_head(cl_conn *c)
     trace_head(c, m);
     if (c->state == CS_UPGRADING) {
         if (!c->o.allow_h1) {
-            fail(c, CLE_NO_H2, "the server did not upgrade to h2c (HTTP/1.1 %d %s)", status,
-                 h1_reason(status));
+            fail(c, CLE_NO_H2, "the server did not upgrade to h2c (HTTP/1.%d %d %s)",
+                 m->hp.http_minor, status, h1_reason(status));
             return;
         }
         c->state = CS_READY;
@@ -508,6 +570,7 @@ static void h1_head(cl_conn *c)
         f[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
     }
     if (status >= 200) r->status = status;
+    r->http_minor = (uint8_t)m->hp.http_minor;
     r->resp_head_wire += m->head_wire;
     if (r->cb->head) r->cb->head(r, status, f, n, status < 200);
 }
@@ -550,7 +613,10 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
             h1_reset(m);
             continue;
         }
-        c->h1_close = !h1_keep_alive(m);
+        /* answered before its body was all sent: the connection cannot
+         * carry another request (RFC 9112 §9.3) */
+        c->h1_close = !h1_keep_alive(m) || (r->body_read && !r->body_eof) ||
+                      (r->body && r->body_off < r->body_len);
         c->h1cur = NULL;
         req_done(c, r, CL_DONE_OK);
         if (c->h1_close) {
@@ -776,7 +842,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     if (c->state != CS_DEAD &&
         ((events & (LOOP_READ | EPOLLHUP | EPOLLERR)) || tp_pending(&c->tp))) {
         uint8_t buf[RBUF];
-        for (int round = 0; round < 16 && c->state != CS_DEAD; round++) {
+        for (int round = 0; round < 16 && c->state != CS_DEAD && !c->paused; round++) {
             ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
             if (n == TP_AGAIN) break;
             if (n < 0) {
@@ -794,13 +860,15 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
                 }
                 break;
             }
-            if (c->proto == CL_PROTO_H2 && !c->h2_heard++ && c->o.mode == CL_H2C && n >= 5 &&
-                !memcmp(buf, "HTTP/", 5)) {
-                /* prior knowledge (RFC 9113 §3.3) to a server that
-                 * answers the preface in HTTP/1.1 */
+            if (c->proto == CL_PROTO_H2 && !c->h2_heard++ && c->o.mode == CL_H2C && n >= 4 &&
+                (buf[3] != LOOM_FRAME_SETTINGS || !memcmp(buf, "HTTP/", 4))) {
+                /* prior knowledge (RFC 9113 §3.3): the server's first
+                 * frame must be SETTINGS (§3.4); an HTTP/1.x server
+                 * answers the preface with a status line or a page */
                 fail(c, CLE_NO_H2,
-                     "the server answered in HTTP/1.1: it does not take HTTP/2 by prior "
-                     "knowledge (without --h2c, loom get asks by Upgrade and falls back)");
+                     "the server answered in HTTP/1.1 or older, not with a SETTINGS frame: it "
+                     "does not take HTTP/2 by prior knowledge (without --h2c, loom get asks by "
+                     "Upgrade and falls back)");
                 break;
             }
             if (c->proto == CL_PROTO_H2) {
@@ -815,7 +883,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
         pump(c);
         /* records TLS read ahead that the bounded loop left: epoll will
          * not say so, so come back for them */
-        if (c->state != CS_DEAD && tp_pending(&c->tp) && !c->reread)
+        if (c->state != CS_DEAD && tp_pending(&c->tp) && !c->reread && !c->paused)
             c->reread = loop_timer(c->l, 0, reread_fired, c);
     }
 out:
@@ -955,6 +1023,62 @@ int cl_push_accept(cl_conn *c, int32_t promised_id, cl_req *r)
     r->pushed = 1;
     c->nflight++;
     return loom_stream_set_user(c->h2, promised_id, r);
+}
+
+void cl_resume(cl_req *r)
+{
+    cl_conn *c = r->conn;
+    if (!c || c->state == CS_DEAD) return;
+    if (c->h2 && r->sent && r->sid) loom_resume(c->h2, r->sid);
+    if (!c->depth) kick(c);
+}
+
+void cl_consumed(cl_req *r, size_t n)
+{
+    cl_conn *c = r->conn;
+    if (!c || c->state == CS_DEAD || !r->sent) return;
+    if (c->h2) {
+        if (r->sid) loom_consumed(c->h2, r->sid, n);
+    } else if (c->h1cur == r) {
+        r->unconsumed = n < r->unconsumed ? r->unconsumed - n : 0;
+        if (c->paused && r->unconsumed < H1_UNCONSUMED_MAX / 2) {
+            c->paused = 0;
+            /* TLS records read ahead, or octets the kernel holds */
+            if (!c->reread) c->reread = loop_timer(c->l, 0, reread_fired, c);
+        }
+    }
+    if (!c->depth) kick(c);
+}
+
+void cl_cancel(cl_req *r)
+{
+    cl_conn *c = r->conn;
+    if (!c) return;
+    static const cl_req_cb none;
+    r->cb = &none;  /* nothing more is said of it */
+    if (!r->sent) { /* still queued: taken out */
+        for (cl_req **pp = &c->qhead, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next)
+            if (*pp == r) {
+                *pp = r->next;
+                if (c->qtail == r) c->qtail = prev;
+                break;
+            }
+        r->next = NULL;
+        return;
+    }
+    if (c->h2 && r->sid) {
+        loom_stream_set_user(c->h2, r->sid, NULL);
+        loom_reset(c->h2, r->sid, LOOM_H2_CANCEL);
+        c->nflight--;
+        r->sent = 0;
+    } else if (c->h1cur == r) {
+        /* HTTP/1.1 cannot stop one response: the connection goes */
+        c->h1cur = NULL;
+        c->nflight--;
+        r->sent = 0;
+        fail(c, CLE_NONE, "the request was cancelled");
+    }
+    if (!c->depth) kick(c);
 }
 
 void cl_shutdown(cl_conn *c)

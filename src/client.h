@@ -92,6 +92,12 @@ struct cl_req {
     size_t nfields;
     const uint8_t *body; /* NULL: no body */
     size_t body_len;
+    /* or a body given as it comes: copies up to max octets, sets *eof at
+     * the end, LOOM_BODY_DEFER when there is nothing yet (cl_resume()
+     * when there is), negative to fail; body_size its length, -1 when not
+     * known (chunked over HTTP/1.1) */
+    long (*body_read)(cl_req *r, uint8_t *buf, size_t max, int *eof);
+    int64_t body_size;
     int urgency;     /* RFC 9218 priority sent as PRIORITY_UPDATE, -1 for none */
     int incremental; /* with it */
     const cl_req_cb *cb;
@@ -103,8 +109,10 @@ struct cl_req {
     uint32_t h2_code;     /* the code it was reset with */
     size_t req_head_wire; /* the request head on the wire: HPACK octets or HTTP/1.1 text */
     size_t resp_head_wire;
-    uint64_t body_off; /* HTTP/1.1: request body octets written */
-    uint8_t sent, pushed;
+    uint64_t body_off;   /* HTTP/1.1: request body octets written */
+    uint64_t unconsumed; /* HTTP/1.1 response octets given to data(), not cl_consumed() */
+    uint8_t sent, pushed, body_eof;
+    uint8_t http_minor; /* HTTP/1.x: the response's minor version (1.0 or 1.1) */
     cl_req *next;
 };
 
@@ -118,6 +126,17 @@ void cl_submit(cl_conn *c, cl_req *r);
  * head, data and done come through r->cb), or refuse it (RST_STREAM
  * CANCEL). Call from cb->event on LOOM_EV_PUSH_PROMISE. */
 int cl_push_accept(cl_conn *c, int32_t promised_id, cl_req *r);
+/* body_read has data again. */
+void cl_resume(cl_req *r);
+/* With cl_opts.h2.manual_window: n octets of r's response body were used;
+ * over HTTP/2 its window opens by that much, over HTTP/1.1 reading goes on
+ * once less than 128 KiB is unconsumed (it stops at 256 KiB). The server
+ * is slowed by flow control, not by buffering. */
+void cl_consumed(cl_req *r, size_t n);
+/* r is no longer wanted: taken out of the queue, its stream reset
+ * (CANCEL), or over HTTP/1.1 its connection closed. No callback of r's
+ * follows. */
+void cl_cancel(cl_req *r);
 /* No new requests; GOAWAY, and the connection closes once idle. */
 void cl_shutdown(cl_conn *c);
 /* Ends the connection now: requests not done fail (or are handed back

@@ -87,7 +87,8 @@ typedef struct greq {
     get_hdr req_hdrs[MAX_HEADERS], resp_hdrs[MAX_HEADERS];
     size_t n_req_hdrs, n_resp_hdrs;
     int from_links; /* found by -a */
-    int h1;         /* went over HTTP/1.1 */
+    int h1;         /* went over HTTP/1.x */
+    int minor;      /* HTTP/1.x: its minor version */
     int given;      /* a URL of the command line, or a redirect from one */
     int send_body;  /* -d goes with it (not after a 303, nor to a link) */
     int cross;      /* a redirect left the origin given: no credentials or cookies */
@@ -571,8 +572,45 @@ static void find_links(greq *page)
     }
 }
 
+/* RFC 3986 §5.2.4: "." and ".." segments of a URL's path taken out, in
+ * place (the query and fragment left as they are). */
+static void remove_dots(char *url, size_t cap)
+{
+    char *p = strstr(url, "://");
+    if (!p || !(p = strchr(p + 3, '/'))) return;
+    size_t end = strcspn(p, "?#");
+    char tail[2048];
+    snprintf(tail, sizeof(tail), "%s", p + end);
+    char out[2048];
+    size_t o = 0;
+    const char *in = p, *stop = p + end;
+    while (in < stop) {
+        const char *seg = in + 1, *next = memchr(seg, '/', (size_t)(stop - seg));
+        if (!next) next = stop;
+        size_t sl = (size_t)(next - seg);
+        int last = next == stop;
+        if (sl == 1 && seg[0] == '.') {
+            if (last) out[o++] = '/';
+        } else if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (o && out[o - 1] != '/') /* the last segment out, with its '/' */
+                o--;
+            if (o) o--;
+            if (last) out[o++] = '/';
+        } else if (o + sl + 1 < sizeof(out)) {
+            out[o++] = '/';
+            memcpy(out + o, seg, sl);
+            o += sl;
+        }
+        in = next;
+    }
+    if (!o) out[o++] = '/';
+    out[o] = 0;
+    snprintf(p, cap - (size_t)(p - url), "%s%s", out, tail);
+}
+
 /* The URL a Location names, from r's (RFC 3986 §5.2, the common forms:
- * absolute, scheme-relative, absolute path, relative path, query). */
+ * absolute, scheme-relative, absolute path, relative path, query; dot
+ * segments removed). */
 static int resolve_location(const greq *r, const char *loc, char *out, size_t cap)
 {
     size_t pl = strcspn(r->path, "?#");
@@ -592,7 +630,9 @@ static int resolve_location(const greq *r, const char *loc, char *out, size_t ca
         n = snprintf(out, cap, "%s://%s%.*s%s", r->scheme, r->url_authority, dl,
                      slash ? r->path : "/", loc);
     }
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    if (n <= 0 || (size_t)n >= cap) return -1;
+    remove_dots(out, cap);
+    return 0;
 }
 
 /* -L: the request the redirect r asks for, put right after r (its output
@@ -691,7 +731,7 @@ static FILE *open_output(greq *r)
 static void write_head(greq *r, const loom_hpack_field *f, size_t n)
 {
     if (r->h1)
-        fprintf(r->out, "HTTP/1.1 %d %s\r\n", r->status, h1_reason(r->status));
+        fprintf(r->out, "HTTP/1.%d %d %s\r\n", r->minor, r->status, h1_reason(r->status));
     else
         fprintf(r->out, "HTTP/2 %d \r\n", r->status); /* curl -i: a space where the reason was */
     for (size_t i = 0; i < n; i++)
@@ -717,6 +757,7 @@ static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n
     r->status = status;
     r->t_headers = now_s();
     r->h1 = r->conn && r->conn->proto == CL_PROTO_H1;
+    r->minor = cr->http_minor;
     const char *coding = NULL;
     size_t coding_len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1553,7 +1594,7 @@ static void write_out(FILE *out, const greq *r)
         if (!strcmp(v, "http_code") || !strcmp(v, "response_code"))
             fprintf(out, "%03d", r->status);
         else if (!strcmp(v, "http_version"))
-            fputs(!r->status ? "0" : r->h1 ? "1.1" : "2", out);
+            fputs(!r->status ? "0" : !r->h1 ? "2" : r->minor ? "1.1" : "1.0", out);
         else if (!strcmp(v, "time_total"))
             fprintf(out, "%.6f", r->t_end >= 0 ? r->t_end - begin : 0);
         else if (!strcmp(v, "time_namelookup"))
@@ -1872,7 +1913,7 @@ int get_main(int argc, char **argv)
             bytes += r->bytes;
             finals += !r->hop; /* a redirect followed is one response asked for */
         }
-        if (G.verbose || G.stats || pushed || refused || G.nconns > 1 || finals > 1) {
+        if (G.verbose || G.stats || pushed || refused || finals > 1) {
             fprintf(stderr,
                     "; %d response%s (%llu octets) over %d connection%s; %d pushed, %d push%s "
                     "refused\n",

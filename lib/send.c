@@ -467,6 +467,15 @@ int loom_resume(loom_conn *c, int32_t sid)
     return 0;
 }
 
+int loom_set_trailers(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n)
+{
+    stream *s = loom__streams_find(&c->streams, sid);
+    if (!s || !s->has_body || !s->body.read) return LOOM_ERR_STATE;
+    s->body.trailers = n ? f : NULL;
+    s->body.n_trailers = n;
+    return 0;
+}
+
 int loom_set_priority(loom_conn *c, int32_t sid, uint8_t urgency, int incremental)
 {
     if (urgency > 7) return LOOM_ERR_INVALID;

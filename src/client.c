@@ -213,6 +213,7 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
         if (!r) break;
         r->resp_head_wire += ev->u.headers.wire_len;
         if (ev->u.headers.status >= 200) r->status = ev->u.headers.status;
+        r->head_ended = (uint8_t)ev->u.headers.end_stream;
         if (r->cb->head)
             r->cb->head(r, ev->u.headers.status, ev->u.headers.fields, ev->u.headers.n,
                         ev->u.headers.status < 200);
@@ -798,6 +799,17 @@ static void pump(cl_conn *c)
         h1_pump(c);
         if (c->state == CS_DEAD) return;
         int rc = tp_flush(&c->tp);
+        /* a body as it comes is pulled while the socket takes it: once
+         * what was pending is out, more (bounded per turn) */
+        for (int k = 0; k < 16 && rc == TP_DONE && c->h1cur && c->h1cur->body_read &&
+                        !c->h1cur->body_eof && c->state != CS_DEAD;
+             k++) {
+            uint64_t before = c->h1cur->body_off;
+            h1_pump(c);
+            if (c->state == CS_DEAD) return;
+            rc = tp_flush(&c->tp);
+            if (!c->h1cur || c->h1cur->body_off == before) break;
+        }
         if (rc == TP_ERROR) {
             fail(c, CLE_IO, "%s", c->tp.err);
             return;

@@ -113,6 +113,7 @@ struct cl_req {
     uint64_t unconsumed; /* HTTP/1.1 response octets given to data(), not cl_consumed() */
     uint8_t sent, pushed, body_eof;
     uint8_t http_minor; /* HTTP/1.x: the response's minor version (1.0 or 1.1) */
+    uint8_t head_ended; /* HTTP/2: the final head ended the response (no body, no trailers) */
     cl_req *next;
 };
 

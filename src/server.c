@@ -40,6 +40,7 @@
 #include "loom/loom.h"
 #include "loop.h"
 #include "pool.h"
+#include "proxy.h"
 #include "sbuf.h"
 #include "status.h"
 #include "tls.h"
@@ -71,6 +72,7 @@ typedef struct reloadable {
     void (*release)(void *user, const server_opts *o);
     void *release_user;
     files_conf *files; /* deny globs, listing, compression, media types */
+    proxy_conf *proxy; /* --proxy routes (NULL: none) */
     /* every site's root (a descriptor, and its real path): 0 the top-level
      * one, i + 1 the virtual host o->hosts[i] */
     int site_fd[SERVER_MAX_HOSTS + 1];
@@ -119,6 +121,10 @@ struct hconn;
 /* One request on a stream (h2) or the connection (h1). */
 typedef struct sreq {
     struct sreq *next_free; /* in the worker's spares */
+    px *px;                 /* a proxied request (--proxy) */
+    struct hconn *conn;     /* its connection (the proxy's callbacks) */
+    uint8_t responded;      /* proxied: the head went out */
+    uint32_t body_pending;  /* HTTP/1.1 proxied: request octets the backend has not taken */
     int fd;                 /* file being sent, or -1 */
     file_entry *entry;      /* or the cached file in memory */
     const uint8_t *mem;     /* HTTP/1.1: its octets (entry's data) */
@@ -178,6 +184,9 @@ typedef struct hconn {
     uint8_t shrunk;      /* the engine shrank, and nothing was read since */
     uint8_t carried;     /* a request came (HTTP/2: the engine shrinks after SHRINK_MS quiet) */
     uint8_t tls_checked; /* TLS: the first octets were looked at (plain_http_on_tls) */
+    /* HTTP/1.1 proxied (h1req->px): the response is framed chunked; its
+     * end was written */
+    uint8_t h1_chunked, h1_px_end;
     uint8_t peer_v6;
     uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
     struct hconn *prev, *next;
@@ -194,6 +203,7 @@ struct worker {
     int nls;
     int efd;        /* shutdown signal */
     file_cache *fc; /* small files in memory, this worker's own */
+    proxy_pool *pp; /* connections to --proxy backends */
     hconn *conns;
     int nconns, stopping;
     /* accept() out of descriptors: listeners paused for a while, said once */
@@ -502,6 +512,7 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
 /* ---- HTTP/2 ---- */
 
 static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_push);
+static void proxy_h2(hconn *c, int32_t sid, const loom_event *ev, const req_view *v, int route);
 
 /* A decimal number of at most 18 digits (else INT64_MAX: too large). */
 static int64_t decimal(const uint8_t *p, size_t n)
@@ -563,12 +574,37 @@ static int h2_event(loom_conn *lc, const loom_event *ev, void *user)
             break;
         }
         request_came(c);
-        v.site = site_of(current_set(c->w)->o, v.authority, v.authority_len);
+        const reloadable *rl = current_set(c->w);
+        int route = rl->proxy ? proxy_route(rl->proxy, v.path, v.path_len) : -1;
+        if (route >= 0) {
+            proxy_h2(c, ev->stream_id, ev, &v, route);
+            break;
+        }
+        v.site = site_of(rl->o, v.authority, v.authority_len);
         respond_h2(c, ev->stream_id, &v, 1);
+        break;
+    }
+    case LOOM_EV_DATA: {
+        /* windows are opened by hand (manual_window): a proxied body as the
+         * backend takes it, any other at once */
+        sreq *r = loom_stream_get_user(lc, ev->stream_id);
+        if (r && r->px)
+            proxy_body(r->px, ev->u.data.data, ev->u.data.len, ev->u.data.end_stream);
+        else
+            loom_consumed(lc, ev->stream_id, ev->u.data.len);
+        break;
+    }
+    case LOOM_EV_TRAILERS: { /* the end of a request body */
+        sreq *r = loom_stream_get_user(lc, ev->stream_id);
+        if (r && r->px) proxy_body(r->px, NULL, 0, 1);
         break;
     }
     case LOOM_EV_STREAM_CLOSED: {
         sreq *r = loom_stream_get_user(lc, ev->stream_id);
+        if (r && r->px) {
+            proxy_free(r->px);
+            r->px = NULL;
+        }
         if (r) {
             access_log(c, r, ev->stream_id);
             if (r->fd >= 0) close(r->fd);
@@ -615,6 +651,10 @@ static void keep(char *dst, size_t cap, const char *v, size_t n)
 
 static void fill_sreq(sreq *r, int32_t sid, const req_view *v, int status, int fd, int logging)
 {
+    r->px = NULL;
+    r->conn = NULL;
+    r->responded = 0;
+    r->body_pending = 0;
     r->start_us = 0;
     r->host[0] = r->ua[0] = r->referer[0] = 0;
     if (logging) {
@@ -668,6 +708,327 @@ static void sreq_done(worker *w, sreq *r)
     } else {
         free(r);
     }
+}
+
+/* ---- the reverse proxy's front over HTTP/2 (src/proxy.c) ---- */
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 502: return "502 Bad Gateway: the backend failed (see the error log)\n";
+    case 503: return "503 Service Unavailable\n";
+    case 504: return "504 Gateway Timeout: the backend did not answer in time\n";
+    default: return "500 Internal Server Error\n";
+    }
+}
+
+/* The response body for the client: what the backend sent so far. */
+static long px_pull(void *user, int32_t sid, uint8_t *buf, size_t max, int *eof)
+{
+    sreq *r = user;
+    if (!r->px) {
+        *eof = 1;
+        return 0;
+    }
+    long n = proxy_read(r->px, buf, max, eof);
+    if (*eof) { /* trailers (gRPC's status) go after the body */
+        size_t nt;
+        const loom_hpack_field *t = proxy_trailers(r->px, &nt);
+        if (nt) loom_set_trailers(r->conn->h2, sid, t, nt);
+    }
+    return n;
+}
+
+static void h1_px_head(sreq *r, int status, const loom_hpack_field *f, size_t n);
+static int h1_px_reading(const hconn *c);
+static void want_out(hconn *c, int on);
+static void h1_final(hconn *c, const char *status, const char *body);
+
+static void pxf_head(void *front, int status, const loom_hpack_field *f, size_t n, int end)
+{
+    sreq *r = front;
+    hconn *c = r->conn;
+    if (c->proto == P_H1) {
+        h1_px_head(r, status, f, n);
+        return;
+    }
+    char st[8];
+    loom_hpack_field out[130];
+    size_t k = 0;
+    snprintf(st, sizeof(st), "%d", status);
+    out[k++] =
+        (loom_hpack_field){(const uint8_t *)":status", 7, (const uint8_t *)st, strlen(st), 0};
+    for (size_t i = 0; i < n && k < sizeof(out) / sizeof(out[0]); i++)
+        out[k++] = f[i];
+    int nobody = end || !strcmp(r->method, "HEAD") || status == 204 || status == 304;
+    loom_body b = {.fd = -1, .read = px_pull, .user = r};
+    r->responded = 1;
+    r->status = status;
+    if (loom_respond(c->h2, r->sid, out, k, nobody ? NULL : &b) < 0) {
+        loom_reset(c->h2, r->sid, LOOM_H2_INTERNAL_ERROR);
+    }
+    conn_flush(c); /* may close c: nothing of it after */
+}
+
+static void pxf_more(void *front)
+{
+    sreq *r = front;
+    if (!r->responded) return;
+    if (r->conn->proto == P_H2) loom_resume(r->conn->h2, r->sid);
+    conn_flush(r->conn);
+}
+
+static void pxf_error(void *front, int status, const char *why)
+{
+    sreq *r = front;
+    hconn *c = r->conn;
+    (void)why; /* logged by pxf_log */
+    if (c->proto == P_H1) {
+        if (r->responded) { /* cut short: the client must not take it as whole */
+            conn_close(c);
+            return;
+        }
+        char st[64];
+        snprintf(st, sizeof(st), "%d %s", status, h1_reason(status));
+        r->responded = 1;
+        r->status = status;
+        c->h1_px_end = 1;
+        c->h1_keepalive = 0;
+        h1_final(c, st, status_text(status));
+        conn_flush(c);
+        return;
+    }
+    if (r->responded) { /* it must not look complete */
+        loom_reset(c->h2, r->sid, LOOM_H2_INTERNAL_ERROR);
+    } else {
+        const char *text = status_text(status), *date = files_date_now();
+        char st[8], len[24];
+        snprintf(st, sizeof(st), "%d", status);
+        snprintf(len, sizeof(len), "%zu", strlen(text));
+        loom_hpack_field f[] = {
+            {(const uint8_t *)":status", 7, (const uint8_t *)st, strlen(st), 0},
+            {(const uint8_t *)"date", 4, (const uint8_t *)date, strlen(date), 0},
+            {(const uint8_t *)"content-type", 12, (const uint8_t *)"text/plain; charset=utf-8", 25,
+             0},
+            {(const uint8_t *)"content-length", 14, (const uint8_t *)len, strlen(len), 0}};
+        loom_body b = {.data = (const uint8_t *)text, .len = strlen(text), .fd = -1};
+        r->responded = 1;
+        r->status = status;
+        loom_respond(c->h2, r->sid, f, 4, strcmp(r->method, "HEAD") ? &b : NULL);
+    }
+    conn_flush(c);
+}
+
+static void pxf_consumed(void *front, size_t n)
+{
+    sreq *r = front;
+    hconn *c = r->conn;
+    if (c->proto == P_H1) { /* reading goes on once the backend took enough */
+        int was = h1_px_reading(c);
+        r->body_pending = n < r->body_pending ? r->body_pending - (uint32_t)n : 0;
+        if (!was && h1_px_reading(c)) {
+            want_out(c, 0);
+            if (!c->reread_timer) c->reread_timer = loop_timer(c->w->l, 0, reread_fired, c);
+        }
+        return;
+    }
+    loom_consumed(c->h2, r->sid, n); /* the client may send as much again */
+    conn_flush(c);
+}
+
+static void pxf_log(void *front, const char *line)
+{
+    sreq *r = front;
+    error_log(r->conn->w->rl, r->conn, SERVE_LOG_WARN, "%s %s: %s", r->method, r->path, line);
+}
+
+static const proxy_front h2_front = {pxf_head, pxf_more, pxf_error, pxf_consumed, pxf_log};
+
+/* ---- the reverse proxy's front over HTTP/1.1 ---- */
+
+/* A proxied request's body is read while the backend keeps up: at most
+ * this much waits for it (then the client is slowed by TCP). */
+#define H1_PX_PENDING_MAX (256u * 1024)
+
+static int h1_px_reading(const hconn *c)
+{
+    return c->proto == P_H1 && c->h1_busy && c->h1req && c->h1req->px && c->req &&
+           !c->req->msg_done && c->h1req->body_pending < H1_PX_PENDING_MAX;
+}
+
+/* The response head to an HTTP/1.1 client: the backend's fields, framed
+ * by its Content-Length when it gave one, else chunked (RFC 9112 §7.1),
+ * or to the close for an HTTP/1.0 client. */
+static void h1_px_head(sreq *r, int status, const loom_hpack_field *f, size_t n)
+{
+    hconn *c = r->conn;
+    char buf[H1_MAX_HEAD + 256];
+    h1_out o = {buf, 0, sizeof(buf), 0};
+    int nobody = !strcmp(r->method, "HEAD") || status == 204 || status == 304 || status < 200;
+    int has_length = 0;
+    h1_printf(&o, "HTTP/1.1 %d %s\r\n", status, h1_reason(status));
+    for (size_t i = 0; i < n; i++) {
+        has_length |=
+            f[i].name_len == 14 && !strncasecmp((const char *)f[i].name, "content-length", 14);
+        h1_printf(&o, "%.*s: %.*s\r\n", (int)f[i].name_len, (const char *)f[i].name,
+                  (int)f[i].value_len, (const char *)f[i].value);
+    }
+    c->h1_chunked = !nobody && !has_length && c->req->hp.http_minor >= 1;
+    if (!nobody && !has_length && !c->h1_chunked) c->h1_keepalive = 0; /* to the close */
+    if (c->h1_chunked) h1_printf(&o, "Transfer-Encoding: chunked\r\n");
+    h1_printf(&o, "Connection: %s\r\n\r\n", c->h1_keepalive ? "keep-alive" : "close");
+    r->responded = 1;
+    r->status = status;
+    c->h1_px_end = (uint8_t)nobody;
+    if (o.overflow || tp_write(&c->tp, o.p, o.len) == TP_ERROR) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+/* Writes what the backend sent, while the socket takes it; at the end the
+ * last chunk (with the trailers), then the next request. 1: done, 0: to
+ * be continued, -1 failed, -2 done and the connection closes. */
+static int flush_h1_px(hconn *c)
+{
+    sreq *r = c->h1req;
+    int rc = tp_flush(&c->tp);
+    while (rc == TP_DONE && r->responded && !c->h1_px_end) {
+        uint8_t buf[16384 + 32], *start = buf + 16;
+        int eof = 0;
+        long got = proxy_read(r->px, start, 16384, &eof);
+        if (got == LOOM_BODY_DEFER) break;
+        size_t len = got > 0 ? (size_t)got : 0;
+        if (c->h1_chunked && len) {
+            char hd[16];
+            int hl = snprintf(hd, sizeof(hd), "%zx\r\n", len);
+            start -= hl;
+            memcpy(start, hd, (size_t)hl);
+            memcpy(buf + 16 + len, "\r\n", 2);
+            len += (size_t)hl + 2;
+        }
+        r->bytes += got > 0 ? (uint64_t)got : 0;
+        if (len) rc = tp_write(&c->tp, start, len);
+        if (rc == TP_ERROR) break;
+        if (eof) {
+            c->h1_px_end = 1;
+            if (c->h1_chunked) { /* the last chunk, and the trailers (RFC 9112 §7.1.2) */
+                char tr[H1_MAX_HEAD];
+                h1_out o = {tr, 0, sizeof(tr), 0};
+                size_t nt;
+                const loom_hpack_field *t = proxy_trailers(r->px, &nt);
+                h1_printf(&o, "0\r\n");
+                for (size_t i = 0; i < nt; i++)
+                    h1_printf(&o, "%.*s: %.*s\r\n", (int)t[i].name_len, (const char *)t[i].name,
+                              (int)t[i].value_len, (const char *)t[i].value);
+                h1_printf(&o, "\r\n");
+                if (!o.overflow) rc = tp_write(&c->tp, o.p, o.len);
+            }
+        }
+    }
+    if (rc == TP_ERROR) return -1;
+    if (rc != TP_DONE || !c->h1_px_end) return 0;
+    /* the response is out: the request is done with (a body not all read
+     * means the connection cannot carry another: RFC 9112 §9.3) */
+    if (!c->req->msg_done) c->h1_keepalive = 0;
+    access_log(c, r, 0);
+    proxy_free(r->px);
+    r->px = NULL;
+    sreq_done(c->w, r);
+    c->h1req = NULL;
+    c->h1_busy = 0;
+    c->h1_px_end = 0;
+    c->h1_chunked = 0;
+    if (!c->h1_keepalive) return -2;
+    h1_reset(c->req);
+    return 1;
+}
+
+/* The parser reached a request's head: one for a --proxy route goes on to
+ * a backend now, before its body (which follows as it is read). */
+static int h1_on_head(h1_msg *m)
+{
+    hconn *c = m->user;
+    const reloadable *rl = current_set(c->w);
+    size_t tl;
+    const char *target = h1_target(m, &tl), *method = h1_method(m);
+    int route = rl->proxy && tl && target[0] == '/' ? proxy_route(rl->proxy, target, tl) : -1;
+    if (route < 0 || !strcmp(method, "CONNECT")) return 0;
+    req_view v;
+    memset(&v, 0, sizeof(v));
+    v.method = method;
+    v.method_len = strlen(method);
+    v.path = target;
+    v.path_len = tl;
+    v.ua = h1_field(m, "user-agent", &v.ua_len);
+    v.referer = h1_field(m, "referer", &v.referer_len);
+    v.authority = h1_field(m, "host", &v.authority_len);
+    sreq *r = new_sreq(c->w, 0, &v, 0, -1);
+    if (!r) return -1;
+    r->conn = c;
+    c->h1req = r;
+    c->h1_busy = 1;
+    c->h1_early = 0;
+    c->h1_keepalive = h1_keep_alive(m) && !c->w->stopping;
+    c->h1_px_end = 0;
+    head_arrived(c);
+    request_came(c);
+    loom_hpack_field f[H1_MAX_FIELDS];
+    size_t n = 0;
+    for (int i = 0; i < m->nf; i++) {
+        const char *nm, *val;
+        size_t nl, vl;
+        h1_field_at(m, i, &nm, &nl, &val, &vl);
+        f[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)val, vl, 0};
+    }
+    char path[4096], authority[300], ip[INET6_ADDRSTRLEN];
+    snprintf(path, sizeof(path), "%.*s", (int)tl, target);
+    snprintf(authority, sizeof(authority), "%.*s", (int)v.authority_len,
+             v.authority ? v.authority : "");
+    peer_text(c, ip, sizeof(ip));
+    int64_t cl = h1_content_length(m);
+    int64_t size = m->chunked ? -1 : cl >= 0 ? cl : 0;
+    /* RFC 9110 §10.1.1: the proxy takes the body, so it says go on now
+     * (the backend gets no Expect) */
+    size_t el;
+    const char *expect = h1_field(m, "expect", &el);
+    if (expect && el == 12 && !strncasecmp(expect, "100-continue", 12) && size &&
+        m->hp.http_minor >= 1)
+        tp_write(&c->tp, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    proxy_request rq = {method, authority, path, f, n, size, ip, c->tls, 1};
+    r->px = proxy_start(c->w->pp, rl->proxy, route, &rq, &h2_front, r);
+    if (!r->px) return -1;
+    return 0;
+}
+
+/* A request for a --proxy route, over HTTP/2: on to a backend. */
+static void proxy_h2(hconn *c, int32_t sid, const loom_event *ev, const req_view *v, int route)
+{
+    worker *w = c->w;
+    sreq *r = new_sreq(w, sid, v, 0, -1);
+    if (!r) {
+        loom_reset(c->h2, sid, LOOM_H2_INTERNAL_ERROR);
+        return;
+    }
+    r->conn = c;
+    loom_stream_set_user(c->h2, sid, r);
+    loom_hpack_field f[128];
+    size_t n = 0;
+    for (size_t i = 0; i < ev->u.headers.n && n < 128; i++)
+        if (ev->u.headers.fields[i].name_len && ev->u.headers.fields[i].name[0] != ':')
+            f[n++] = ev->u.headers.fields[i];
+    char method[16], path[4096], authority[300], ip[INET6_ADDRSTRLEN];
+    snprintf(method, sizeof(method), "%.*s", (int)v->method_len, v->method);
+    snprintf(path, sizeof(path), "%.*s", (int)v->path_len, v->path);
+    snprintf(authority, sizeof(authority), "%.*s", (int)v->authority_len,
+             v->authority ? v->authority : "");
+    peer_text(c, ip, sizeof(ip));
+    proxy_request rq = {method, authority, path,
+                        f,      n,         ev->u.headers.end_stream ? 0 : v->content_length,
+                        ip,     c->tls,    2};
+    r->px = proxy_start(w->pp, w->rl->proxy, route, &rq, &h2_front, r);
+    if (!r->px) pxf_error(r, 502, "out of memory");
 }
 
 static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_push)
@@ -790,9 +1151,11 @@ static int start_h2(hconn *c)
 /* What the loop watches: reads unless an HTTP/1.1 response is being
  * written (one request at a time, so a pipelining client waits), writes
  * while output is pending. */
+static int h1_px_reading(const hconn *c);
+
 static void want_out(hconn *c, int on)
 {
-    int rd = !(c->proto == P_H1 && c->h1_busy);
+    int rd = !(c->proto == P_H1 && c->h1_busy) || h1_px_reading(c);
     int want = (rd ? LOOP_READ : 0) | (on ? LOOP_WRITE : 0);
     if (c->want_out == want + 1) return;
     c->want_out = want + 1;
@@ -831,10 +1194,26 @@ static void set_proto(hconn *c, int p)
     if (p == P_H2 && !c->tls) STATUS_ADD(st, open_h2c, 1);
 }
 
+/* A proxied request's body, as the parser reads it: on to the backend
+ * (any other request's is dropped). */
+static int h1_req_body(h1_msg *m, const uint8_t *p, size_t n)
+{
+    hconn *c = m->user;
+    sreq *r = c->h1req;
+    if (r && r->px && n) {
+        r->body_pending += (uint32_t)n;
+        proxy_body(r->px, p, n, 0);
+    }
+    return 0;
+}
+
 static void h1_begin(hconn *c)
 {
     set_proto(c, P_H1);
-    if (!c->req && (c->req = malloc(sizeof(*c->req)))) h1_init(c->req, 0, NULL, NULL);
+    if (!c->req && (c->req = malloc(sizeof(*c->req)))) {
+        h1_init(c->req, 0, h1_req_body, c);
+        c->req->on_head = h1_on_head;
+    }
     c->h1_busy = 0;
 }
 
@@ -960,8 +1339,11 @@ static void h1_answer(hconn *c)
 
 /* Sends the HTTP/1.1 response in progress. 1: done, 0: socket full, -1:
  * failed, -2: done and the connection closes. */
+static int flush_h1_px(hconn *c);
+
 static int flush_h1(hconn *c)
 {
+    if (c->h1_busy && c->h1req && c->h1req->px) return flush_h1_px(c);
     int rc = tp_flush(&c->tp);
     /* from memory, H1_MEM_CHUNK at a time while the socket takes it (what
      * it does not take waits in the transport, bounded) */
@@ -1042,6 +1424,21 @@ static void h1_bad_request(hconn *c)
 /* Parses buffered HTTP/1.1 input, answering one request at a time. */
 static void run_h1(hconn *c)
 {
+    /* a proxied request's body, as it comes (h1_req_body) */
+    while (h1_px_reading(c) && c->inlen) {
+        sreq *r = c->h1req;
+        ssize_t n = h1_feed(c->req, c->in, c->inlen);
+        if (n < 0) { /* a malformed body: the backend must not take it as whole */
+            error_log(c->w->rl, c, SERVE_LOG_INFO, "HTTP/1.1 request body: %s",
+                      c->req->err ? c->req->err : "malformed");
+            conn_close(c);
+            return;
+        }
+        memmove(c->in, c->in + n, c->inlen - (size_t)n);
+        c->inlen -= (uint32_t)n;
+        if (c->req->msg_done) proxy_body(r->px, NULL, 0, 1);
+        if (!n) break;
+    }
     while (!c->h1_busy && c->inlen && c->req) {
         h1_msg *m = c->req;
         ssize_t n = h1_feed(m, c->in, c->inlen);
@@ -1053,6 +1450,10 @@ static void run_h1(hconn *c)
         c->inlen -= (uint32_t)n;
         if (!m->head_done) {
             head_expected(c); /* a later head: its deadline runs from its first octet */
+            return;
+        }
+        if (c->h1_busy && c->h1req && c->h1req->px) { /* proxied (h1_on_head) */
+            if (m->msg_done) proxy_body(c->h1req->px, NULL, 0, 1);
             return;
         }
         c->h1_early = 0;
@@ -1210,6 +1611,8 @@ static void conn_close(hconn *c)
     if (c->head_timer) loop_timer_cancel(w->l, c->head_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->h1req) {
+        if (c->h1req->px) proxy_free(c->h1req->px); /* the backend request is cancelled */
+        c->h1req->px = NULL;
         if (c->h1req->fd >= 0) close(c->h1req->fd);
         files_release(w->fc, c->h1req->entry);
         sreq_done(w, c->h1req);
@@ -1274,7 +1677,8 @@ static int conn_flush(hconn *c)
     /* records TLS read ahead that are not read yet (the read loop is
      * bounded; HTTP/1.1 reads nothing while it answers): epoll will not
      * say so, so come back for them */
-    if (tp_pending(&c->tp) && !c->reread_timer && !c->closing && !(c->proto == P_H1 && c->h1_busy))
+    if (tp_pending(&c->tp) && !c->reread_timer && !c->closing &&
+        (!(c->proto == P_H1 && c->h1_busy) || h1_px_reading(c)))
         c->reread_timer = loop_timer(c->w->l, 0, reread_fired, c);
     return 0;
 }
@@ -1362,7 +1766,8 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     }
     if ((events & LOOP_WRITE) && conn_flush(c) < 0) return; /* c is gone */
     if (!(events & (LOOP_READ | EPOLLHUP | EPOLLERR)) && !tp_pending(&c->tp)) return;
-    if (c->proto == P_H1 && c->h1_busy) return; /* one request at a time */
+    /* one request at a time (a proxied one's body is read as it goes) */
+    if (c->proto == P_H1 && c->h1_busy && !h1_px_reading(c)) return;
     /* read what there is, bounded per turn */
     uint8_t buf[RBUF];
     for (int round = 0; round < 16; round++) {
@@ -1380,6 +1785,9 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             return;
         }
         if (c->closing) break;
+        /* a proxied body the backend is behind on: the rest waits (in
+         * the kernel, or TLS records read ahead: pxf_consumed comes back) */
+        if (c->proto == P_H1 && c->h1_busy && !h1_px_reading(c)) break;
         /* drained: a short read in cleartext, nothing read ahead with TLS */
         if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < sizeof(buf))) break;
     }
@@ -1593,10 +2001,21 @@ static void on_shutdown(loop *l, int fd, uint32_t events, void *user)
         loop_timer(l, (uint64_t)w->rl->o->grace_ms, force_close, w);
 }
 
+static void stop_fired(loop *l, void *user)
+{
+    (void)user;
+    loop_stop(l);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     loop_run(w->l);
+    /* connections to backends end too: a turn of the loop closes them */
+    if (proxy_pool_close(w->pp)) {
+        loop_timer(w->l, 100, stop_fired, NULL);
+        loop_run(w->l);
+    }
     return NULL;
 }
 
@@ -1734,6 +2153,7 @@ static void reloadable_free(reloadable *rl)
         free(rl->site_real[i]);
     }
     files_conf_free(rl->files);
+    proxy_conf_free(rl->proxy);
     if (rl->log_fd > 2) close(rl->log_fd);
     if (rl->err_fd > 2) close(rl->err_fd);
     if (rl->release) rl->release(rl->release_user, rl->o);
@@ -1834,7 +2254,8 @@ static reloadable *reloadable_load(const shared *sh, const server_opts *o, uint6
         reloadable_free(rl);
         return NULL;
     }
-    if (!(rl->files = files_conf_new(&o->files, err, errlen))) {
+    if (!(rl->files = files_conf_new(&o->files, err, errlen)) ||
+        (o->proxy.nroutes && !(rl->proxy = proxy_conf_new(&o->proxy, err, errlen)))) {
         *code = SERVE_USAGE;
         *site = -1;
         reloadable_free(rl);
@@ -1898,6 +2319,7 @@ static void workers_free(worker *ws, int n)
         loop_free(ws[i].l);
         if (ws[i].efd >= 0) close(ws[i].efd);
         files_cache_free(ws[i].fc);
+        proxy_pool_free(ws[i].pp);
         while (ws[i].spares) {
             sreq *r = ws[i].spares;
             ws[i].spares = r->next_free;
@@ -2160,6 +2582,10 @@ int server_run(const server_opts *o)
         /* frame events only count DATA octets for the access log: without
          * one, no event (and no stream lookup) per frame */
         sh.h2cfg[i].no_frame_events = !i;
+        /* request bodies: a proxied one's window opens as its backend
+         * takes it (the client is slowed by flow control, not buffered),
+         * any other's at once (LOOM_EV_DATA) */
+        sh.h2cfg[i].manual_window = 1;
     }
 
     /* systemd socket activation: the sockets it listens on stand for the
@@ -2192,7 +2618,8 @@ int server_run(const server_opts *o)
         ws[i].l = loop_new();
         ws[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ws[i].fc = files_cache_new(16u << 20);
-        if (!ws[i].l || ws[i].efd < 0 || !ws[i].fc) {
+        ws[i].pp = ws[i].l ? proxy_pool_new(ws[i].l) : NULL;
+        if (!ws[i].l || ws[i].efd < 0 || !ws[i].fc || !ws[i].pp) {
             fprintf(stderr, "loom serve: cannot start worker %d: %s\n", i + 1, strerror(errno));
             workers_free(ws, i + 1);
             shared_free(&sh);
@@ -2296,6 +2723,7 @@ int server_run(const server_opts *o)
         loop_free(ws[i].l);
         close(ws[i].efd);
         files_cache_free(ws[i].fc);
+        proxy_pool_free(ws[i].pp);
         while (ws[i].spares) {
             sreq *r = ws[i].spares;
             ws[i].spares = r->next_free;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "files.h"
+#include "proxy.h"
 #include "tls.h"
 
 #define SERVER_MAX_LISTEN 16
@@ -58,6 +59,7 @@ struct server_opts {
     const char *status_path;   /* --status PATH: metrics and a live page there; NULL: none */
     const char **status_allow; /* --status-allow ADDR[/BITS]: who may see it (loopback) */
     int nstatus_allow;
+    proxy_opts proxy;    /* --proxy routes and their settings */
     tls_server_opts tls; /* --tls-min, --tls12-ciphers, --key-pass-file, --client-ca,
                             --ticket-keys, --ocsp */
     void (*ready)(const char *what, void *user); /* after the sockets listen */

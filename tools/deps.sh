@@ -36,6 +36,9 @@ python3-hpack        independent HPACK decoder (Python hpack) for the loom hpack
 logrotate            rotates loom serve's logs in tests/interop/serve_logs.py (rename, then SIGUSR1)
 python3-prometheus-client  parses loom serve's --status metrics (tests/interop/serve_status.py)
 python3-h2           independent HTTP/2 client and server (Python h2) for the engine and loom serve
+gunicorn             an HTTP/1.1 application server (TCP and Unix socket) behind loom serve --proxy
+python3-hypercorn    an h2c/h2 application server behind loom serve --proxy
+python3-grpcio       gRPC through loom serve --proxy (unary and bidirectional streaming, trailers)
 curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests
 nghttp2-client       nghttp and h2load: an independent client, push and load tests
 nodejs               Node.js's built-in http2 client against loom serve (tests/interop/serve_node.js)

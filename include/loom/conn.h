@@ -321,6 +321,12 @@ LOOM_API void loom_consumed(loom_conn *c, int32_t sid, size_t n);
 /* A deferred body has data again. */
 LOOM_API int loom_resume(loom_conn *c, int32_t sid);
 
+/* A body given by read(): the fields to send after it (trailers), learnt
+ * while it is sent (a proxy's, from its backend). Set before read()
+ * reports eof; f must stay valid until the stream closes. n 0: none.
+ * LOOM_ERR_STATE when sid has no such body in progress. */
+LOOM_API int loom_set_trailers(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n);
+
 /* RFC 9218 priority of a stream: client sends PRIORITY_UPDATE, server uses
  * it for scheduling. */
 LOOM_API int loom_set_priority(loom_conn *c, int32_t sid, uint8_t urgency, int incremental);

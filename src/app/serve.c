@@ -52,6 +52,22 @@ static const char usage[] =
     "  --ocsp FILE          an OCSP response (DER) to staple; re-read on SIGHUP\n"
     "  --user NAME          after binding and reading keys, run as NAME (from root:\n"
     "                       :443 with no root process left serving)\n"
+    "  --proxy PREFIX=URL[,URL...]  requests whose path starts with PREFIX go to these\n"
+    "                       backends (repeatable): http://HOST:PORT (HTTP/1.1),\n"
+    "                       h2c://HOST:PORT (HTTP/2), https://HOST:PORT (TLS, h2 or\n"
+    "                       HTTP/1.1), unix:/PATH (HTTP/1.1 over a Unix socket)\n"
+    "  --proxy-balance round-robin|least  how a route picks among its backends\n"
+    "                       (least: fewest requests in flight; default round-robin)\n"
+    "  --proxy-host client|backend  Host/:authority to backends: the client's\n"
+    "                       (default) or the backend's own\n"
+    "  --proxy-cacert FILE  CAs https:// backends are verified against (default: the\n"
+    "                       system's)\n"
+    "  --proxy-connect-timeout SEC  connecting to a backend (default 5; then 502)\n"
+    "  --proxy-timeout SEC  from the request to the response head (default 60; then 504)\n"
+    "  --proxy-idle-timeout SEC  between two reads of a response body (default 60)\n"
+    "  --proxy-max-conns N  HTTP/1.1 connections per backend and worker (default 32)\n"
+    "  --proxy-fails N      failures in a row that take a backend out (default 3)...\n"
+    "  --proxy-fail-time SEC  ...for this long (default 10)\n"
     "  --no-compress        no on-the-fly brotli/gzip (text, scripts, JSON, SVG... of\n"
     "                       256 octets to 2 MiB without a .br/.gz sibling)\n"
     "  --status PATH        Prometheus metrics at PATH/metrics and a live page at PATH\n"
@@ -306,6 +322,7 @@ typedef struct {
     char **args;
     int *lines;
     const char *deny_list[MAX_LIST], *mime_list[MAX_LIST], *status_allow_list[MAX_LIST];
+    const char *proxy_list[PROXY_MAX_ROUTES];
     const char *conf_path;
     int check; /* --check-config */
     int cert_line, root_line, push_line;
@@ -333,6 +350,13 @@ static int read_options(int argc, char **argv, options *p, int reloading)
     o.files.deny = deny_list;
     o.files.mime = mime_list;
     o.status_allow = status_allow_list;
+    o.proxy.routes = p->proxy_list;
+    o.proxy.connect_timeout_ms = 5000;
+    o.proxy.first_byte_ms = 60000;
+    o.proxy.idle_ms = 60000;
+    o.proxy.max_conns = 32;
+    o.proxy.fail_max = 3;
+    o.proxy.fail_ms = 10000;
     o.idle_timeout_ms = 60000;
     o.handshake_timeout_ms = 10000;
     o.grace_ms = 10000;
@@ -508,6 +532,48 @@ static int read_options(int argc, char **argv, options *p, int reloading)
                 o.user = v;
             else
                 o.error_log = v;
+            i++;
+        } else if (!strcmp(a, "--proxy")) {
+            if (!v || !strchr(v, '=') || o.proxy.nroutes == PROXY_MAX_ROUTES) {
+                say("--proxy needs PREFIX=URL[,URL...] (e.g. /api=http://127.0.0.1:8000; at most "
+                    "%d)\n",
+                    PROXY_MAX_ROUTES);
+                return SERVE_USAGE;
+            }
+            p->proxy_list[o.proxy.nroutes++] = v;
+            i++;
+        } else if (!strcmp(a, "--proxy-cacert")) {
+            if (!v || !v[0]) {
+                say("--proxy-cacert needs a file\n");
+                return SERVE_USAGE;
+            }
+            o.proxy.cacert = v;
+            i++;
+        } else if (!strcmp(a, "--proxy-host") || !strcmp(a, "--proxy-balance")) {
+            int host = a[8] == 'h';
+            const char *one = host ? "client" : "round-robin", *two = host ? "backend" : "least";
+            if (!v || (strcmp(v, one) && strcmp(v, two))) {
+                say("%s needs %s or %s, not '%s'\n", a, one, two, v ? v : "");
+                return SERVE_USAGE;
+            }
+            if (host)
+                o.proxy.host_backend = !strcmp(v, two);
+            else
+                o.proxy.balance = !strcmp(v, two) ? PROXY_LEAST : PROXY_ROUND_ROBIN;
+            i++;
+        } else if (!strcmp(a, "--proxy-connect-timeout") || !strcmp(a, "--proxy-timeout") ||
+                   !strcmp(a, "--proxy-idle-timeout") || !strcmp(a, "--proxy-fail-time")) {
+            int sec;
+            if (num_arg(a, v, 1, 86400, &sec) < 0) return SERVE_USAGE;
+            int *t = a[8] == 'c'   ? &o.proxy.connect_timeout_ms
+                     : a[8] == 't' ? &o.proxy.first_byte_ms
+                     : a[8] == 'i' ? &o.proxy.idle_ms
+                                   : &o.proxy.fail_ms;
+            *t = sec * 1000;
+            i++;
+        } else if (!strcmp(a, "--proxy-max-conns") || !strcmp(a, "--proxy-fails")) {
+            if (num_arg(a, v, 1, 10000, a[8] == 'm' ? &o.proxy.max_conns : &o.proxy.fail_max) < 0)
+                return SERVE_USAGE;
             i++;
         } else if (!strcmp(a, "--no-compress")) {
             o.files.no_compress = 1;

@@ -1,0 +1,857 @@
+/* loom serve's reverse proxy (proxy.h). */
+#define _GNU_SOURCE
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "client.h"
+#include "tls.h"
+
+typedef enum { BK_H1, BK_H2C, BK_TLS, BK_UNIX } bk_kind;
+
+/* A backend as a route names it. */
+typedef struct {
+    bk_kind kind;
+    char url[300];
+    char host[256], port[8];
+    char authority[300];    /* host[:port], for --proxy-host backend */
+    struct sockaddr_un sun; /* BK_UNIX */
+} backend;
+
+typedef struct {
+    char prefix[256];
+    size_t plen;
+    backend b[PROXY_MAX_BACKENDS];
+    int nb;
+} proute;
+
+struct proxy_conf {
+    proxy_opts o; /* its strings are not kept */
+    proute r[PROXY_MAX_ROUTES];
+    int nr;
+    SSL_CTX *tls; /* for https:// backends (NULL without any) */
+};
+
+/* ---- routes ---- */
+
+static int parse_backend(const char *u, size_t n, backend *b, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof(*b));
+    if (n >= sizeof(b->url)) goto bad;
+    memcpy(b->url, u, n);
+    b->url[n] = 0;
+    const char *rest;
+    if (!strncmp(b->url, "unix:", 5)) {
+        b->kind = BK_UNIX;
+        rest = b->url + 5;
+        if (rest[0] != '/' || strlen(rest) >= sizeof(b->sun.sun_path)) goto bad;
+        b->sun.sun_family = AF_UNIX;
+        memcpy(b->sun.sun_path, rest, strlen(rest) + 1);
+        snprintf(b->host, sizeof(b->host), "localhost");
+        snprintf(b->authority, sizeof(b->authority), "localhost");
+        return 0;
+    }
+    if (!strncmp(b->url, "http://", 7))
+        b->kind = BK_H1, rest = b->url + 7;
+    else if (!strncmp(b->url, "h2c://", 6))
+        b->kind = BK_H2C, rest = b->url + 6;
+    else if (!strncmp(b->url, "https://", 8))
+        b->kind = BK_TLS, rest = b->url + 8;
+    else
+        goto bad;
+    size_t al = strcspn(rest, "/");
+    if (rest[al] && strcmp(rest + al, "/")) goto bad; /* no path: the client's is kept */
+    if (!al || al >= sizeof(b->authority)) goto bad;
+    memcpy(b->authority, rest, al);
+    b->authority[al] = 0;
+    const char *colon = b->authority[0] == '[' ? strstr(b->authority, "]:") : NULL;
+    if (colon)
+        colon++;
+    else if (b->authority[0] != '[')
+        colon = strrchr(b->authority, ':');
+    size_t hl = colon ? (size_t)(colon - b->authority) : al;
+    const char *h = b->authority;
+    if (h[0] == '[') h++, hl -= 2;
+    if (!hl || hl >= sizeof(b->host)) goto bad;
+    memcpy(b->host, h, hl);
+    b->host[hl] = 0;
+    const char *port = colon ? colon + 1 : b->kind == BK_TLS ? "443" : "80";
+    size_t pl = strlen(port);
+    if (!pl || pl > 5 || strspn(port, "0123456789") != pl || atoi(port) < 1 || atoi(port) > 65535)
+        goto bad;
+    memcpy(b->port, port, pl + 1);
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "--proxy: '%.*s' is not a backend (http://HOST:PORT, h2c://HOST:PORT, "
+             "https://HOST:PORT or unix:/PATH)",
+             (int)(n > 200 ? 200 : n), u);
+    return -1;
+}
+
+proxy_conf *proxy_conf_new(const proxy_opts *o, char *err, size_t errlen)
+{
+    if (o->nroutes > PROXY_MAX_ROUTES) {
+        snprintf(err, errlen, "--proxy: at most %d routes", PROXY_MAX_ROUTES);
+        return NULL;
+    }
+    proxy_conf *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pc->o = *o;
+    pc->o.routes = NULL;
+    pc->o.cacert = NULL;
+    int tls = 0;
+    for (size_t i = 0; i < o->nroutes; i++) {
+        const char *s = o->routes[i], *eq = strchr(s, '=');
+        proute *r = &pc->r[pc->nr];
+        if (!eq || s[0] != '/' || (size_t)(eq - s) >= sizeof(r->prefix)) {
+            snprintf(err, errlen,
+                     "--proxy needs PREFIX=URL[,URL...] with PREFIX a path such as "
+                     "/api, not '%s'",
+                     s);
+            proxy_conf_free(pc);
+            return NULL;
+        }
+        memcpy(r->prefix, s, (size_t)(eq - s));
+        r->plen = (size_t)(eq - s);
+        for (const char *u = eq + 1; *u;) {
+            size_t n = strcspn(u, ",");
+            if (r->nb == PROXY_MAX_BACKENDS) {
+                snprintf(err, errlen, "--proxy %s: at most %d backends", r->prefix,
+                         PROXY_MAX_BACKENDS);
+                proxy_conf_free(pc);
+                return NULL;
+            }
+            if (parse_backend(u, n, &r->b[r->nb], err, errlen) < 0) {
+                proxy_conf_free(pc);
+                return NULL;
+            }
+            tls |= r->b[r->nb++].kind == BK_TLS;
+            u += n + (u[n] == ',');
+        }
+        if (!r->nb) {
+            snprintf(err, errlen, "--proxy %s: no backend", r->prefix);
+            proxy_conf_free(pc);
+            return NULL;
+        }
+        pc->nr++;
+    }
+    if (tls && !(pc->tls = tls_client_ctx(1, o->cacert, 1, err, errlen))) {
+        proxy_conf_free(pc);
+        return NULL;
+    }
+    return pc;
+}
+
+void proxy_conf_free(proxy_conf *pc)
+{
+    if (!pc) return;
+    if (pc->tls) SSL_CTX_free(pc->tls);
+    free(pc);
+}
+
+int proxy_route(const proxy_conf *pc, const char *path, size_t len)
+{
+    int best = -1;
+    size_t plen = strcspn(path, "?#");
+    if (plen > len) plen = len;
+    for (int i = 0; pc && i < pc->nr; i++) {
+        const proute *r = &pc->r[i];
+        /* "/api" takes /api, /api/x and /api?q, not /apix */
+        if (r->plen <= plen && !memcmp(path, r->prefix, r->plen) &&
+            (r->plen == plen || r->prefix[r->plen - 1] == '/' || path[r->plen] == '/') &&
+            (best < 0 || r->plen > pc->r[best].plen))
+            best = i;
+    }
+    return best;
+}
+
+/* ---- a worker's backends: state and connections ---- */
+
+typedef struct bstate bstate;
+
+typedef struct pconn {
+    struct pconn *next;
+    bstate *b;
+    cl_conn *cl;
+} pconn;
+
+/* A backend as this worker knows it, by URL: it outlives configurations
+ * (a reload that keeps a backend keeps its connections). */
+struct bstate {
+    bstate *next;
+    proxy_pool *pp;
+    backend def;
+    SSL_CTX *tls; /* a reference of the configuration's, for new connections */
+    int connect_timeout_ms, max_conns;
+    pconn *conns;
+    int nconns;
+    int outstanding; /* requests in flight */
+    int fails;       /* failures in a row */
+    uint64_t down_until;
+};
+
+struct proxy_pool {
+    loop *l;
+    bstate *bs;
+    uint64_t rr;
+};
+
+proxy_pool *proxy_pool_new(loop *l)
+{
+    proxy_pool *pp = calloc(1, sizeof(*pp));
+    if (pp) pp->l = l;
+    return pp;
+}
+
+static void conn_closed(cl_conn *c, cl_error_kind err, const char *why);
+
+int proxy_pool_close(proxy_pool *pp)
+{
+    int n = 0;
+    for (bstate *b = pp ? pp->bs : NULL; b; b = b->next)
+        for (pconn *k = b->conns; k; k = k->next)
+            if (k->cl) {
+                cl_abort(k->cl, CLE_NONE, "the worker ends");
+                n++;
+            }
+    return n;
+}
+
+void proxy_pool_free(proxy_pool *pp)
+{
+    if (!pp) return;
+    /* connections not closed yet (proxy_pool_close() and a loop turn do
+     * that): their state goes, they free themselves when they end */
+    for (bstate *b = pp->bs, *nb; b; b = nb) {
+        nb = b->next;
+        for (pconn *k = b->conns, *nk; k; k = nk) {
+            nk = k->next;
+            k->b = NULL; /* conn_closed() finds no state */
+            if (!k->cl) free(k);
+        }
+        if (b->tls) SSL_CTX_free(b->tls);
+        free(b);
+    }
+    free(pp);
+}
+
+static bstate *backend_state(proxy_pool *pp, const proxy_conf *pc, const backend *def)
+{
+    bstate *b = pp->bs;
+    while (b && strcmp(b->def.url, def->url))
+        b = b->next;
+    if (!b) {
+        if (!(b = calloc(1, sizeof(*b)))) return NULL;
+        b->pp = pp;
+        b->def = *def;
+        b->next = pp->bs;
+        pp->bs = b;
+    }
+    /* the configuration in force sets how new connections are made */
+    if (def->kind == BK_TLS && pc->tls != b->tls) {
+        if (b->tls) SSL_CTX_free(b->tls);
+        SSL_CTX_up_ref(pc->tls);
+        b->tls = pc->tls;
+    }
+    b->connect_timeout_ms = pc->o.connect_timeout_ms;
+    b->max_conns = pc->o.max_conns > 0 ? pc->o.max_conns : 32;
+    return b;
+}
+
+static uint64_t now_ms(void)
+{
+    return cl_now_us() / 1000;
+}
+
+static void conn_ready(cl_conn *c)
+{
+    pconn *k = cl_user(c);
+    if (k->b) k->b->fails = 0; /* it answers again */
+}
+
+static void backend_failed(bstate *b, int fail_max, int fail_ms)
+{
+    if (++b->fails >= (fail_max > 0 ? fail_max : 3))
+        b->down_until = now_ms() + (uint64_t)(fail_ms > 0 ? fail_ms : 10000);
+}
+
+static const cl_conn_cb conn_cb = {conn_ready, NULL, NULL, conn_closed};
+
+static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
+{
+    (void)err;
+    (void)why;
+    pconn *k = cl_user(c);
+    bstate *b = k->b;
+    k->cl = NULL;
+    if (!b) { /* the pool is gone */
+        free(k);
+        return;
+    }
+    for (pconn **pp = &b->conns; *pp; pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            b->nconns--;
+            break;
+        }
+    free(k);
+}
+
+/* A connection for one more request to b: an idle HTTP/1.1 one, a new one
+ * while under the bound, else the least loaded (its queue); HTTP/2: the
+ * one there is (its streams multiplex; the client runtime queues above
+ * the backend's MAX_CONCURRENT_STREAMS). */
+static cl_conn *conn_for(bstate *b)
+{
+    int h2 = b->def.kind == BK_H2C;
+    cl_conn *best = NULL;
+    int best_load = 1 << 30;
+    for (pconn *k = b->conns; k; k = k->next) {
+        if (!k->cl || !cl_accepting(k->cl)) continue;
+        int load = cl_load(k->cl);
+        if (load < best_load) best = k->cl, best_load = load;
+    }
+    if (best && (h2 || best_load == 0)) return best;
+    if (!best || b->nconns < b->max_conns) {
+        pconn *k = calloc(1, sizeof(*k));
+        if (!k) return best;
+        cl_opts o;
+        memset(&o, 0, sizeof(o));
+        o.mode = b->def.kind == BK_H2C ? CL_H2C : b->def.kind == BK_TLS ? CL_TLS : CL_H1;
+        o.tls = b->tls;
+        o.allow_h1 = 1;
+        o.verify = 1;
+        o.connect_timeout_ms = b->connect_timeout_ms > 0 ? b->connect_timeout_ms : 5000;
+        if (b->def.kind == BK_UNIX) {
+            o.addr = (const struct sockaddr *)&b->def.sun;
+            o.addrlen = sizeof(b->def.sun);
+        }
+        loom_config_default(&o.h2, LOOM_CLIENT);
+        o.h2.enable_push = 0;
+        o.h2.manual_window = 1; /* the backend slows with the client */
+        o.h2.initial_window_size = 256u * 1024;
+        o.h2.no_frame_events = 1;
+        k->b = b;
+        k->cl = cl_connect(b->pp->l, b->def.host, b->def.port, &o, &conn_cb, k);
+        if (!k->cl) {
+            free(k);
+            return best;
+        }
+        k->next = b->conns;
+        b->conns = k;
+        b->nconns++;
+        return k->cl;
+    }
+    return best;
+}
+
+/* ---- a proxied request ---- */
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t len, off;
+    uint8_t data[];
+} chunk;
+
+typedef struct {
+    chunk *head, *tail;
+    size_t bytes;
+} chunks;
+
+static int chunks_add(chunks *q, const uint8_t *p, size_t n)
+{
+    chunk *k = malloc(sizeof(*k) + n);
+    if (!k) return -1;
+    k->next = NULL;
+    k->len = n;
+    k->off = 0;
+    memcpy(k->data, p, n);
+    if (q->tail)
+        q->tail->next = k;
+    else
+        q->head = k;
+    q->tail = k;
+    q->bytes += n;
+    return 0;
+}
+
+static size_t chunks_take(chunks *q, uint8_t *buf, size_t max)
+{
+    size_t o = 0;
+    while (q->head && o < max) {
+        chunk *k = q->head;
+        size_t n = k->len - k->off;
+        if (n > max - o) n = max - o;
+        memcpy(buf + o, k->data + k->off, n);
+        k->off += n;
+        o += n;
+        if (k->off == k->len) {
+            q->head = k->next;
+            if (!q->head) q->tail = NULL;
+            free(k);
+        }
+    }
+    q->bytes -= o;
+    return o;
+}
+
+static void chunks_free(chunks *q)
+{
+    while (q->head) {
+        chunk *k = q->head;
+        q->head = k->next;
+        free(k);
+    }
+    q->tail = NULL;
+    q->bytes = 0;
+}
+
+#define MAX_FIELDS 128
+
+struct px {
+    proxy_pool *pp;
+    const proxy_front *ops;
+    void *front;
+    cl_req req;
+    bstate *bk[PROXY_MAX_BACKENDS]; /* the route's, in the pool */
+    int nbk, cur, tries;
+    int balance, fail_max, fail_ms, first_byte_ms, idle_ms, host_backend;
+    /* the request, owned */
+    char *method, *path, *client_authority;
+    char authority[300];
+    loom_hpack_field fields[MAX_FIELDS];
+    size_t nfields;
+    char *strings; /* the fields' names and values */
+    chunks body;
+    int body_end;
+    uint64_t body_taken; /* octets the backend took (none: a retry is safe) */
+    /* the response */
+    int status, head_done, resp_end, failed, done;
+    chunks resp;
+    loom_hpack_field trailers[MAX_FIELDS];
+    size_t ntrailers;
+    char *trailer_strings;
+    uint64_t timer;
+    int freed; /* by the front: released from the loop (never inside a callback) */
+};
+
+static int field_is(const loom_hpack_field *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->name_len == n && !strncasecmp((const char *)f->name, name, n);
+}
+
+/* RFC 9110 §7.6.1: hop-by-hop fields, and those Connection names. */
+static int hop_by_hop(const loom_hpack_field *f, const loom_hpack_field *all, size_t n)
+{
+    static const char *const hop[] = {"connection",          "keep-alive",    "proxy-connection",
+                                      "transfer-encoding",   "upgrade",       "proxy-authenticate",
+                                      "proxy-authorization", "http2-settings"};
+    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+        if (field_is(f, hop[i])) return 1;
+    if (field_is(f, "te")) /* only "trailers" goes on (RFC 9113 §8.2.2) */
+        return !(f->value_len == 8 && !strncasecmp((const char *)f->value, "trailers", 8));
+    for (size_t i = 0; i < n; i++) {
+        if (!field_is(&all[i], "connection")) continue;
+        const char *v = (const char *)all[i].value, *e = v + all[i].value_len;
+        while (v < e) {
+            while (v < e && (*v == ' ' || *v == ','))
+                v++;
+            const char *t = v;
+            while (v < e && *v != ',' && *v != ' ')
+                v++;
+            if (v > t && (size_t)(v - t) == f->name_len &&
+                !strncasecmp(t, (const char *)f->name, f->name_len))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void px_timer_cancel(px *x)
+{
+    if (x->timer) loop_timer_cancel(x->pp->l, x->timer);
+    x->timer = 0;
+}
+
+static void px_release(px *x)
+{
+    px_timer_cancel(x);
+    chunks_free(&x->body);
+    chunks_free(&x->resp);
+    free(x->method);
+    free(x->path);
+    free(x->client_authority);
+    free(x->strings);
+    free(x->trailer_strings);
+    free(x);
+}
+
+static void release_fired(loop *l, void *user)
+{
+    (void)l;
+    px_release(user);
+}
+
+static void px_fail(px *x, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void px_fail(px *x, int status, const char *fmt, ...)
+{
+    if (x->failed || x->done) return;
+    x->failed = 1;
+    px_timer_cancel(x);
+    char why[400], line[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
+    snprintf(line, sizeof(line), "proxy: backend %s: %s", b ? b->def.url : "-", why);
+    if (x->ops->log && !x->freed) x->ops->log(x->front, line);
+    if (!x->freed) x->ops->error(x->front, status, why);
+}
+
+static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n, int info);
+static void req_data(cl_req *r, const uint8_t *p, size_t n);
+static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n);
+static void req_done(cl_req *r, int outcome);
+static const cl_req_cb req_cb = {req_head, req_data, req_trailers, req_done};
+static void send_to_backend(px *x);
+
+static void timer_fired(loop *l, void *user)
+{
+    (void)l;
+    px *x = user;
+    x->timer = 0;
+    bstate *b = x->bk[x->cur];
+    if (b->outstanding) b->outstanding--;
+    cl_cancel(&x->req);
+    backend_failed(b, x->fail_max, x->fail_ms);
+    px_fail(x, 504, "%s",
+            x->head_done ? "the response stalled (idle timeout)"
+                         : "no response in time (first-byte timeout)");
+}
+
+static void px_timer(px *x, int ms)
+{
+    px_timer_cancel(x);
+    if (ms > 0) x->timer = loop_timer(x->pp->l, (uint64_t)ms, timer_fired, x);
+}
+
+static long body_read(cl_req *r, uint8_t *buf, size_t max, int *eof)
+{
+    px *x = r->user;
+    size_t n = chunks_take(&x->body, buf, max);
+    x->body_taken += n;
+    *eof = x->body_end && !x->body.head;
+    /* while the body goes, the idle timeout; from its end, the first byte's */
+    if (n || *eof) px_timer(x, *eof ? x->first_byte_ms : x->idle_ms);
+    if (n && !x->freed) x->ops->consumed(x->front, n);
+    return n || *eof ? (long)n : LOOM_BODY_DEFER;
+}
+
+static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n, int info)
+{
+    px *x = r->user;
+    if (info || x->failed) return; /* 1xx: not passed on */
+    if (status == 101) {
+        bstate *b = x->bk[x->cur];
+        if (b->outstanding) b->outstanding--;
+        cl_cancel(&x->req);
+        px_fail(x, 502, "the backend switched protocols unasked");
+        return;
+    }
+    x->status = status;
+    x->head_done = 1;
+    px_timer(x, x->idle_ms);
+    loom_hpack_field out[MAX_FIELDS + 1];
+    size_t k = 0, names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += f[i].name_len;
+    /* HTTP/1.1 names in any case; HTTP/2 wants them lowercase (RFC 9113
+     * §8.2.1) */
+    char *low = malloc(names + 1), *q = low;
+    if (!low) {
+        if (x->bk[x->cur]->outstanding) x->bk[x->cur]->outstanding--;
+        cl_cancel(&x->req);
+        px_fail(x, 502, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n && k < MAX_FIELDS; i++) {
+        if (hop_by_hop(&f[i], f, n) || !f[i].name_len || f[i].name[0] == ':') continue;
+        for (size_t j = 0; j < f[i].name_len; j++)
+            q[j] = (char)(f[i].name[j] >= 'A' && f[i].name[j] <= 'Z' ? f[i].name[j] + 32
+                                                                     : f[i].name[j]);
+        out[k] = f[i];
+        out[k++].name = (const uint8_t *)q;
+        q += f[i].name_len;
+    }
+    /* RFC 9110 §7.6.3 */
+    int h2 = cl_protocol(r->conn) == CL_PROTO_H2;
+    out[k++] = (loom_hpack_field){(const uint8_t *)"via", 3,
+                                  (const uint8_t *)(h2 ? "2 loom" : "1.1 loom"), h2 ? 6 : 8, 0};
+    if (!x->freed) x->ops->head(x->front, status, out, k, r->head_ended);
+    free(low);
+}
+
+static void req_data(cl_req *r, const uint8_t *p, size_t n)
+{
+    px *x = r->user;
+    if (x->failed) return;
+    if (chunks_add(&x->resp, p, n) < 0) {
+        bstate *b = x->bk[x->cur];
+        if (b->outstanding) b->outstanding--;
+        cl_cancel(&x->req);
+        px_fail(x, 502, "out of memory");
+        return;
+    }
+    px_timer(x, x->idle_ms);
+    if (!x->freed) x->ops->more(x->front);
+}
+
+static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n)
+{
+    px *x = r->user;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += f[i].name_len + f[i].value_len;
+    free(x->trailer_strings);
+    x->trailer_strings = malloc(total + 1);
+    x->ntrailers = 0;
+    char *s = x->trailer_strings;
+    for (size_t i = 0; s && i < n && x->ntrailers < MAX_FIELDS; i++) {
+        if (hop_by_hop(&f[i], f, n)) continue;
+        memcpy(s, f[i].name, f[i].name_len);
+        memcpy(s + f[i].name_len, f[i].value, f[i].value_len);
+        x->trailers[x->ntrailers++] =
+            (loom_hpack_field){(const uint8_t *)s, f[i].name_len,
+                               (const uint8_t *)s + f[i].name_len, f[i].value_len, 0};
+        s += f[i].name_len + f[i].value_len;
+    }
+}
+
+/* Whether a request may go again to another backend: it was never
+ * processed (the connection could not be made, or the backend refused
+ * the stream) and nothing of its body is gone. */
+static int retryable(const px *x)
+{
+    return x->tries < 2 && x->body_taken == 0 && !x->head_done;
+}
+
+static void req_done(cl_req *r, int outcome)
+{
+    px *x = r->user;
+    bstate *b = x->bk[x->cur];
+    if (b->outstanding) b->outstanding--;
+    if (x->failed) return;
+    if (outcome == CL_DONE_OK) {
+        if (!x->head_done) {
+            px_fail(x, 502, "no response head");
+            return;
+        }
+        b->fails = 0;
+        x->resp_end = 1;
+        x->done = 1;
+        px_timer_cancel(x);
+        if (!x->freed) x->ops->more(x->front);
+        return;
+    }
+    const char *why = r->h2_code ? loom_h2_code_name(r->h2_code) : NULL;
+    if (!x->head_done && !r->h2_code) backend_failed(b, x->fail_max, x->fail_ms);
+    /* never sent (the connection could not be made, or the backend
+     * refused the stream unprocessed): once more, on another backend */
+    if (outcome == CL_DONE_RETRY && retryable(x)) { /* (one backend: a new connection) */
+        send_to_backend(x);                         /* once more, on another backend */
+        return;
+    }
+    if (x->head_done)
+        px_fail(x, 502, "the response broke off%s%s", why ? ": " : "", why ? why : "");
+    else if (why)
+        px_fail(x, 502, "the backend reset the request: %s", why);
+    else
+        px_fail(x, 502, "the backend could not be reached or closed the connection");
+}
+
+/* The backend for the next try: round-robin or the least loaded, skipping
+ * those taken out (unless all are), and the one that just failed. */
+static int pick(px *x)
+{
+    uint64_t now = now_ms();
+    int best = -1, up = 0;
+    for (int i = 0; i < x->nbk; i++)
+        up += x->bk[i]->down_until <= now;
+    for (int k = 0; k < x->nbk; k++) {
+        int i = x->balance == PROXY_LEAST ? k : (int)((x->pp->rr + (uint64_t)k) % (uint64_t)x->nbk);
+        bstate *b = x->bk[i];
+        if (up && b->down_until > now) continue;
+        if (x->tries && i == x->cur && x->nbk > 1) continue;
+        if (x->balance != PROXY_LEAST) {
+            best = i;
+            break;
+        }
+        if (best < 0 || b->outstanding < x->bk[best]->outstanding) best = i;
+    }
+    x->pp->rr++;
+    return best < 0 ? 0 : best;
+}
+
+static void send_to_backend(px *x)
+{
+    x->cur = pick(x);
+    x->tries++;
+    bstate *b = x->bk[x->cur];
+    cl_conn *c = conn_for(b);
+    if (!c) {
+        px_fail(x, 502, "out of memory");
+        return;
+    }
+    cl_req *r = &x->req;
+    memset(r, 0, sizeof(*r));
+    r->method = x->method;
+    r->scheme = b->def.kind == BK_TLS ? "https" : "http";
+    r->authority = x->host_backend ? b->def.authority : x->authority;
+    r->path = x->path;
+    r->fields = x->fields;
+    r->nfields = x->nfields;
+    r->urgency = -1;
+    r->cb = &req_cb;
+    r->user = x;
+    if (x->body.bytes || !x->body_end) {
+        r->body_read = body_read;
+        r->body_size = -1;
+    }
+    b->outstanding++;
+    px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
+    cl_submit(c, r);
+}
+
+px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_request *rq,
+                const proxy_front *ops, void *front)
+{
+    px *x = calloc(1, sizeof(*x));
+    if (!x) return NULL;
+    const proute *rt = &pc->r[route];
+    x->pp = pp;
+    x->ops = ops;
+    x->front = front;
+    x->cur = -1;
+    x->balance = pc->o.balance;
+    x->fail_max = pc->o.fail_max;
+    x->fail_ms = pc->o.fail_ms;
+    x->first_byte_ms = pc->o.first_byte_ms > 0 ? pc->o.first_byte_ms : 60000;
+    x->idle_ms = pc->o.idle_ms > 0 ? pc->o.idle_ms : 60000;
+    x->host_backend = pc->o.host_backend;
+    for (int i = 0; i < rt->nb; i++)
+        if ((x->bk[x->nbk] = backend_state(pp, pc, &rt->b[i]))) x->nbk++;
+    x->method = strdup(rq->method);
+    x->path = strdup(rq->path);
+    snprintf(x->authority, sizeof(x->authority), "%s", rq->authority ? rq->authority : "");
+    /* the fields that go on, then the ones a proxy adds (RFC 7239, the
+     * X-Forwarded-* every application server reads, RFC 9110 §7.6.3) */
+    char xff[600] = "", fwd[700];
+    size_t total = 0;
+    for (size_t i = 0; i < rq->nfields; i++)
+        total += rq->fields[i].name_len + rq->fields[i].value_len;
+    const char *ip = rq->client_ip ? rq->client_ip : "unknown";
+    for (size_t i = 0; i < rq->nfields; i++)
+        if (field_is(&rq->fields[i], "x-forwarded-for"))
+            snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%.*s, ",
+                     (int)rq->fields[i].value_len, (const char *)rq->fields[i].value);
+    snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%s", ip);
+    int v6 = strchr(ip, ':') != NULL;
+    snprintf(fwd, sizeof(fwd), "for=%s%s%s%s;proto=%s;host=\"%s\"", v6 ? "\"[" : "", ip,
+             v6 ? "]" : "", v6 ? "\"" : "", rq->tls ? "https" : "http", x->authority);
+    const char *added[][2] = {{"x-forwarded-for", xff},
+                              {"x-forwarded-proto", rq->tls ? "https" : "http"},
+                              {"x-forwarded-host", x->authority},
+                              {"forwarded", fwd},
+                              {"via", rq->front_http == 2 ? "2 loom" : "1.1 loom"}};
+    for (size_t i = 0; i < 5; i++)
+        total += strlen(added[i][0]) + strlen(added[i][1]);
+    x->strings = malloc(total + 1);
+    if (!x->method || !x->path || !x->strings) {
+        px_release(x);
+        return NULL;
+    }
+    char *s = x->strings;
+    for (size_t i = 0; i < rq->nfields && x->nfields < MAX_FIELDS - 5; i++) {
+        const loom_hpack_field *f = &rq->fields[i];
+        if (hop_by_hop(f, rq->fields, rq->nfields) || field_is(f, "host") ||
+            field_is(f, "x-forwarded-for") || field_is(f, "x-forwarded-proto") ||
+            field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
+            field_is(f, "expect")) /* the front answered it */
+            continue;
+        memcpy(s, f->name, f->name_len);
+        memcpy(s + f->name_len, f->value, f->value_len);
+        x->fields[x->nfields++] = (loom_hpack_field){
+            (const uint8_t *)s, f->name_len, (const uint8_t *)s + f->name_len, f->value_len, 0};
+        s += f->name_len + f->value_len;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        size_t nl = strlen(added[i][0]), vl = strlen(added[i][1]);
+        memcpy(s, added[i][0], nl);
+        memcpy(s + nl, added[i][1], vl);
+        x->fields[x->nfields++] =
+            (loom_hpack_field){(const uint8_t *)s, nl, (const uint8_t *)s + nl, vl, 0};
+        s += nl + vl;
+    }
+    x->body_end = rq->body_size == 0;
+    send_to_backend(x);
+    return x;
+}
+
+void proxy_body(px *x, const uint8_t *p, size_t n, int end)
+{
+    if (n && chunks_add(&x->body, p, n) < 0) {
+        bstate *b = x->bk[x->cur];
+        if (b->outstanding) b->outstanding--;
+        cl_cancel(&x->req);
+        px_fail(x, 502, "out of memory");
+        return;
+    }
+    if (end) x->body_end = 1;
+    if (!x->failed && x->req.conn) cl_resume(&x->req);
+}
+
+long proxy_read(px *x, uint8_t *buf, size_t max, int *eof)
+{
+    size_t n = chunks_take(&x->resp, buf, max);
+    if (n && !x->resp_end && x->req.conn) cl_consumed(&x->req, n);
+    *eof = x->resp_end && !x->resp.head;
+    return n || *eof ? (long)n : LOOM_BODY_DEFER;
+}
+
+const loom_hpack_field *proxy_trailers(px *x, size_t *n)
+{
+    *n = x->ntrailers;
+    return x->ntrailers ? x->trailers : NULL;
+}
+
+int proxy_status(const px *x)
+{
+    return x->status;
+}
+
+void proxy_free(px *x)
+{
+    if (!x || x->freed) return;
+    if (!x->done && !x->failed) {
+        bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
+        if (b && b->outstanding) b->outstanding--;
+        x->failed = 1;
+        cl_cancel(&x->req);
+    }
+    x->freed = 1;
+    px_timer_cancel(x);
+    /* from the loop: the client runtime may be inside a callback of x's */
+    x->timer = loop_timer(x->pp->l, 0, release_fired, x);
+}

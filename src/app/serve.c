@@ -293,7 +293,7 @@ static int size_arg(const char *flag, const char *v, uint64_t *out)
  * maps and media types, each error naming its line. 0 and "ok", or the
  * exit status the server would have. */
 static int check_config(const char *path, const server_opts *o, int cert_line, int root_line,
-                        int push_line)
+                        int push_line, const int *proxy_lines)
 {
     char err[700];
     int site = -1, rc = server_check(o, &site, err, sizeof(err));
@@ -306,6 +306,19 @@ static int check_config(const char *path, const server_opts *o, int cert_line, i
                    : rc == SERVE_CERT ? (h ? h->cert_line : cert_line)
                    : h                ? h->line
                                       : push_line;
+        /* a --proxy route: the one that does not read on its own */
+        for (size_t i = 0; site < 0 && i < o->proxy.nroutes; i++) {
+            proxy_opts one = o->proxy;
+            char e1[300];
+            one.routes = &o->proxy.routes[i];
+            one.nroutes = 1;
+            proxy_conf *pc = proxy_conf_new(&one, e1, sizeof(e1));
+            if (!pc) {
+                line = proxy_lines[i];
+                break;
+            }
+            proxy_conf_free(pc);
+        }
         at(path, line);
         say("%s\n", err);
         return rc;
@@ -323,6 +336,7 @@ typedef struct {
     int *lines;
     const char *deny_list[MAX_LIST], *mime_list[MAX_LIST], *status_allow_list[MAX_LIST];
     const char *proxy_list[PROXY_MAX_ROUTES];
+    int proxy_lines[PROXY_MAX_ROUTES];
     const char *conf_path;
     int check; /* --check-config */
     int cert_line, root_line, push_line;
@@ -540,6 +554,7 @@ static int read_options(int argc, char **argv, options *p, int reloading)
                     PROXY_MAX_ROUTES);
                 return SERVE_USAGE;
             }
+            p->proxy_lines[o.proxy.nroutes] = cur_line;
             p->proxy_list[o.proxy.nroutes++] = v;
             i++;
         } else if (!strcmp(a, "--proxy-cacert")) {
@@ -692,7 +707,8 @@ int serve_main(int argc, char **argv)
     }
     int rc = read_options(argc, argv, p, 0);
     if (rc < 0 && p->check)
-        rc = check_config(p->conf_path, &p->o, p->cert_line, p->root_line, p->push_line);
+        rc = check_config(p->conf_path, &p->o, p->cert_line, p->root_line, p->push_line,
+                          p->proxy_lines);
     if (rc >= 0) {
         options_free(p);
         return rc;

@@ -143,6 +143,20 @@ hosts:
             f.write(ex)
         check_config(loom, os.path.join(tmp, "example.yaml"), 0, ("ok",))
         print("contrib/loom.yaml: --check-config ok")
+        # the reverse proxy's example: valid, and what docs/cli.md shows
+        here = os.path.dirname(os.path.abspath(__file__))
+        px = open(os.path.join(here, "..", "..", "contrib", "proxy.yaml")).read()
+        check(px in open(os.path.join(here, "..", "..", "docs", "cli.md")).read(),
+              "docs/cli.md shows contrib/proxy.yaml as it is")
+        px = px.replace("/srv/", tmp + "/srv/").replace("/etc/loom/", tmp + "/etc/loom/")
+        with open(os.path.join(tmp, "proxy.yaml"), "w") as f:
+            f.write(px)
+        check_config(loom, os.path.join(tmp, "proxy.yaml"), 0, ("ok",))
+        with open(os.path.join(tmp, "badproxy.yaml"), "w") as f:
+            f.write("workers: 1\nproxy:\n  - /api=http://127.0.0.1:8000\n  - /x=ftp://h\n")
+        check_config(loom, os.path.join(tmp, "badproxy.yaml"), 2,
+                     (":4: --proxy: 'ftp://h' is not a backend",))
+        print("contrib/proxy.yaml (the proxy example of docs/cli.md): ok; a bad backend: its line")
         # mistakes, each with its line
         bad = [
             ("syntax.yaml", "workers: 2\ndeny: [\"*.bak\"\n", 2, ":3:"),

@@ -614,6 +614,18 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
             h1_reset(m);
             continue;
         }
+        /* chunked trailers (RFC 9112 §7.1.2): the fields after the head's */
+        if (m->nf > m->ntrailer_from && r->cb->trailers) {
+            loom_hpack_field t[H1_MAX_FIELDS];
+            size_t nt = 0;
+            for (int i = m->ntrailer_from; i < m->nf; i++) {
+                const char *nm, *v;
+                size_t nl, vl;
+                h1_field_at(m, i, &nm, &nl, &v, &vl);
+                t[nt++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
+            }
+            r->cb->trailers(r, t, nt);
+        }
         /* answered before its body was all sent: the connection cannot
          * carry another request (RFC 9112 §9.3) */
         c->h1_close = !h1_keep_alive(m) || (r->body_read && !r->body_eof) ||

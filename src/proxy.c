@@ -630,7 +630,9 @@ static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n)
     char *s = x->trailer_strings;
     for (size_t i = 0; s && i < n && x->ntrailers < MAX_FIELDS; i++) {
         if (hop_by_hop(&f[i], f, n)) continue;
-        memcpy(s, f[i].name, f[i].name_len);
+        for (size_t j = 0; j < f[i].name_len; j++) /* HTTP/2 wants them lowercase */
+            s[j] = (char)(f[i].name[j] >= 'A' && f[i].name[j] <= 'Z' ? f[i].name[j] + 32
+                                                                     : f[i].name[j]);
         memcpy(s + f[i].name_len, f[i].value, f[i].value_len);
         x->trailers[x->ntrailers++] =
             (loom_hpack_field){(const uint8_t *)s, f[i].name_len,
@@ -668,9 +670,15 @@ static void req_done(cl_req *r, int outcome)
     const char *why = r->h2_code ? loom_h2_code_name(r->h2_code) : NULL;
     if (!x->head_done && !r->h2_code) backend_failed(b, x->fail_max, x->fail_ms);
     /* never sent (the connection could not be made, or the backend
-     * refused the stream unprocessed): once more, on another backend */
-    if (outcome == CL_DONE_RETRY && retryable(x)) { /* (one backend: a new connection) */
-        send_to_backend(x);                         /* once more, on another backend */
+     * refused the stream unprocessed), or an idempotent request whose
+     * connection closed before any answer (a kept-alive connection the
+     * backend closed as it went out: RFC 9112 §9.3.1): once more, on
+     * another backend (one backend: a new connection) */
+    int idempotent = !strcmp(x->method, "GET") || !strcmp(x->method, "HEAD") ||
+                     !strcmp(x->method, "OPTIONS") || !strcmp(x->method, "PUT") ||
+                     !strcmp(x->method, "DELETE");
+    if ((outcome == CL_DONE_RETRY || (idempotent && !r->h2_code)) && retryable(x)) {
+        send_to_backend(x); /* once more, on another backend */
         return;
     }
     if (x->head_done)

@@ -14,7 +14,8 @@ As a WSGI application (`gunicorn proxy_app:app`, `hypercorn proxy_app:app`):
 
 As a raw server for faults (`proxy_app.py fault PORT`), per path:
   /garbage   not HTTP at all;  /die   a head, part of the body, the close;
-  /silent    reads the request and never answers.
+  /silent    reads the request and never answers;
+  /trailers  a chunked body with trailers (X-Sum, X-Check).
 
 pattern(n): the octets of /api/download?n=N, for the test to compare."""
 import hashlib
@@ -141,6 +142,12 @@ def fault(port):
         elif path.endswith("/die"):
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 5000)
             time.sleep(0.2)
+            c.close()
+        elif path.endswith("/trailers"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n"
+                      b"Connection: close\r\n\r\n"
+                      b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\nX-Check: ok\r\n\r\n")
+            time.sleep(0.5)
             c.close()
         elif path.endswith("/silent"):
             time.sleep(30)

@@ -358,6 +358,38 @@ def test(argv):
                   a.output()[-500:])
             print("RST_STREAM from the client: the backend request is cancelled")
 
+            # HTTP/1.1 chunked trailers from a backend: HTTP/2 trailers in front
+            raw = socket.create_connection(("127.0.0.1", s.https_port))
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            conn.send_headers(1, [(":method", "GET"), (":scheme", "https"),
+                                  (":authority", "localhost"), (":path", "/fault/trailers")],
+                              end_stream=True)
+            tls.sendall(conn.data_to_send())
+            body, trailers, ended = b"", None, False
+            tls.settimeout(5)
+            while not ended:
+                data = tls.recv(65536)
+                check(data, "the connection closed before the response ended")
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.DataReceived):
+                        body += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                    elif isinstance(ev, h2.events.TrailersReceived):
+                        trailers = dict((k.decode(), v.decode()) for k, v in ev.headers)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        ended = True
+                tls.sendall(conn.data_to_send())
+            tls.close()
+            check(body == b"hello world" and trailers == {"x-sum": "11", "x-check": "ok"},
+                  "chunked trailers through the proxy: %r %r" % (body, trailers))
+            r = curl("--http1.1", "--raw", http + "/fault/trailers")
+            check(r.stdout.endswith(b"0\r\nx-sum: 11\r\nx-check: ok\r\n\r\n"),
+                  "HTTP/1.1 client: the trailers as chunked trailers: %r" % r.stdout[-80:])
+            print("HTTP/1.1 chunked trailers from the backend: HTTP/2 trailers (h2 client), "
+                  "chunked trailers (HTTP/1.1 client)")
+
             # round-robin, and a backend that goes away
             names = [curl("--http2", https + "/rr/api/who").stdout for _ in range(6)]
             check(names.count(b"A\n") == 3 and names.count(b"B\n") == 3,

@@ -59,8 +59,9 @@ struct cl_conn {
     int h1_close; /* close after the current response */
     /* life */
     uint64_t t0, t_dns, t_conn, t_tls, t_ready;
-    int h2_heard; /* HTTP/2 octets came from the server */
-    int paused;   /* HTTP/1.1: reading stops until the response's octets are consumed */
+    int h2_heard;  /* HTTP/2 octets came from the server */
+    int paused;    /* HTTP/1.1: reading stops until the response's octets are consumed */
+    int tunneling; /* HTTP/1.1: after a 101 to a tunnel request (cl_req.tunnel) */
     uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
@@ -367,9 +368,10 @@ static void start_h1(cl_conn *c)
 static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
 {
     /* -2: chunked (a body given as it comes, of a length not known) */
-    int64_t body_len = r->body_read ? (r->body_size >= 0 ? r->body_size : -2)
-                       : r->body    ? (int64_t)r->body_len
-                                    : -1;
+    int64_t body_len = r->tunnel      ? -1 /* nothing until the 101 */
+                       : r->body_read ? (r->body_size >= 0 ? r->body_size : -2)
+                       : r->body      ? (int64_t)r->body_len
+                                      : -1;
     if (!upgrade && !r->body_read && c->last.text && c->last.method == r->method &&
         c->last.path == r->path && c->last.authority == r->authority &&
         c->last.fields == r->fields && c->last.nfields == r->nfields &&
@@ -451,11 +453,12 @@ static void h1_pump(cl_conn *c)
         if (h1_write_head(c, r, c->state == CS_UPGRADING) < 0) return;
     }
     cl_req *r = c->h1cur;
-    while (r && r->body_read && !r->body_eof && tp_unsent(&c->tp) == 0) {
+    while (r && r->body_read && !r->body_eof && (!r->tunnel || c->tunneling) &&
+           tp_unsent(&c->tp) == 0) {
         /* a body as it comes: as it is, or chunked when its length is not
          * known (RFC 9112 §7.1) */
         uint8_t buf[16384 + 32], *start = buf + 16;
-        int chunked = r->body_size < 0, eof = 0;
+        int chunked = r->body_size < 0 && !r->tunnel, eof = 0;
         long got = r->body_read(r, start, 16384, &eof);
         if (got == LOOM_BODY_DEFER) break;
         if (got < 0) {
@@ -579,6 +582,17 @@ static void h1_head(cl_conn *c)
 /* Input over HTTP/1.1 (or while an Upgrade is answered). */
 static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
 {
+    if (c->tunneling) { /* a tunnel's octets, as they come */
+        cl_req *r = c->h1cur;
+        if (r && n) {
+            if (c->o.h2.manual_window) {
+                r->unconsumed += n;
+                if (r->unconsumed >= H1_UNCONSUMED_MAX) c->paused = 1;
+            }
+            if (r->cb->data) r->cb->data(r, p, n);
+        }
+        return;
+    }
     while (n && c->state != CS_DEAD && c->proto == CL_PROTO_H1) {
         if (!c->h1cur) {
             fail(c, CLE_PROTOCOL, "the server sent %zu octets nobody asked for", n);
@@ -600,6 +614,14 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
         if (c->state == CS_DEAD) return;
         if (c->state == CS_UPGRADING && m->head_done && h1_status(m) == 101) {
             upgraded(c, p, n); /* the rest goes to the engine */
+            return;
+        }
+        if (c->h1cur && c->h1cur->tunnel && m->head_done && h1_status(m) == 101) {
+            /* the tunnel is open (head(101) was said): the rest is its */
+            c->tunneling = 1;
+            c->h1_close = 1;
+            h1_input(c, p, n);
+            h1_pump(c);
             return;
         }
         if (!m->msg_done) {
@@ -870,7 +892,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
             ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
             if (n == TP_AGAIN) break;
             if (n < 0) {
-                if (c->proto == CL_PROTO_H1 && c->h1cur && h1_eof(c->resp) == 0) {
+                if (c->proto == CL_PROTO_H1 && c->h1cur && (c->tunneling || h1_eof(c->resp) == 0)) {
                     /* a body that ran to the close */
                     cl_req *r = c->h1cur;
                     c->h1cur = NULL;

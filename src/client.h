@@ -114,6 +114,11 @@ struct cl_req {
     uint8_t sent, pushed, body_eof;
     uint8_t http_minor; /* HTTP/1.x: the response's minor version (1.0 or 1.1) */
     uint8_t head_ended; /* HTTP/2: the final head ended the response (no body, no trailers) */
+    /* HTTP/1.1 Upgrade (a WebSocket): the head goes without body framing;
+     * a 101 makes the connection a tunnel: body_read's octets go out as
+     * they are, what comes in goes to data() (after head(101)) until the
+     * close, which is done(OK) */
+    uint8_t tunnel;
     cl_req *next;
 };
 

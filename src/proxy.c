@@ -3,6 +3,9 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +446,12 @@ struct px {
     char *trailer_strings;
     uint64_t timer;
     int freed; /* by the front: released from the loop (never inside a callback) */
+    /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
+     * behind): the key sent, then a tunnel */
+    int tunnel;
+    char ws_key[32];
+    int soon_status; /* a failure said from the loop (px_fail_soon) */
+    char soon_why[120];
 };
 
 static int field_is(const loom_hpack_field *f, const char *name)
@@ -495,6 +504,25 @@ static void px_release(px *x)
     free(x->strings);
     free(x->trailer_strings);
     free(x);
+}
+
+static void px_fail(px *x, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void fail_soon_fired(loop *l, void *user)
+{
+    (void)l;
+    px *x = user;
+    x->timer = 0;
+    px_fail(x, x->soon_status, "%s", x->soon_why);
+}
+
+/* A failure known as the request starts, said from the loop (not inside
+ * proxy_start()). */
+static void px_fail_soon(px *x, int status, const char *why)
+{
+    x->soon_status = status;
+    snprintf(x->soon_why, sizeof(x->soon_why), "%s", why);
+    x->timer = loop_timer(x->pp->l, 0, fail_soon_fired, x);
 }
 
 static void release_fired(loop *l, void *user)
@@ -559,9 +587,58 @@ static long body_read(cl_req *r, uint8_t *buf, size_t max, int *eof)
     return n || *eof ? (long)n : LOOM_BODY_DEFER;
 }
 
+/* RFC 6455 §4.2.2: base64(SHA-1(key + the GUID)) */
+static void ws_accept(const char *key, char out[32])
+{
+    unsigned char d[SHA_DIGEST_LENGTH];
+    char in[128];
+    int n = snprintf(in, sizeof(in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    SHA1((const unsigned char *)in, (size_t)n, d);
+    EVP_EncodeBlock((unsigned char *)out, d, SHA_DIGEST_LENGTH);
+}
+
+/* The backend's 101 to a WebSocket's Upgrade: checked, and said to the
+ * client as the 200 that opens an extended CONNECT's tunnel. */
+static void tunnel_open(px *x, const loom_hpack_field *f, size_t n)
+{
+    char want[32];
+    ws_accept(x->ws_key, want);
+    int ok = 0;
+    for (size_t i = 0; i < n; i++)
+        if (field_is(&f[i], "sec-websocket-accept"))
+            ok = f[i].value_len == strlen(want) && !memcmp(f[i].value, want, f[i].value_len);
+    if (!ok) {
+        bstate *b = x->bk[x->cur];
+        if (b->outstanding) b->outstanding--;
+        cl_cancel(&x->req);
+        px_fail(x, 502, "the backend's WebSocket answer has a wrong Sec-WebSocket-Accept");
+        return;
+    }
+    x->status = 200;
+    x->head_done = 1;
+    px_timer_cancel(x); /* a WebSocket may stay quiet for long */
+    loom_hpack_field out[MAX_FIELDS + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < MAX_FIELDS; i++)
+        if (field_is(&f[i], "sec-websocket-protocol") ||
+            field_is(&f[i], "sec-websocket-extensions"))
+            out[k++] =
+                (loom_hpack_field){(const uint8_t *)(field_is(&f[i], "sec-websocket-protocol")
+                                                         ? "sec-websocket-protocol"
+                                                         : "sec-websocket-extensions"),
+                                   field_is(&f[i], "sec-websocket-protocol") ? 22u : 24u,
+                                   f[i].value, f[i].value_len, 0};
+    out[k++] = (loom_hpack_field){(const uint8_t *)"via", 3, (const uint8_t *)"1.1 loom", 8, 0};
+    if (!x->freed) x->ops->head(x->front, 200, out, k, 0);
+}
+
 static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n, int info)
 {
     px *x = r->user;
+    if (x->tunnel && status == 101 && !x->failed) {
+        tunnel_open(x, f, n);
+        return;
+    }
     if (info || x->failed) return; /* 1xx: not passed on */
     if (status == 101) {
         bstate *b = x->bk[x->cur];
@@ -737,6 +814,7 @@ static void send_to_backend(px *x)
         r->body_read = body_read;
         r->body_size = -1;
     }
+    r->tunnel = (uint8_t)x->tunnel;
     b->outstanding++;
     px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
     cl_submit(c, r);
@@ -811,6 +889,37 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
         x->fields[x->nfields++] =
             (loom_hpack_field){(const uint8_t *)s, nl, (const uint8_t *)s + nl, vl, 0};
         s += nl + vl;
+    }
+    if (rq->protocol) { /* RFC 8441: a WebSocket, as an RFC 6455 Upgrade behind */
+        unsigned char rnd[16];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) memset(rnd, 7, sizeof(rnd));
+        EVP_EncodeBlock((unsigned char *)x->ws_key, rnd, sizeof(rnd));
+        x->tunnel = 1;
+        free(x->method);
+        x->method = strdup("GET");
+        int has_version = 0;
+        for (size_t i = 0; i < x->nfields; i++)
+            has_version |= field_is(&x->fields[i], "sec-websocket-version");
+        static const char *const up[][2] = {{"upgrade", "websocket"}, {"connection", "Upgrade"}};
+        x->fields[x->nfields++] =
+            (loom_hpack_field){(const uint8_t *)up[0][0], 7, (const uint8_t *)up[0][1], 9, 0};
+        x->fields[x->nfields++] =
+            (loom_hpack_field){(const uint8_t *)up[1][0], 10, (const uint8_t *)up[1][1], 7, 0};
+        x->fields[x->nfields++] =
+            (loom_hpack_field){(const uint8_t *)"sec-websocket-key", 17, (const uint8_t *)x->ws_key,
+                               strlen(x->ws_key), 0};
+        if (!has_version)
+            x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"sec-websocket-version",
+                                                         21, (const uint8_t *)"13", 2, 0};
+        for (int i = 0; i < x->nbk; i++)
+            if (x->bk[i]->def.kind != BK_H1 && x->bk[i]->def.kind != BK_UNIX) {
+                px_fail_soon(x, 502, "a WebSocket goes to http:// or unix: backends only");
+                return x;
+            }
+        if (!x->method) {
+            px_release(x);
+            return NULL;
+        }
     }
     x->body_end = rq->body_size == 0;
     send_to_backend(x);

@@ -75,8 +75,9 @@ typedef struct {
     size_t nfields;
     int64_t body_size; /* 0 none, -1 not known */
     const char *client_ip;
-    int tls;        /* the client came over TLS (X-Forwarded-Proto) */
-    int front_http; /* 2 or 1: the client's HTTP version (Via) */
+    const char *protocol; /* RFC 8441 extended CONNECT's :protocol ("websocket"), or NULL */
+    int tls;              /* the client came over TLS (X-Forwarded-Proto) */
+    int front_http;       /* 2 or 1: the client's HTTP version (Via) */
 } proxy_request;
 
 /* Starts a request to a backend of route; NULL when out of memory. The

@@ -718,6 +718,7 @@ static const char *status_text(int status)
     case 502: return "502 Bad Gateway: the backend failed (see the error log)\n";
     case 503: return "503 Service Unavailable\n";
     case 504: return "504 Gateway Timeout: the backend did not answer in time\n";
+    case 501: return "501 Not Implemented: only the websocket protocol is tunnelled\n";
     default: return "500 Internal Server Error\n";
     }
 }
@@ -996,7 +997,7 @@ static int h1_on_head(h1_msg *m)
     if (expect && el == 12 && !strncasecmp(expect, "100-continue", 12) && size &&
         m->hp.http_minor >= 1)
         tp_write(&c->tp, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    proxy_request rq = {method, authority, path, f, n, size, ip, c->tls, 1};
+    proxy_request rq = {method, authority, path, f, n, size, ip, NULL, c->tls, 1};
     r->px = proxy_start(c->w->pp, rl->proxy, route, &rq, &h2_front, r);
     if (!r->px) return -1;
     return 0;
@@ -1015,18 +1016,29 @@ static void proxy_h2(hconn *c, int32_t sid, const loom_event *ev, const req_view
     loom_stream_set_user(c->h2, sid, r);
     loom_hpack_field f[128];
     size_t n = 0;
-    for (size_t i = 0; i < ev->u.headers.n && n < 128; i++)
-        if (ev->u.headers.fields[i].name_len && ev->u.headers.fields[i].name[0] != ':')
-            f[n++] = ev->u.headers.fields[i];
+    char protocol[32] = "";
+    for (size_t i = 0; i < ev->u.headers.n && n < 128; i++) {
+        const loom_hpack_field *x = &ev->u.headers.fields[i];
+        if (x->name_len == 9 && !memcmp(x->name, ":protocol", 9)) /* RFC 8441 §4 */
+            snprintf(protocol, sizeof(protocol), "%.*s", (int)x->value_len, (const char *)x->value);
+        else if (x->name_len && x->name[0] != ':')
+            f[n++] = *x;
+    }
+    if (protocol[0] && strcasecmp(protocol, "websocket")) { /* the one tunnel we make */
+        pxf_error(r, 501, "");
+        return;
+    }
     char method[16], path[4096], authority[300], ip[INET6_ADDRSTRLEN];
     snprintf(method, sizeof(method), "%.*s", (int)v->method_len, v->method);
     snprintf(path, sizeof(path), "%.*s", (int)v->path_len, v->path);
     snprintf(authority, sizeof(authority), "%.*s", (int)v->authority_len,
              v->authority ? v->authority : "");
     peer_text(c, ip, sizeof(ip));
-    proxy_request rq = {method, authority, path,
-                        f,      n,         ev->u.headers.end_stream ? 0 : v->content_length,
-                        ip,     c->tls,    2};
+    proxy_request rq = {method, authority,
+                        path,   f,
+                        n,      ev->u.headers.end_stream ? 0 : v->content_length,
+                        ip,     protocol[0] ? protocol : NULL,
+                        c->tls, 2};
     r->px = proxy_start(w->pp, w->rl->proxy, route, &rq, &h2_front, r);
     if (!r->px) pxf_error(r, 502, "out of memory");
 }
@@ -2586,6 +2598,9 @@ int server_run(const server_opts *o)
          * takes it (the client is slowed by flow control, not buffered),
          * any other's at once (LOOM_EV_DATA) */
         sh.h2cfg[i].manual_window = 1;
+        /* RFC 8441: WebSockets over HTTP/2 (extended CONNECT), for --proxy
+         * routes (elsewhere a CONNECT gets 405) */
+        sh.h2cfg[i].enable_connect_protocol = 1;
     }
 
     /* systemd socket activation: the sockets it listens on stand for the

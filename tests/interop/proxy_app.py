@@ -162,8 +162,27 @@ def fault(port):
         threading.Thread(target=one, args=(c,), daemon=True).start()
 
 
+def ws(port):
+    """A WebSocket echo server (Debian python3-websockets): text back
+    upper-cased, binary back as it came."""
+    import asyncio
+    import websockets
+
+    async def echo(sock, path=None):
+        async for m in sock:
+            await sock.send(m.upper() if isinstance(m, str) else m)
+
+    async def main():
+        async with websockets.serve(echo, "127.0.0.1", port, max_size=1 << 22):
+            print("ready", flush=True)
+            await asyncio.Future()
+    asyncio.run(main())
+
+
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "fault":
     fault(int(sys.argv[2]))
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "ws":
+    ws(int(sys.argv[2]))
 
 
 def _asgi():

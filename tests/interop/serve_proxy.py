@@ -196,7 +196,7 @@ def test(argv):
         os.makedirs(site)
         with open(os.path.join(site, "index.html"), "w") as f:
             f.write("static\n")
-        pa, pb, pdead, pfault, ph2, pg = (free_port() for _ in range(6))
+        pa, pb, pdead, pfault, ph2, pg, pws = (free_port() for _ in range(7))
         sock = os.path.join(tmp, "app.sock")
         cmd, env = gunicorn("127.0.0.1:%d" % pa, None, "A")
         a = Proc(cmd, port=pa, env=env, log=os.path.join(tmp, "a.log"))
@@ -212,6 +212,8 @@ def test(argv):
                            "proxy_app:asgi"], port=ph2, env=dict(os.environ, PYTHONPATH=HERE,
                                                                BACKEND_NAME="H2"),
                           log=os.path.join(tmp, "h2.log")))
+        procs.append(Proc(["/usr/bin/python3", os.path.join(HERE, "proxy_app.py"), "ws",
+                           str(pws)], port=pws, log=os.path.join(tmp, "ws.log")))
         procs.append(Proc(["/usr/bin/python3", os.path.join(HERE, "proxy_grpc.py"), "server",
                            str(pg)], port=pg, log=os.path.join(tmp, "grpc.log")))
         elog = os.path.join(tmp, "error.log")
@@ -222,6 +224,7 @@ def test(argv):
                  "--proxy", "/dead=http://127.0.0.1:%d" % pdead,
                  "--proxy", "/fault=http://127.0.0.1:%d" % pfault,
                  "--proxy", "/loom.Echo=h2c://127.0.0.1:%d" % pg,
+                 "--proxy", "/ws=http://127.0.0.1:%d" % pws,
                  "--proxy-timeout", "1", "--error-log", elog, "--workers", "1"]
         with Server(loom, site=site, extra=extra) as s:
             https, http = s.https, s.http
@@ -358,6 +361,8 @@ def test(argv):
                   a.output()[-500:])
             print("RST_STREAM from the client: the backend request is cancelled")
 
+            ws_check(s, ctx)
+
             # HTTP/1.1 chunked trailers from a backend: HTTP/2 trailers in front
             raw = socket.create_connection(("127.0.0.1", s.https_port))
             tls = ctx.wrap_socket(raw, server_hostname="localhost")
@@ -419,6 +424,106 @@ def test(argv):
             p.stop()
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ws_frame(opcode, payload):
+    """A client's WebSocket frame (RFC 6455 §5.2): FIN, masked."""
+    import struct
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_frames(buf):
+    """Server frames (unmasked) parsed off buf: ([(opcode, payload)], rest)."""
+    import struct
+    out = []
+    while len(buf) >= 2:
+        n, off = buf[1] & 0x7f, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, off = struct.unpack(">H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, off = struct.unpack(">Q", buf[2:10])[0], 10
+        if len(buf) < off + n:
+            break
+        out.append((buf[0] & 0x0f, buf[off:off + n]))
+        buf = buf[off + n:]
+    return out, buf
+
+
+def ws_check(s, ctx):
+    """RFC 8441: a WebSocket over HTTP/2 (extended CONNECT, python h2), to a
+    WebSocket server behind as an RFC 6455 Upgrade."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    raw = socket.create_connection(("127.0.0.1", s.https_port))
+    tls = ctx.wrap_socket(raw, server_hostname="localhost")
+    tls.settimeout(10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    tls.sendall(conn.data_to_send())
+    enabled = None
+    while enabled is None:
+        for ev in conn.receive_data(tls.recv(65536)):
+            if isinstance(ev, h2.events.RemoteSettingsChanged):
+                enabled = conn.remote_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+        tls.sendall(conn.data_to_send())
+    check(enabled == 1, "loom serve announces SETTINGS_ENABLE_CONNECT_PROTOCOL=1: %r" % enabled)
+    conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"),
+                          (":scheme", "https"), (":authority", "localhost"), (":path", "/ws"),
+                          ("sec-websocket-version", "13")])
+    tls.sendall(conn.data_to_send())
+    status, buf, got = None, b"", []
+    big = os.urandom(300000)
+    sent = False
+    end = time.monotonic() + 10
+    while len(got) < 3 and time.monotonic() < end:
+        for ev in conn.receive_data(tls.recv(65536)):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = dict(ev.headers)[b":status"]
+                check(status == b"200", "the extended CONNECT is answered 200: %r" % ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                frames, buf = ws_frames(buf + ev.data)
+                got += frames
+            elif isinstance(ev, h2.events.StreamReset):
+                check(False, "the WebSocket stream was reset: %r" % ev)
+        if status == b"200" and not sent:
+            out = b"".join(ws_frame(op, data) for op, data in ((1, b"hello"), (2, big),
+                                                               (1, b"bye")))
+            while out:  # as the windows and the frame size allow
+                room = min(conn.local_flow_control_window(1), conn.max_outbound_frame_size)
+                if room <= 0:
+                    tls.sendall(conn.data_to_send())
+                    for ev in conn.receive_data(tls.recv(65536)):
+                        if isinstance(ev, h2.events.DataReceived):
+                            conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                            frames, buf = ws_frames(buf + ev.data)
+                            got += frames
+                    continue
+                conn.send_data(1, out[:room])
+                out = out[room:]
+            sent = True
+        tls.sendall(conn.data_to_send())
+    tls.close()
+    check([op for op, _ in got] == [1, 2, 1] and got[0][1] == b"HELLO" and got[1][1] == big and
+          got[2][1] == b"BYE", "WebSocket echo through the proxy: %r" %
+          [(op, d[:20], len(d)) for op, d in got])
+    print("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) to an RFC 6455 server behind: "
+          "text and a 300 kB binary message echoed")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ python3-h2           independent HTTP/2 client and server (Python h2) for the en
 gunicorn             an HTTP/1.1 application server (TCP and Unix socket) behind loom serve --proxy
 python3-hypercorn    an h2c/h2 application server behind loom serve --proxy
 python3-grpcio       gRPC through loom serve --proxy (unary and bidirectional streaming, trailers)
+python3-websockets   a WebSocket server behind loom serve --proxy (RFC 8441 in front, RFC 6455 behind)
 curl                 HTTP/2 client built with nghttp2: TLS h2, h2c prior knowledge and Upgrade tests
 nghttp2-client       nghttp and h2load: an independent client, push and load tests
 nodejs               Node.js's built-in http2 client against loom serve (tests/interop/serve_node.js)

@@ -196,6 +196,13 @@ def test(argv):
         os.makedirs(site)
         with open(os.path.join(site, "index.html"), "w") as f:
             f.write("static\n")
+        with open(os.path.join(site, "ws.html"), "w") as f:  # Chromium's WebSocket page
+            f.write("<!doctype html><body><script>\n"
+                    "const ws = new WebSocket('wss://' + location.host + '/ws');\n"
+                    "ws.onopen = () => ws.send('hi from chromium');\n"
+                    "ws.onmessage = e => { document.body.dataset.ws = e.data; ws.close(); };\n"
+                    "ws.onerror = () => { document.body.dataset.ws = 'error'; };\n"
+                    "</script></body>\n")
         pa, pb, pdead, pfault, ph2, pg, pws = (free_port() for _ in range(7))
         sock = os.path.join(tmp, "app.sock")
         cmd, env = gunicorn("127.0.0.1:%d" % pa, None, "A")
@@ -225,7 +232,8 @@ def test(argv):
                  "--proxy", "/fault=http://127.0.0.1:%d" % pfault,
                  "--proxy", "/loom.Echo=h2c://127.0.0.1:%d" % pg,
                  "--proxy", "/ws=http://127.0.0.1:%d" % pws,
-                 "--proxy-timeout", "1", "--error-log", elog, "--workers", "1"]
+                 "--proxy-timeout", "1", "--error-log", elog, "--workers", "1",
+                 "--access-log", os.path.join(tmp, "access.log"), "--log-format", "json"]
         with Server(loom, site=site, extra=extra) as s:
             https, http = s.https, s.http
             # routing
@@ -362,6 +370,7 @@ def test(argv):
             print("RST_STREAM from the client: the backend request is cancelled")
 
             ws_check(s, ctx)
+            ws_chromium(s, tmp)
 
             # HTTP/1.1 chunked trailers from a backend: HTTP/2 trailers in front
             raw = socket.create_connection(("127.0.0.1", s.https_port))
@@ -424,6 +433,21 @@ def test(argv):
             p.stop()
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ws_chromium(s, tmp):
+    """Headless Chromium opens a WebSocket from a page loaded over h2: it goes
+    as an extended CONNECT on the page's connection, to the server behind."""
+    from serve_chromium import chromium, find_chromium
+    out, _ = chromium(find_chromium(), tmp, s.https + "/ws.html",
+                      ["--dump-dom", "--virtual-time-budget=8000"], "WebSocket page")
+    check('data-ws="HI FROM CHROMIUM"' in out, "Chromium's WebSocket echo: %r" % out[-400:])
+    time.sleep(0.3)
+    recs = [json.loads(l) for l in open(os.path.join(tmp, "access.log")) if l.strip()]
+    ws = [r for r in recs if r["path"] == "/ws"]
+    check(ws and ws[-1]["method"] == "CONNECT" and ws[-1]["protocol"] == "h2",
+          "the WebSocket went as an HTTP/2 extended CONNECT: %r" % ws[-1:])
+    print("headless Chromium: a page's WebSocket as an extended CONNECT over h2, echoed")
 
 
 def ws_frame(opcode, payload):

@@ -566,13 +566,7 @@ static void h1_head(cl_conn *c)
         if (c->state == CS_DEAD) return;
     }
     loom_hpack_field f[H1_MAX_FIELDS];
-    size_t n = 0;
-    for (int i = 0; i < m->nf; i++) {
-        const char *nm, *v;
-        size_t nl, vl;
-        h1_field_at(m, i, &nm, &nl, &v, &vl);
-        f[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
-    }
+    size_t n = h1_fields(m, 0, m->nf, f);
     if (status >= 200) r->status = status;
     r->http_minor = (uint8_t)m->hp.http_minor;
     r->resp_head_wire += m->head_wire;
@@ -639,14 +633,7 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
         /* chunked trailers (RFC 9112 §7.1.2): the fields after the head's */
         if (m->nf > m->ntrailer_from && r->cb->trailers) {
             loom_hpack_field t[H1_MAX_FIELDS];
-            size_t nt = 0;
-            for (int i = m->ntrailer_from; i < m->nf; i++) {
-                const char *nm, *v;
-                size_t nl, vl;
-                h1_field_at(m, i, &nm, &nl, &v, &vl);
-                t[nt++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
-            }
-            r->cb->trailers(r, t, nt);
+            r->cb->trailers(r, t, h1_fields(m, m->ntrailer_from, m->nf, t));
         }
         /* answered before its body was all sent: the connection cannot
          * carry another request (RFC 9112 §9.3) */

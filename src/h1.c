@@ -398,6 +398,18 @@ const char *h1_field(const h1_msg *m, const char *name, size_t *len)
     return NULL;
 }
 
+size_t h1_fields(const h1_msg *m, int from, int to, loom_hpack_field *out)
+{
+    size_t n = 0;
+    for (int i = from; i < to && n < H1_MAX_FIELDS; i++) {
+        const char *nm, *v;
+        size_t nl, vl;
+        h1_field_at(m, i, &nm, &nl, &v, &vl);
+        out[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)v, vl, 0};
+    }
+    return n;
+}
+
 void h1_field_at(const h1_msg *m, int i, const char **name, size_t *nl, const char **value,
                  size_t *vl)
 {

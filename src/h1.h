@@ -77,6 +77,10 @@ int h1_eof(h1_msg *m);
  * when absent. */
 const char *h1_field(const h1_msg *m, const char *name, size_t *len);
 /* Field i (name, value). */
+/* Fields from..to-1 (the head's: 0..m->ntrailer_from; the trailers':
+ * m->ntrailer_from..m->nf) as HPACK fields pointing into m; returns how
+ * many (out has room for H1_MAX_FIELDS). */
+size_t h1_fields(const h1_msg *m, int from, int to, loom_hpack_field *out);
 void h1_field_at(const h1_msg *m, int i, const char **name, size_t *nl, const char **value,
                  size_t *vl);
 const char *h1_method(const h1_msg *m);

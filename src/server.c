@@ -976,13 +976,7 @@ static int h1_on_head(h1_msg *m)
     head_arrived(c);
     request_came(c);
     loom_hpack_field f[H1_MAX_FIELDS];
-    size_t n = 0;
-    for (int i = 0; i < m->nf; i++) {
-        const char *nm, *val;
-        size_t nl, vl;
-        h1_field_at(m, i, &nm, &nl, &val, &vl);
-        f[n++] = (loom_hpack_field){(const uint8_t *)nm, nl, (const uint8_t *)val, vl, 0};
-    }
+    size_t n = h1_fields(m, 0, m->nf, f);
     char path[4096], authority[300], ip[INET6_ADDRSTRLEN];
     snprintf(path, sizeof(path), "%.*s", (int)tl, target);
     snprintf(authority, sizeof(authority), "%.*s", (int)v.authority_len,

@@ -101,6 +101,33 @@ def make_site(tmp, files=(("a.txt", "hello\n"),)):
     return site
 
 
+def load_and_download(url_load, url_download):
+    """Starts h2load on kept connections (3 s) and a rate-limited curl
+    download, for a test to do something across them; returns a function
+    that waits for both and returns (requests that succeeded, octets)."""
+    h2load = subprocess.Popen(["h2load", "-c", "4", "-m", "2", "-D", "3", url_load],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dl = subprocess.Popen(["curl", "-sk", "--http2", "--limit-rate", "8M", "-o", "-",
+                           url_download], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def finish(want, what):
+        """Both over: the download equal to want, every h2load request
+        succeeded (no failure, no error)."""
+        import re
+        body, _ = dl.communicate(timeout=60)
+        out, _ = h2load.communicate(timeout=60)
+        out = out.decode(errors="replace")
+        check(dl.returncode == 0 and sha256(body) == sha256(want),
+              "the download %s: exit %d, %d of %d octets" % (what, dl.returncode, len(body),
+                                                             len(want)))
+        m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                      r"(\d+) failed, (\d+) errored", out)
+        check(m and m.group(1) == m.group(3) and m.group(4) == "0" and m.group(5) == "0",
+              "h2load %s: %s" % (what, out[-1500:]))
+        return int(m.group(3)), len(body)
+    return finish
+
+
 def make_tmp(prefix):
     return tempfile.mkdtemp(prefix="loom-%s-" % prefix)
 

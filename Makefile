@@ -1,7 +1,7 @@
 # The two README commands, and a few more for developers.
 #   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-client soak format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-proxy bench-client soak format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
@@ -66,6 +66,18 @@ bench-hpack:
 bench-serve: build
 	@tools/deps.sh bench
 	/usr/bin/python3 bench/serve.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
+
+# loom serve --proxy against nghttpx, h2o, HAProxy and nginx as reverse proxies
+# in front of one nginx backend (HTTP/1.1 keep-alive): one worker each on core
+# 1, h2load and the backend on core 0, TLS 1.3: proxy CPU per 100k requests
+# and req/s for 1 KiB (-c 16 -m 32), MB/s and peak RSS of a 100 MiB download;
+# the last line is the summary. About 1 minute (2-4 on a busy machine).
+# BENCH_FLAGS: --requests N (100000; 20000 for a quick run) --rounds R
+# --big-rounds R --proxies loom,nghttpx,h2o,haproxy,nginx --only small,big
+# --perf SECONDS (perf record on loom).
+bench-proxy: build
+	@tools/deps.sh bench
+	/usr/bin/python3 bench/proxy.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
 
 # loom bench against h2load, loading h2o (one core each): client CPU per request
 bench-client: build

@@ -42,6 +42,7 @@ struct cl_conn {
     cl_proto proto;
     loom_conn *h2;
     cl_req *qhead, *qtail; /* queued, not sent */
+    int nq;                /* how many are queued (cl_load() without a walk) */
     int nflight;           /* sent, not done */
     cl_req *submitting;    /* whose HEADERS the engine is writing */
     /* HTTP/1.1 */
@@ -107,10 +108,7 @@ cl_req *cl_submitting(const cl_conn *c)
 }
 int cl_load(const cl_conn *c)
 {
-    int n = c->nflight;
-    for (cl_req *r = c->qhead; r; r = r->next)
-        n++;
-    return n;
+    return c->nflight + c->nq;
 }
 int cl_accepting(const cl_conn *c)
 {
@@ -197,6 +195,7 @@ static void enqueue_front(cl_conn *c, cl_req *r)
     r->next = c->qhead;
     c->qhead = r;
     if (!c->qtail) c->qtail = r;
+    c->nq++;
 }
 
 /* ---- HTTP/2 ---- */
@@ -311,6 +310,7 @@ static void h2_submit(cl_conn *c)
         if (sid == LOOM_ERR_LIMIT) return; /* the server's stream limit: when one ends */
         c->qhead = r->next;
         if (!c->qhead) c->qtail = NULL;
+        c->nq--;
         r->next = NULL;
         if (sid < 0) { /* going away, or ids ran out: elsewhere */
             req_done(c, r, CL_DONE_RETRY);
@@ -440,6 +440,7 @@ static void h1_pump(cl_conn *c)
         cl_req *r = c->qhead;
         c->qhead = r->next;
         if (!c->qhead) c->qtail = NULL;
+        c->nq--;
         r->next = NULL;
         r->sent = 1;
         r->sid = 0;
@@ -796,6 +797,7 @@ static void pump(cl_conn *c)
             cl_req *r = c->qhead;
             c->qhead = r->next;
             if (!c->qhead) c->qtail = NULL;
+            c->nq--;
             req_done(c, r, CL_DONE_RETRY);
         }
         if (c->goaway && !c->shutting && c->nflight == 0) {
@@ -956,6 +958,7 @@ static void settle(cl_conn *c)
         cl_req *r = c->qhead;
         c->qhead = r->next;
         if (!c->qhead) c->qtail = NULL;
+        c->nq--;
         req_done(c, r, CL_DONE_RETRY);
     }
     if (c->timer) loop_timer_cancel(c->l, c->timer);
@@ -1042,6 +1045,7 @@ void cl_submit(cl_conn *c, cl_req *r)
     else
         c->qhead = r;
     c->qtail = r;
+    c->nq++;
     if (c->state == CS_DEAD || c->depth) return; /* settled, or pumped as the handler ends */
     kick(c);
 }
@@ -1094,6 +1098,7 @@ void cl_cancel(cl_req *r)
             if (*pp == r) {
                 *pp = r->next;
                 if (c->qtail == r) c->qtail = prev;
+                c->nq--;
                 break;
             }
         r->next = NULL;

@@ -441,7 +441,7 @@ struct px {
     /* the response */
     int status, head_done, resp_end, failed, done;
     chunks resp;
-    loom_hpack_field trailers[MAX_FIELDS];
+    loom_hpack_field *trailers; /* MAX_FIELDS, made when some come */
     size_t ntrailers;
     char *trailer_strings;
     uint64_t timer;
@@ -503,6 +503,7 @@ static void px_release(px *x)
     free(x->client_authority);
     free(x->strings);
     free(x->trailer_strings);
+    free(x->trailers);
     free(x);
 }
 
@@ -704,6 +705,8 @@ static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n)
     free(x->trailer_strings);
     x->trailer_strings = malloc(total + 1);
     x->ntrailers = 0;
+    if (!x->trailers) x->trailers = malloc(MAX_FIELDS * sizeof(*x->trailers));
+    if (!x->trailers) return;
     char *s = x->trailer_strings;
     for (size_t i = 0; s && i < n && x->ntrailers < MAX_FIELDS; i++) {
         if (hop_by_hop(&f[i], f, n)) continue;

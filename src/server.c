@@ -161,6 +161,7 @@ typedef struct hconn {
      * both at once) */
     uint64_t end_timer;
     uint64_t reread_timer;
+    uint64_t flush_timer;    /* proxied HTTP/2 output: written once per loop turn */
     uint64_t head_timer;     /* --header-timeout: the preface or a request head */
     uint64_t last_active;    /* ms: the worker's sweep checks it */
     uint64_t idle_bytes_out; /* octets written when last_active was last moved by a write */
@@ -745,6 +746,21 @@ static int h1_px_reading(const hconn *c);
 static void want_out(hconn *c, int on);
 static void h1_final(hconn *c, const char *status, const char *body);
 
+static void flush_fired(loop *l, void *user)
+{
+    (void)l;
+    hconn *c = user;
+    c->flush_timer = 0;
+    conn_flush(c);
+}
+/* What the proxy's callbacks queue on a client connection is written
+ * after the turn's other events (one TLS record and one write for a
+ * response's HEADERS and DATA, not one each). */
+static void flush_later(hconn *c)
+{
+    if (!c->flush_timer) c->flush_timer = loop_timer(c->w->l, 0, flush_fired, c);
+}
+
 static void pxf_head(void *front, int status, const loom_hpack_field *f, size_t n, int end)
 {
     sreq *r = front;
@@ -768,14 +784,18 @@ static void pxf_head(void *front, int status, const loom_hpack_field *f, size_t 
     if (loom_respond(c->h2, r->sid, out, k, nobody ? NULL : &b) < 0) {
         loom_reset(c->h2, r->sid, LOOM_H2_INTERNAL_ERROR);
     }
-    conn_flush(c); /* may close c: nothing of it after */
+    flush_later(c);
 }
 
 static void pxf_more(void *front)
 {
     sreq *r = front;
     if (!r->responded) return;
-    if (r->conn->proto == P_H2) loom_resume(r->conn->h2, r->sid);
+    if (r->conn->proto == P_H2) {
+        loom_resume(r->conn->h2, r->sid);
+        flush_later(r->conn);
+        return;
+    }
     conn_flush(r->conn);
 }
 
@@ -929,7 +949,8 @@ static int flush_h1_px(hconn *c)
         }
     }
     if (rc == TP_ERROR) return -1;
-    if (rc != TP_DONE || !c->h1_px_end) return 0;
+    if (rc != TP_DONE) return 0;
+    if (!c->h1_px_end) return 1; /* all written: the backend's next octets wake it */
     /* the response is out: the request is done with (a body not all read
      * means the connection cannot carry another: RFC 9112 §9.3) */
     if (!c->req->msg_done) c->h1_keepalive = 0;
@@ -1614,6 +1635,7 @@ static void conn_close(hconn *c)
     loop_del(w->l, c->tp.fd);
     if (c->end_timer) loop_timer_cancel(w->l, c->end_timer);
     if (c->reread_timer) loop_timer_cancel(w->l, c->reread_timer);
+    if (c->flush_timer) loop_timer_cancel(w->l, c->flush_timer);
     if (c->head_timer) loop_timer_cancel(w->l, c->head_timer);
     if (c->h2) loom_conn_free(c->h2); /* closes streams: their files and logs */
     if (c->h1req) {

@@ -57,6 +57,8 @@ nghttp2-server       nghttpd, a peer in bench/serve.py
 h2o                  a peer in bench/serve.py
 nginx                a peer in bench/serve.py
 openssl              makes the benchmark's certificate
+haproxy              a peer in bench/proxy.py (make bench-proxy)
+nghttp2-proxy        nghttpx, a peer in bench/proxy.py
 "
 # make fuzz needs nothing more than make test (which runs every harness briefly)
 FUZZ=""

@@ -112,6 +112,8 @@ typedef struct {
     int overflow;
 } h1_out;
 void h1_printf(h1_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "name: value\r\n", copied (no formatting). */
+void h1_put_field(h1_out *o, const char *name, size_t nl, const char *value, size_t vl);
 
 /* A request head: the request line, Host, the fields given (HTTP/2 names
  * taken as they are; pseudo-header fields skipped), and Content-Length

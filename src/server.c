@@ -891,8 +891,8 @@ static void h1_px_head(sreq *r, int status, const loom_hpack_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         has_length |=
             f[i].name_len == 14 && !strncasecmp((const char *)f[i].name, "content-length", 14);
-        h1_printf(&o, "%.*s: %.*s\r\n", (int)f[i].name_len, (const char *)f[i].name,
-                  (int)f[i].value_len, (const char *)f[i].value);
+        h1_put_field(&o, (const char *)f[i].name, f[i].name_len, (const char *)f[i].value,
+                     f[i].value_len);
     }
     c->h1_chunked = !nobody && !has_length && c->req->hp.http_minor >= 1;
     if (!nobody && !has_length && !c->h1_chunked) c->h1_keepalive = 0; /* to the close */

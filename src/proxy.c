@@ -445,6 +445,10 @@ struct px {
     size_t ntrailers;
     char *trailer_strings;
     uint64_t timer;
+    /* the deadline (loop ms) and when the armed timer fires: a later
+     * deadline keeps the timer, which re-arms when it fires early (no
+     * timer-heap work per DATA frame or per phase) */
+    uint64_t deadline, timer_at;
     int freed; /* by the front: released from the loop (never inside a callback) */
     /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
      * behind): the key sent, then a tunnel */
@@ -558,9 +562,14 @@ static void send_to_backend(px *x);
 
 static void timer_fired(loop *l, void *user)
 {
-    (void)l;
     px *x = user;
     x->timer = 0;
+    uint64_t now = loop_now_ms();
+    if (now < x->deadline) { /* moved since it was armed */
+        x->timer_at = x->deadline;
+        x->timer = loop_timer(l, x->deadline - now, timer_fired, x);
+        return;
+    }
     bstate *b = x->bk[x->cur];
     if (b->outstanding) b->outstanding--;
     cl_cancel(&x->req);
@@ -570,10 +579,19 @@ static void timer_fired(loop *l, void *user)
                          : "no response in time (first-byte timeout)");
 }
 
+/* The timeout of the phase the request is in: ms from now (0: none). */
 static void px_timer(px *x, int ms)
 {
+    if (ms <= 0) {
+        px_timer_cancel(x);
+        return;
+    }
+    uint64_t now = loop_now_ms();
+    x->deadline = now + (uint64_t)ms;
+    if (x->timer && x->timer_at <= x->deadline) return; /* it fires first, and re-arms */
     px_timer_cancel(x);
-    if (ms > 0) x->timer = loop_timer(x->pp->l, (uint64_t)ms, timer_fired, x);
+    x->timer_at = x->deadline;
+    x->timer = loop_timer(x->pp->l, (uint64_t)ms, timer_fired, x);
 }
 
 static long body_read(cl_req *r, uint8_t *buf, size_t max, int *eof)

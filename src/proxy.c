@@ -165,8 +165,9 @@ void proxy_conf_free(proxy_conf *pc)
 int proxy_route(const proxy_conf *pc, const char *path, size_t len)
 {
     int best = -1;
-    size_t plen = strcspn(path, "?#");
-    if (plen > len) plen = len;
+    size_t plen = 0; /* path is not terminated (an HPACK field's value) */
+    while (plen < len && path[plen] != '?' && path[plen] != '#')
+        plen++;
     for (int i = 0; pc && i < pc->nr; i++) {
         const proute *r = &pc->r[i];
         /* "/api" takes /api, /api/x and /api?q, not /apix */

@@ -69,6 +69,15 @@ static int path_match(const char *req, const char *path)
     return req[pl] == 0 || req[pl] == '/' || req[pl] == '?' || (pl && path[pl - 1] == '/');
 }
 
+/* No control character (RFC 6265 §4.1.1's cookie-octet has none; browsers
+ * drop such cookies): nor would it survive the tab-separated jar file. */
+static int clean(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    return 1;
+}
+
 static void put(cookie_jar *j, const cookie *k)
 {
     for (int i = 0; i < j->n; i++) { /* the same name, domain and path: replaced */
@@ -179,7 +188,11 @@ void jar_set_cookie(cookie_jar *j, const char *host, const char *req_path, int h
         k.path =
             !last || last == req_path ? strdup("/") : strndup(req_path, (size_t)(last - req_path));
     }
-    if (!k.domain || !k.path) goto out;
+    if (!k.domain || !k.path || !clean(k.name) || !clean(k.value) || !clean(k.path) ||
+        !k.domain[0] ||
+        strspn(k.domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789.-_:[]") != strlen(k.domain))
+        goto out;
     if (has_max_age)
         k.expires = max_age <= 0 ? 1 : now + max_age;
     else
@@ -277,13 +290,26 @@ int jar_load(cookie_jar *j, const char *path)
     return 0;
 }
 
+static int by_order(const void *a, const void *b)
+{
+    const cookie *x = *(cookie *const *)a, *y = *(cookie *const *)b;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 int jar_save(cookie_jar *j, const char *path, long long now)
 {
     FILE *f = !strcmp(path, "-") ? stdout : fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "# Netscape HTTP Cookie File\n# written by loom get\n\n");
-    for (int i = 0; j && i < j->n; i++) {
-        const cookie *k = &j->c[i];
+    /* oldest first: read back, the cookies keep their order (RFC 6265
+     * §5.4: among equal paths, the earlier created goes first) */
+    static cookie *sorted[JAR_MAX];
+    int n = 0;
+    for (int i = 0; j && i < j->n; i++)
+        sorted[n++] = &j->c[i];
+    qsort(sorted, (size_t)n, sizeof(sorted[0]), by_order);
+    for (int i = 0; i < n; i++) {
+        const cookie *k = sorted[i];
         if (k->expires && k->expires <= now) continue;
         fprintf(f, "%s%s%s\t%s\t%s\t%s\t%lld\t%s\t%s\n", k->http_only ? "#HttpOnly_" : "",
                 k->host_only ? "" : ".", k->domain, k->host_only ? "FALSE" : "TRUE", k->path,

@@ -63,6 +63,7 @@ struct cl_conn {
     int h2_heard;  /* HTTP/2 octets came from the server */
     int paused;    /* HTTP/1.1: reading stops until the response's octets are consumed */
     int tunneling; /* HTTP/1.1: after a 101 to a tunnel request (cl_req.tunnel) */
+    int served;    /* HTTP/1.1: responses it carried */
     uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
@@ -372,10 +373,10 @@ static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
                        : r->body_read ? (r->body_size >= 0 ? r->body_size : -2)
                        : r->body      ? (int64_t)r->body_len
                                       : -1;
-    if (!upgrade && !r->body_read && c->last.text && c->last.method == r->method &&
-        c->last.path == r->path && c->last.authority == r->authority &&
-        c->last.fields == r->fields && c->last.nfields == r->nfields &&
-        c->last.body_len == body_len) {
+    if (!upgrade && r->same_strings && !r->body_read && c->last.text &&
+        c->last.method == r->method && c->last.path == r->path &&
+        c->last.authority == r->authority && c->last.fields == r->fields &&
+        c->last.nfields == r->nfields && c->last.body_len == body_len) {
         r->req_head_wire = c->last.len;
         if (c->cb->h1_head) c->cb->h1_head(c, 1, c->last.text, c->last.len);
         if (tp_write(&c->tp, c->last.text, c->last.len) == TP_ERROR) {
@@ -447,6 +448,7 @@ static void h1_pump(cl_conn *c)
         r->body_off = 0;
         r->body_eof = 0;
         r->unconsumed = 0;
+        r->reused = c->served > 0;
         c->nflight++;
         c->h1cur = r;
         h1_reset(c->resp);
@@ -638,6 +640,10 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
         }
         /* answered before its body was all sent: the connection cannot
          * carry another request (RFC 9112 §9.3) */
+        /* its unconsumed octets are its reader's now: reading goes on for
+         * the next response */
+        c->paused = 0;
+        c->served++;
         c->h1_close = !h1_keep_alive(m) || (r->body_read && !r->body_eof) ||
                       (r->body && r->body_off < r->body_len);
         c->h1cur = NULL;

@@ -119,6 +119,14 @@ struct cl_req {
      * they are, what comes in goes to data() (after head(101)) until the
      * close, which is done(OK) */
     uint8_t tunnel;
+    /* the method, path, authority and fields this points to stay as they
+     * are for the connection's life (a load generator's): an HTTP/1.1 head
+     * like the last one is reused, compared by address. Others (a proxy
+     * whose strings are freed and their addresses reused) leave it 0. */
+    uint8_t same_strings;
+    /* set by the client: sent on an HTTP/1.1 connection that had already
+     * carried a response (a kept-alive one the server may be closing) */
+    uint8_t reused;
     cl_req *next;
 };
 

@@ -202,6 +202,7 @@ struct bstate {
     int outstanding; /* requests in flight */
     int fails;       /* failures in a row */
     uint64_t down_until;
+    char why[200]; /* why its last connection failed (TLS, refused...) */
 };
 
 struct proxy_pool {
@@ -293,8 +294,6 @@ static const cl_conn_cb conn_cb = {conn_ready, NULL, NULL, conn_closed};
 
 static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
 {
-    (void)err;
-    (void)why;
     pconn *k = cl_user(c);
     bstate *b = k->b;
     k->cl = NULL;
@@ -302,6 +301,7 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
         free(k);
         return;
     }
+    if (err != CLE_NONE) snprintf(b->why, sizeof(b->why), "%s", why);
     for (pconn **pp = &b->conns; *pp; pp = &(*pp)->next)
         if (*pp == k) {
             *pp = k->next;
@@ -315,7 +315,7 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
  * while under the bound, else the least loaded (its queue); HTTP/2: the
  * one there is (its streams multiplex; the client runtime queues above
  * the backend's MAX_CONCURRENT_STREAMS). */
-static cl_conn *conn_for(bstate *b)
+static cl_conn *conn_for(bstate *b, int fresh)
 {
     int h2 = b->def.kind == BK_H2C;
     cl_conn *best = NULL;
@@ -325,7 +325,7 @@ static cl_conn *conn_for(bstate *b)
         int load = cl_load(k->cl);
         if (load < best_load) best = k->cl, best_load = load;
     }
-    if (best && (h2 || best_load == 0)) return best;
+    if (best && (h2 || best_load == 0) && !(fresh && b->nconns < b->max_conns)) return best;
     if (!best || b->nconns < b->max_conns) {
         pconn *k = calloc(1, sizeof(*k));
         if (!k) return best;
@@ -454,6 +454,7 @@ struct px {
     /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
      * behind): the key sent, then a tunnel */
     int tunnel;
+    int fresh; /* the next try on a new connection */
     char ws_key[32];
     int soon_status; /* a failure said from the loop (px_fail_soon) */
     char soon_why[120];
@@ -743,9 +744,14 @@ static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n)
 /* Whether a request may go again to another backend: it was never
  * processed (the connection could not be made, or the backend refused
  * the stream) and nothing of its body is gone. */
-static int retryable(const px *x)
+static int retryable(const px *x, int free_try)
 {
-    return x->tries < 2 && x->body_taken == 0 && !x->head_done;
+    /* never sent (RFC 9113 §8.7: refused unprocessed, above a GOAWAY, or
+     * queued on a connection that died), or lost on a kept-alive connection
+     * the backend closed (as nginx, such a try does not count): again, up
+     * to a bound; sent on a fresh connection and unanswered (idempotent
+     * only): once more */
+    return x->tries < (free_try ? 8 : 2) && x->body_taken == 0 && !x->head_done;
 }
 
 static void req_done(cl_req *r, int outcome)
@@ -767,7 +773,9 @@ static void req_done(cl_req *r, int outcome)
         return;
     }
     const char *why = r->h2_code ? loom_h2_code_name(r->h2_code) : NULL;
-    if (!x->head_done && !r->h2_code) backend_failed(b, x->fail_max, x->fail_ms);
+    /* a kept-alive connection closing under a request is no sign of a
+     * sick backend */
+    if (!x->head_done && !r->h2_code && !r->reused) backend_failed(b, x->fail_max, x->fail_ms);
     /* never sent (the connection could not be made, or the backend
      * refused the stream unprocessed), or an idempotent request whose
      * connection closed before any answer (a kept-alive connection the
@@ -776,7 +784,12 @@ static void req_done(cl_req *r, int outcome)
     int idempotent = !strcmp(x->method, "GET") || !strcmp(x->method, "HEAD") ||
                      !strcmp(x->method, "OPTIONS") || !strcmp(x->method, "PUT") ||
                      !strcmp(x->method, "DELETE");
-    if ((outcome == CL_DONE_RETRY || (idempotent && !r->h2_code)) && retryable(x)) {
+    int lost = outcome == CL_DONE_RETRY || (r->reused && !r->h2_code);
+    if ((outcome == CL_DONE_RETRY || (idempotent && !r->h2_code)) && retryable(x, lost)) {
+        /* a kept-alive connection the backend closed: the pooled ones may
+         * be closing too, so a fresh one (under the bound; HTTP/2
+         * connections that still take streams are fine) */
+        x->fresh = b->def.kind != BK_H2C;
         send_to_backend(x); /* once more, on another backend */
         return;
     }
@@ -785,7 +798,8 @@ static void req_done(cl_req *r, int outcome)
     else if (why)
         px_fail(x, 502, "the backend reset the request: %s", why);
     else
-        px_fail(x, 502, "the backend could not be reached or closed the connection");
+        px_fail(x, 502, "the backend could not be reached or closed the connection%s%s",
+                b->why[0] ? ": " : "", b->why);
 }
 
 /* The backend for the next try: round-robin or the least loaded, skipping
@@ -816,7 +830,8 @@ static void send_to_backend(px *x)
     x->cur = pick(x);
     x->tries++;
     bstate *b = x->bk[x->cur];
-    cl_conn *c = conn_for(b);
+    cl_conn *c = conn_for(b, x->fresh);
+    x->fresh = 0;
     if (!c) {
         px_fail(x, 502, "out of memory");
         return;
@@ -898,7 +913,8 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
             field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
             field_is(f, "expect")) /* the front answered it */
             continue;
-        memcpy(s, f->name, f->name_len);
+        for (size_t j = 0; j < f->name_len; j++) /* an HTTP/2 backend wants them lowercase */
+            s[j] = (char)(f->name[j] >= 'A' && f->name[j] <= 'Z' ? f->name[j] + 32 : f->name[j]);
         memcpy(s + f->name_len, f->value, f->value_len);
         x->fields[x->nfields++] = (loom_hpack_field){
             (const uint8_t *)s, f->name_len, (const uint8_t *)s + f->name_len, f->value_len, 0};

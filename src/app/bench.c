@@ -185,6 +185,7 @@ static void send_on(bclient *c, bstream *s, uint64_t t_start)
     r->body = B.data;
     r->body_len = B.data_len;
     r->urgency = -1;
+    r->same_strings = 1; /* B's strings: the head is reused */
     t->started++;
     t->c.started++;
     c->inflight++;

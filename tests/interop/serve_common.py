@@ -128,6 +128,22 @@ def load_and_download(url_load, url_download):
     return finish
 
 
+def wait_log(path, needle, count, timeout=10):
+    """Until the file at path holds needle count times; its text (or fails)."""
+    end = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < end:
+        try:
+            text = open(path).read()
+        except FileNotFoundError:
+            text = ""
+        if text.count(needle) >= count:
+            return text
+        time.sleep(0.05)
+    check(False, "%r %d times in %s within %ds: %r" % (needle, count, os.path.basename(path),
+                                                      timeout, text[-1500:]))
+
+
 def make_tmp(prefix):
     return tempfile.mkdtemp(prefix="loom-%s-" % prefix)
 

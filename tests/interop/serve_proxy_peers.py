@@ -69,12 +69,8 @@ def pattern(n):
 
 
 def pattern_sha256(n):
-    h = hashlib.sha256()
-    while n:
-        k = min(n, len(BLOCK))
-        h.update(BLOCK[:k])
-        n -= k
-    return h.hexdigest()
+    import proxy_app
+    return proxy_app.pattern_sha256(n)
 
 
 # ---------------------------------------------------------------------------
@@ -717,48 +713,14 @@ class SsPeak:
         return self.peak
 
 
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    raise TestFailure("Chromium is not installed (Debian package chromium)")
-
 
 def chromium_dom(tmp, url):
-    """Headless Chromium's DOM of url after its scripts ran (the
-    serve_chromium.py way: own process group, fresh profile, bounded)."""
-    exe = find_chromium()
-    profile = make_tmp("chromium-profile")
-    home = os.path.join(tmp, "home")
-    os.makedirs(home, exist_ok=True)
-    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-               XDG_CACHE_HOME=os.path.join(home, ".cache"))
-    env.pop("ASAN_OPTIONS", None)
-    env.pop("UBSAN_OPTIONS", None)
-    args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--ignore-certificate-errors", "--disable-dev-shm-usage",
-            "--user-data-dir=" + profile, "--dump-dom", "--virtual-time-budget=20000", url]
-    try:
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, start_new_session=True)
-        try:
-            out, err = p.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            p.communicate(timeout=10)
-            raise TestFailure("chromium did not finish within 60 s")
-        finally:
-            try:
-                os.killpg(p.pid, 9)
-            except ProcessLookupError:
-                pass
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    check(p.returncode == 0, "chromium could not run (exit %d): %s" %
-          (p.returncode, err.decode(errors="replace")[-2000:]))
-    return out.decode(errors="replace")
+    """Headless Chromium's DOM of url after its scripts ran (serve_chromium.py's
+    runner: own process group, fresh profile, bounded)."""
+    from serve_chromium import chromium, find_chromium as chromium_exe
+    out, _ = chromium(chromium_exe(), tmp, url, ["--dump-dom", "--virtual-time-budget=20000"],
+                      "the fetch() page")
+    return out
 
 
 def say(msg):

@@ -16,7 +16,8 @@ import shutil
 import signal
 import time
 
-from serve_common import Server, check, load_and_download, main, make_site, make_tmp, run
+from serve_common import (Server, check, load_and_download, main, make_site, make_tmp, run,
+                          wait_log)
 
 
 def make_cert(tmp, name):
@@ -37,19 +38,7 @@ def subject_and_link(url):
 
 def wait_reloads(elog, n, timeout=20, what="reloaded (SIGHUP)"):
     """Until the error log says n reloads happened (or what, n times)."""
-    end = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < end:
-        try:
-            text = open(elog).read()
-        except FileNotFoundError:
-            text = ""
-        if text.count(what) >= n:
-            return
-        time.sleep(0.02)
-    check(False, "%r %d times in the error log within %d s: %r" % (what, n, timeout,
-                                                                   text[-600:]))
-
+    wait_log(elog, what, n, timeout)
 
 def test(argv):
     loom = argv[0]

@@ -24,22 +24,7 @@ import shutil
 import signal
 import time
 
-from serve_common import Server, check, load_and_download, main, make_tmp, run
-
-
-def wait_log(path, needle, count, timeout=10):
-    end = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < end:
-        try:
-            text = open(path).read()
-        except FileNotFoundError:
-            text = ""
-        if text.count(needle) >= count:
-            return text
-        time.sleep(0.05)
-    check(False, "%r %d times in the error log within %ds: %r" % (needle, count, timeout,
-                                                                 text[-1500:]))
+from serve_common import Server, check, load_and_download, main, make_tmp, run, wait_log
 
 
 def get(url, *args):

@@ -193,10 +193,13 @@ void jar_set_cookie(cookie_jar *j, const char *host, const char *req_path, int h
         strspn(k.domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                          "0123456789.-_:[]") != strlen(k.domain))
         goto out;
+    /* at most 400 days ahead (RFC 6265bis §5.6.1-2, as browsers do; and no
+     * overflow from a Max-Age of 40 digits) */
+    const long long cap = 400LL * 86400;
     if (has_max_age)
-        k.expires = max_age <= 0 ? 1 : now + max_age;
+        k.expires = max_age <= 0 ? 1 : now + (max_age < cap ? max_age : cap);
     else
-        k.expires = expires;
+        k.expires = expires > now + cap ? now + cap : expires;
     if (k.expires && k.expires <= now) { /* expired: removes the one stored */
         drop(j, k.name, k.domain, k.path);
         goto out;

@@ -1054,7 +1054,7 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
     G.open_conns--;
     int pending = 0;
     for (size_t i = 0; i < G.nreqs; i++)
-        pending |= !G.reqs[i]->done;
+        pending |= !G.reqs[i]->done && !G.reqs[i]->pushed; /* a push cut short: said, not fatal */
     if (err != CLE_NONE && err != CLE_CLOSED && !G.finishing)
         fail_with(exit_for(err), "%s: %s", gc->first_url, why);
     else if (err == CLE_CLOSED && pending && !G.finishing)

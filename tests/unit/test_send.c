@@ -729,6 +729,51 @@ static void test_trailers_after_data(void **state)
     }
 }
 
+/* loom_set_trailers: trailers learnt while a read() body is sent (a
+ * proxy's, from its backend) go after the DATA on a HEADERS with
+ * END_STREAM; set to none, the last DATA ends the stream; refused on a
+ * stream without such a body. */
+static void test_trailers_set_late(void **state)
+{
+    (void)state;
+    for (int with = 0; with < 2; with++) {
+        loom_conn *c = server(NULL, NULL, 0);
+        w_request(&in, 1, 0, 1);
+        w_request(&in, 3, 0, 1);
+        assert_int_equal(w_feed(&in, c), 0);
+        drop_output(c);
+        script sc;
+        memset(&sc, 0, sizeof(sc));
+        sc.ret[0] = LOOM_BODY_DEFER;
+        sc.ret[1] = 3000;
+        sc.eof[1] = 1;
+        loom_body b = {.fd = -1, .read = scripted_read, .user = &sc};
+        assert_int_equal(loom_respond(c, 1, status200, 1, &b), 0);
+        loom_body m = {.fd = -1, .data = body, .len = 10};
+        assert_int_equal(loom_respond(c, 3, status200, 1, &m), 0);
+        drain(c);
+        assert_int_equal(loom_set_trailers(c, 3, trailers, 2), LOOM_ERR_STATE); /* memory body */
+        assert_int_equal(loom_set_trailers(c, 99, trailers, 2), LOOM_ERR_STATE);
+        assert_int_equal(loom_set_trailers(c, 1, with ? trailers : NULL, with ? 2 : 0), 0);
+        assert_int_equal(loom_resume(c, 1), 0);
+        drain(c);
+        assert_int_equal(data_octets(fr, 1), 3000);
+        size_t last = 0;
+        for (size_t i = 0; i < fr->n; i++)
+            if (fr->f[i].sid == 1) last = i;
+        if (with) {
+            assert_int_equal(fr->f[last].type, 0x1); /* trailers: HEADERS, END_STREAM */
+            assert_int_equal(fr->f[last].flags, 0x5);
+            assert_int_equal(find_frame(fr, 0x0, 1)->flags & 0x1, 0);
+        } else {
+            assert_int_equal(fr->f[last].type, 0x0); /* the DATA ends it */
+            assert_int_equal(fr->f[last].flags & 0x1, 0x1);
+        }
+        assert_null(loom__streams_find(&c->streams, 1));
+        loom_conn_free(c);
+    }
+}
+
 /* At most 256 KiB of DATA is gathered into one batch (then the batch goes
  * out, and the next is built). */
 static void test_batch_bound(void **state)
@@ -880,6 +925,7 @@ int main(void)
         T(test_body_from_read_callback),
         T(test_body_read_errors),
         T(test_trailers_after_data),
+        T(test_trailers_set_late),
         T(test_batch_bound),
         T(test_reset),
         T(test_send_buffer_limit),

@@ -362,6 +362,13 @@ ssize_t h1_feed(h1_msg *m, const uint8_t *p, size_t n)
          * follows is known to be a chunked body (or not) before it is read */
         ssize_t k = execute(m, p, end);
         if (k < 0 || (size_t)k < end || m->msg_done) return k;
+        if (!m->head_done) {
+            /* the scan saw the head end where http-parser did not (a line
+             * end it reads otherwise): the framing of what follows would
+             * be each one's guess, so the request is refused */
+            m->err = "a request head whose end is unclear (RFC 9112 §2.2)";
+            return -1;
+        }
         used = end;
         p += end;
         n -= end;

@@ -431,7 +431,7 @@ struct px {
     int nbk, cur, tries;
     int balance, fail_max, fail_ms, first_byte_ms, idle_ms, host_backend;
     /* the request, owned */
-    char *method, *path, *client_authority;
+    char *method, *path;
     char authority[300];
     loom_hpack_field fields[MAX_FIELDS];
     size_t nfields;
@@ -459,6 +459,26 @@ struct px {
     int soon_status; /* a failure said from the loop (px_fail_soon) */
     char soon_why[120];
 };
+
+/* A name lowercased as it is copied: HTTP/1.1 peers send any case,
+ * HTTP/2 ones want lowercase (RFC 9113 §8.2.1). */
+static void lower_copy(char *dst, const uint8_t *src, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        dst[j] = (char)(src[j] >= 'A' && src[j] <= 'Z' ? src[j] + 32 : src[j]);
+}
+
+/* f copied to *at (its name lowercased, then its value), *at moved past
+ * it; the copy, pointing there. */
+static loom_hpack_field copy_field(char **at, const loom_hpack_field *f)
+{
+    char *s = *at;
+    lower_copy(s, f->name, f->name_len);
+    memcpy(s + f->name_len, f->value, f->value_len);
+    *at = s + f->name_len + f->value_len;
+    return (loom_hpack_field){(const uint8_t *)s, f->name_len, (const uint8_t *)s + f->name_len,
+                              f->value_len, 0};
+}
 
 static int field_is(const loom_hpack_field *f, const char *name)
 {
@@ -506,7 +526,6 @@ static void px_release(px *x)
     chunks_free(&x->resp);
     free(x->method);
     free(x->path);
-    free(x->client_authority);
     free(x->strings);
     free(x->trailer_strings);
     free(x->trailers);
@@ -686,9 +705,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     }
     for (size_t i = 0; i < n && k < MAX_FIELDS; i++) {
         if (hop_by_hop(&f[i], f, n) || !f[i].name_len || f[i].name[0] == ':') continue;
-        for (size_t j = 0; j < f[i].name_len; j++)
-            q[j] = (char)(f[i].name[j] >= 'A' && f[i].name[j] <= 'Z' ? f[i].name[j] + 32
-                                                                     : f[i].name[j]);
+        lower_copy(q, f[i].name, f[i].name_len);
         out[k] = f[i];
         out[k++].name = (const uint8_t *)q;
         q += f[i].name_len;
@@ -729,15 +746,7 @@ static void req_trailers(cl_req *r, const loom_hpack_field *f, size_t n)
     if (!x->trailers) return;
     char *s = x->trailer_strings;
     for (size_t i = 0; s && i < n && x->ntrailers < MAX_FIELDS; i++) {
-        if (hop_by_hop(&f[i], f, n)) continue;
-        for (size_t j = 0; j < f[i].name_len; j++) /* HTTP/2 wants them lowercase */
-            s[j] = (char)(f[i].name[j] >= 'A' && f[i].name[j] <= 'Z' ? f[i].name[j] + 32
-                                                                     : f[i].name[j]);
-        memcpy(s + f[i].name_len, f[i].value, f[i].value_len);
-        x->trailers[x->ntrailers++] =
-            (loom_hpack_field){(const uint8_t *)s, f[i].name_len,
-                               (const uint8_t *)s + f[i].name_len, f[i].value_len, 0};
-        s += f[i].name_len + f[i].value_len;
+        if (!hop_by_hop(&f[i], f, n)) x->trailers[x->ntrailers++] = copy_field(&s, &f[i]);
     }
 }
 
@@ -913,20 +922,12 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
             field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
             field_is(f, "expect")) /* the front answered it */
             continue;
-        for (size_t j = 0; j < f->name_len; j++) /* an HTTP/2 backend wants them lowercase */
-            s[j] = (char)(f->name[j] >= 'A' && f->name[j] <= 'Z' ? f->name[j] + 32 : f->name[j]);
-        memcpy(s + f->name_len, f->value, f->value_len);
-        x->fields[x->nfields++] = (loom_hpack_field){
-            (const uint8_t *)s, f->name_len, (const uint8_t *)s + f->name_len, f->value_len, 0};
-        s += f->name_len + f->value_len;
+        x->fields[x->nfields++] = copy_field(&s, f);
     }
     for (size_t i = 0; i < 5; i++) {
-        size_t nl = strlen(added[i][0]), vl = strlen(added[i][1]);
-        memcpy(s, added[i][0], nl);
-        memcpy(s + nl, added[i][1], vl);
-        x->fields[x->nfields++] =
-            (loom_hpack_field){(const uint8_t *)s, nl, (const uint8_t *)s + nl, vl, 0};
-        s += nl + vl;
+        loom_hpack_field a = {(const uint8_t *)added[i][0], strlen(added[i][0]),
+                              (const uint8_t *)added[i][1], strlen(added[i][1]), 0};
+        x->fields[x->nfields++] = copy_field(&s, &a);
     }
     if (rq->protocol) { /* RFC 8441: a WebSocket, as an RFC 6455 Upgrade behind */
         unsigned char rnd[16];

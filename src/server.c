@@ -1178,7 +1178,6 @@ static int start_h2(hconn *c)
 /* What the loop watches: reads unless an HTTP/1.1 response is being
  * written (one request at a time, so a pipelining client waits), writes
  * while output is pending. */
-static int h1_px_reading(const hconn *c);
 
 static void want_out(hconn *c, int on)
 {

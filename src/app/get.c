@@ -1565,6 +1565,16 @@ static int keep_field(const char *name, const char *value)
     return !drop;
 }
 
+/* The response's fields as "name: value\r\n" lines (-w %{size_header}
+ * over HTTP/2). */
+static size_t text_head_size(const greq *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_resp_hdrs; i++)
+        n += strlen(r->resp_hdrs[i].name) + strlen(r->resp_hdrs[i].value) + 4;
+    return n;
+}
+
 /* -w: FORMAT with r's variables, to out. */
 static void write_out(FILE *out, const greq *r)
 {
@@ -1588,9 +1598,6 @@ static void write_out(FILE *out, const greq *r)
         snprintf(v, sizeof(v), "%.*s", (int)(e - p - 2), p + 2);
         p = e;
         double begin = gc ? gc->t_begin : r->t_start;
-        size_t hdr = 0;
-        for (size_t i = 0; i < r->n_resp_hdrs; i++)
-            hdr += strlen(r->resp_hdrs[i].name) + strlen(r->resp_hdrs[i].value) + 4;
         if (!strcmp(v, "http_code") || !strcmp(v, "response_code"))
             fprintf(out, "%03d", r->status);
         else if (!strcmp(v, "http_version"))
@@ -1612,7 +1619,7 @@ static void write_out(FILE *out, const greq *r)
         else if (!strcmp(v, "size_download"))
             fprintf(out, "%llu", (unsigned long long)r->bytes);
         else if (!strcmp(v, "size_header"))
-            fprintf(out, "%zu", r->h1 ? r->resp_hpack : hdr);
+            fprintf(out, "%zu", r->h1 ? r->resp_hpack : text_head_size(r));
         else if (!strcmp(v, "url_effective") || !strcmp(v, "url"))
             fputs(r->url, out);
         else if (!strcmp(v, "num_redirects"))

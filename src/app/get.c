@@ -34,6 +34,7 @@
 #include "../h1.h"
 #include "../tls.h"
 #include "cookies.h"
+#include "links.h"
 #include "loom/loom.h"
 
 /* curl's exit codes where one fits, so scripts can tell failures apart */
@@ -525,114 +526,32 @@ static void submit(gconn *gc, greq *r)
 }
 
 /* -a: the same-origin resources an HTML page links to. */
+static void found_link(void *user, const char *ref, size_t n, link_kind kind)
+{
+    (void)kind;
+    greq *page = user;
+    char url[2048];
+    greq t;
+    if (links_resolve(page->scheme, page->authority, page->path, ref, n, 1, url, sizeof(url)) < 0 ||
+        parse_url(url, &t) < 0 || !same_origin(&t, page))
+        return;
+    snprintf(t.method, sizeof(t.method), "GET");
+    if (find_url(t.url)) return; /* asked for, or pushed */
+    t.conn = page->conn;
+    t.from_links = 1;
+    add_req(&t);
+}
+
 static void find_links(greq *page)
 {
-    const char *h = (const char *)page->html, *end = h + page->html_len;
-    static const char *const attrs[] = {"href=", "src="};
-    for (const char *p = h; p < end; p++) {
-        if (*p != '<') continue;
-        const char *tag = p + 1;
-        int want = !strncasecmp(tag, "link", 4) || !strncasecmp(tag, "script", 6) ||
-                   !strncasecmp(tag, "img", 3);
-        const char *close = memchr(p, '>', (size_t)(end - p));
-        if (!want || !close) continue;
-        for (int a = 0; a < 2; a++) {
-            const char *v = memmem(p, (size_t)(close - p), attrs[a], strlen(attrs[a]));
-            if (!v) continue;
-            v += strlen(attrs[a]);
-            char q = (*v == '"' || *v == '\'') ? *v++ : 0;
-            const char *ve = v;
-            while (ve < close && (q ? *ve != q : (*ve != ' ' && *ve != '>')))
-                ve++;
-            size_t len = (size_t)(ve - v);
-            if (!len || len > 1000) continue;
-            char url[2048];
-            if (!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8))
-                snprintf(url, sizeof(url), "%.*s", (int)len, v);
-            else if (v[0] == '/' && len > 1 && v[1] == '/')
-                snprintf(url, sizeof(url), "%s:%.*s", page->scheme, (int)len, v);
-            else if (v[0] == '/')
-                snprintf(url, sizeof(url), "%s://%s%.*s", page->scheme, page->authority, (int)len,
-                         v);
-            else {
-                const char *slash = strrchr(page->path, '/');
-                int dl = slash ? (int)(slash - page->path + 1) : 1;
-                snprintf(url, sizeof(url), "%s://%s%.*s%.*s", page->scheme, page->authority, dl,
-                         page->path, (int)len, v);
-            }
-            greq t;
-            if (parse_url(url, &t) < 0 || !same_origin(&t, page)) continue;
-            snprintf(t.method, sizeof(t.method), "GET");
-            if (find_url(t.url)) continue; /* asked for, or pushed */
-            t.conn = page->conn;
-            t.from_links = 1;
-            add_req(&t);
-        }
-        p = close;
-    }
+    size_t pos = 0;
+    links_scan((const char *)page->html, page->html_len, &pos, 1, found_link, page);
 }
 
-/* RFC 3986 §5.2.4: "." and ".." segments of a URL's path taken out, in
- * place (the query and fragment left as they are). */
-static void remove_dots(char *url, size_t cap)
-{
-    char *p = strstr(url, "://");
-    if (!p || !(p = strchr(p + 3, '/'))) return;
-    size_t end = strcspn(p, "?#");
-    char tail[2048];
-    snprintf(tail, sizeof(tail), "%s", p + end);
-    char out[2048];
-    size_t o = 0;
-    const char *in = p, *stop = p + end;
-    while (in < stop) {
-        const char *seg = in + 1, *next = memchr(seg, '/', (size_t)(stop - seg));
-        if (!next) next = stop;
-        size_t sl = (size_t)(next - seg);
-        int last = next == stop;
-        if (sl == 1 && seg[0] == '.') {
-            if (last) out[o++] = '/';
-        } else if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
-            while (o && out[o - 1] != '/') /* the last segment out, with its '/' */
-                o--;
-            if (o) o--;
-            if (last) out[o++] = '/';
-        } else if (o + sl + 1 < sizeof(out)) {
-            out[o++] = '/';
-            memcpy(out + o, seg, sl);
-            o += sl;
-        }
-        in = next;
-    }
-    if (!o) out[o++] = '/';
-    out[o] = 0;
-    snprintf(p, cap - (size_t)(p - url), "%s%s", out, tail);
-}
-
-/* The URL a Location names, from r's (RFC 3986 §5.2, the common forms:
- * absolute, scheme-relative, absolute path, relative path, query; dot
- * segments removed). */
+/* The URL a Location names, from r's (RFC 3986 §5.2). */
 static int resolve_location(const greq *r, const char *loc, char *out, size_t cap)
 {
-    size_t pl = strcspn(r->path, "?#");
-    const char *sep = strstr(loc, "://");
-    int n;
-    if (sep && strcspn(loc, "/?#") > (size_t)(sep - loc))
-        n = snprintf(out, cap, "%s", loc);
-    else if (loc[0] == '/' && loc[1] == '/')
-        n = snprintf(out, cap, "%s:%s", r->scheme, loc);
-    else if (loc[0] == '/')
-        n = snprintf(out, cap, "%s://%s%s", r->scheme, r->url_authority, loc);
-    else if (loc[0] == '?')
-        n = snprintf(out, cap, "%s://%s%.*s%s", r->scheme, r->url_authority, (int)pl, r->path, loc);
-    else {
-        const char *slash = memrchr(r->path, '/', pl);
-        int dl = slash ? (int)(slash - r->path + 1) : 1;
-        n = snprintf(out, cap, "%s://%s%.*s%s", r->scheme, r->url_authority, dl,
-                     slash ? r->path : "/", loc);
-    }
-    if (n <= 0 || (size_t)n >= cap) return -1;
-    remove_dots(out, cap);
-    return 0;
+    return links_resolve(r->scheme, r->url_authority, r->path, loc, strlen(loc), 0, out, cap);
 }
 
 /* -L: the request the redirect r asks for, put right after r (its output

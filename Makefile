@@ -1,7 +1,7 @@
 # The two README commands, and a few more for developers.
 #   make run    install what is missing, build (release), run loom serve on its demo site
 #   make test   install what is missing, build (debug, ASan+UBSan), run every test
-.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-proxy bench-client soak format check-format install clean
+.PHONY: run test build build-debug fuzz fuzz-run bench-hpack bench-serve bench-proxy bench-client bench-pageload soak format check-format install clean
 
 BUILD_DIR   ?= build
 DEBUG_DIR   ?= build-debug
@@ -83,6 +83,18 @@ bench-proxy: build
 bench-client: build
 	@tools/deps.sh bench
 	/usr/bin/python3 bench/client.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
+
+# A page over HTTP/2 on one connection against HTTP/1.1 on six and on one:
+# loom bench --page (its relay emulating the RTT and rate) loading loom serve's
+# demo site and a page shaped like a real site (bench/pagegen.py, 81 resources,
+# 2.2 MB), RTT 0-200 ms at 10 and 100 Mbit/s, 3 loads per mode; then h2 against
+# h2o and nginx serving the same files. Markdown tables (also in
+# build-bench/pageload.md), the chart docs/pageload.svg; the last line is the
+# summary. About 11 minutes. BENCH_FLAGS: --quick (about a minute) --loads N
+# --rtts 0,20,50,100,200 --rates 10,100 --sites demo,real --servers h2o,nginx
+bench-pageload: build
+	@tools/deps.sh bench
+	/usr/bin/python3 bench/pageload.py ./$(BUILD_DIR)/loom $(BENCH_FLAGS)
 
 # SOAK_MINUTES (30) of normal load and every attack of tests/attacks, round
 # after round, against one loom serve built with ASan: memory over time,

@@ -29,6 +29,7 @@
 #include "../h1.h"
 #include "../tls.h"
 #include "histo.h"
+#include "pageload.h"
 #include "loom/loom.h"
 
 enum {
@@ -690,6 +691,8 @@ static void on_sigint(int sig)
 
 int bench_main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--page")) return pageload_main(argc, argv);
     memset(&B, 0, sizeof(B));
     pthread_mutex_init(&B.lock, NULL);
     B.n = 1;

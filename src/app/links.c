@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "links.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -76,9 +77,8 @@ static int has_word(span l, const char *w)
 
 static int tag_is(const char *t, const char *end, const char *name)
 {
-    size_t n = strlen(name);
-    return (size_t)(end - t) > n && !strncasecmp(t, name, n) &&
-           (is_space(t[n]) || t[n] == '>' || t[n] == '/');
+    size_t n = strlen(name), len = (size_t)(end - t);
+    return len >= n && !strncasecmp(t, name, n) && (len == n || is_space(t[n]) || t[n] == '/');
 }
 
 void links_scan(const char *html, size_t len, size_t *pos, int final,
@@ -135,8 +135,35 @@ void links_scan(const char *html, size_t len, size_t *pos, int final,
             tag_attrs(t + 3, q, &rel, &href, &src);
             kind = LINK_IMAGE;
         }
+        /* the text of script and style (and the RCDATA of title and
+         * textarea) holds no tags: skipped to its end tag (HTML's
+         * tokenizer; a "<img" in a script's string is not an image) */
+        const char *after = q + 1;
+        static const char *const raw[] = {"script", "style", "title", "textarea"};
+        for (size_t k = 0; k < sizeof(raw) / sizeof(raw[0]); k++) {
+            if (!tag_is(t, q, raw[k])) continue;
+            size_t rl = strlen(raw[k]);
+            const char *e = after;
+            while ((e = memchr(e, '<', (size_t)(end - e))) != NULL) {
+                if ((size_t)(end - e) < rl + 2) {
+                    e = NULL; /* the end tag may be arriving */
+                    break;
+                }
+                if (e[1] == '/' && !strncasecmp(e + 2, raw[k], rl)) break;
+                e++;
+            }
+            if (!e && !final) {
+                q = NULL; /* read again, whole, when more has come */
+                break;
+            }
+            after = e ? e : end;
+        }
+        if (!q) {
+            p = lt;
+            break;
+        }
         if (kind >= 0 && src.n && src.n <= 2000) found(user, src.v, src.n, (link_kind)kind);
-        p = q + 1;
+        p = after;
     }
     *pos = (size_t)(p - html);
 }
@@ -178,7 +205,7 @@ static void remove_dots(char *url, size_t cap)
 }
 
 int links_resolve(const char *scheme, const char *authority, const char *path, const char *ref,
-                  size_t reflen, int drop_fragment, char *out, size_t cap)
+                  size_t reflen, int from_html, char *out, size_t cap)
 {
     char loc[2048];
     /* surrounding spaces are not part of a URL (HTML's attribute values) */
@@ -187,9 +214,48 @@ int links_resolve(const char *scheme, const char *authority, const char *path, c
     while (reflen && is_space(ref[reflen - 1]))
         reflen--;
     if (reflen >= sizeof(loc)) return -1;
-    memcpy(loc, ref, reflen);
-    loc[reflen] = 0;
-    if (drop_fragment) loc[strcspn(loc, "#")] = 0;
+    /* HTML's character references in the value: the named ones a URL
+     * holds, and numeric ones of ASCII */
+    size_t ln = 0;
+    for (size_t i = 0; i < reflen;) {
+        static const struct {
+            const char *name;
+            char c;
+        } named[] = {
+            {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&lt;", '<'}, {"&gt;", '>'}};
+        int taken = 0;
+        if (from_html && ref[i] == '&') {
+            for (size_t k = 0; k < sizeof(named) / sizeof(named[0]) && !taken; k++) {
+                size_t nl = strlen(named[k].name);
+                if (reflen - i >= nl && !strncasecmp(ref + i, named[k].name, nl)) {
+                    loc[ln++] = named[k].c;
+                    i += nl;
+                    taken = 1;
+                }
+            }
+            if (!taken && reflen - i > 3 && ref[i + 1] == '#') {
+                int hex = ref[i + 2] == 'x' || ref[i + 2] == 'X';
+                size_t j = i + 2 + (size_t)hex;
+                unsigned v = 0, nd = 0;
+                while (j < reflen && nd < 6 &&
+                       (hex ? isxdigit((unsigned char)ref[j]) : isdigit((unsigned char)ref[j]))) {
+                    char ch = ref[j++];
+                    v = v * (hex ? 16u : 10u) + (unsigned)(isdigit((unsigned char)ch)
+                                                               ? ch - '0'
+                                                               : (tolower(ch) - 'a' + 10));
+                    nd++;
+                }
+                if (nd && j < reflen && ref[j] == ';' && v >= 0x20 && v < 0x7f) {
+                    loc[ln++] = (char)v;
+                    i = j + 1;
+                    taken = 1;
+                }
+            }
+        }
+        if (!taken) loc[ln++] = ref[i++];
+    }
+    loc[ln] = 0;
+    if (from_html) loc[strcspn(loc, "#")] = 0; /* what a browser asks for */
     size_t pl = strcspn(path, "?#");
     const char *sep = strstr(loc, "://");
     int n;

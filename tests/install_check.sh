@@ -11,7 +11,7 @@ test -x "$prefix/bin/loom"
 test -f "$prefix/include/loom/loom.h"
 # man pages, made from the --help texts: each renders, and names every flag
 # its command's --help does
-for page in loom loom-serve loom-get loom-bench; do
+for page in loom loom-serve loom-get loom-bench loom-relay; do
     man1="$prefix/share/man/man1/$page.1"
     test -f "$man1"
     nroff -man -Tascii "$man1" 2>"$prefix/page.err" | sed "s/.\x08//g" >"$prefix/page.txt"

@@ -3,7 +3,7 @@
 program says is what the page says).
 
     tools/man.py LOOM OUTDIR   writes OUTDIR/loom.1, loom-serve.1, loom-get.1,
-                               loom-bench.1
+                               loom-bench.1, loom-relay.1
 
 A --help text is: a "usage:" line, paragraphs, an "options:" (or
 "commands:") list of entries indented two spaces whose descriptions line
@@ -20,6 +20,7 @@ PAGES = [
     ("loom-serve", ["serve"], "an HTTP/2 server: TLS, h2c, HTTP/1.1, static files, push"),
     ("loom-get", ["get"], "an HTTP/2 client: many URLs over one connection"),
     ("loom-bench", ["bench"], "an HTTP/2 load generator"),
+    ("loom-relay", ["relay"], "an emulated network link: round-trip time, rate, slow start, loss"),
 ]
 
 

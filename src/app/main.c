@@ -9,6 +9,7 @@
 #include "bench.h"
 #include "get.h"
 #include "hpack_cli.h"
+#include "relay.h"
 #include "serve.h"
 
 static const char usage[] =
@@ -30,6 +31,9 @@ static const char usage[] =
     "  serve [DIR] [options]                     an HTTP/2 server (TLS, h2c, HTTP/1.1,\n"
     "                                            static files, push); without DIR a\n"
     "                                            demo site. loom serve --help\n"
+    "  relay --listen PORT --to HOST:PORT        an emulated network link (RTT, rate,\n"
+    "                                            slow start, loss) in front of a\n"
+    "                                            server. loom relay --help\n"
     "  hpack decode [options] STORY.json|-       decode an hpack-test-case story's\n"
     "                                            header blocks, print the headers\n"
     "  hpack encode [options] STORY.json|-       encode a story's header lists,\n"
@@ -50,6 +54,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "serve")) return serve_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "get")) return get_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench")) return bench_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "relay")) return relay_main(argc - 1, argv + 1);
     fprintf(stderr, "loom: unknown command or option '%s' (try: loom --help)\n", argv[1]);
     return 2;
 }

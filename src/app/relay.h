@@ -8,7 +8,10 @@
  * under the relay have no delay of their own to grow a window against.
  * --loss applies as delay: a segment lost costs its connection one more
  * round trip (the retransmission), holding back what follows it on that
- * connection, and halves its window. */
+ * connection, and halves its window (at most once a round trip). The
+ * handshake costs its round trip too: a connection's first client octets
+ * leave one round trip after it was accepted. docs/cli.md (loom relay)
+ * has the whole model and its limits. */
 #ifndef LOOM_APP_RELAY_H
 #define LOOM_APP_RELAY_H
 
@@ -27,14 +30,15 @@ typedef struct relay relay;
 
 /* Statistics, both directions added up. */
 typedef struct {
-    uint64_t conns;            /* connections accepted */
-    uint64_t up_octets;        /* client to server */
-    uint64_t down_octets;      /* server to client */
-    uint64_t lost_segments;    /* segments --loss drew as lost */
+    uint64_t conns;         /* connections accepted */
+    uint64_t up_octets;     /* client to server (delivered) */
+    uint64_t down_octets;   /* server to client (delivered) */
+    uint64_t lost_segments; /* segments --loss drew as lost */
 } relay_stats;
 
-/* Starts the relay's thread (its own event loop). NULL with a reason in
- * err on failure. */
+/* Starts the relay's thread (its own event loop; it blocks every signal).
+ * NULL with a reason in err on failure (an option out of range, no file
+ * descriptors left). */
 relay *relay_start(const relay_opts *o, char *err, size_t errlen);
 
 /* A listener on 127.0.0.1 (a free port) whose connections are relayed to

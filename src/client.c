@@ -115,6 +115,10 @@ int cl_accepting(const cl_conn *c)
 {
     return c->state != CS_DEAD && !c->shutting && !c->goaway;
 }
+int cl_reusable(const cl_conn *c)
+{
+    return cl_accepting(c) && !c->h1_close && !c->tunneling;
+}
 static int64_t since(const cl_conn *c, uint64_t t)
 {
     return t ? (int64_t)(t - c->t0) : -1;

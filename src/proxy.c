@@ -183,10 +183,17 @@ int proxy_route(const proxy_conf *pc, const char *path, size_t len)
 
 typedef struct bstate bstate;
 
+/* A connection to a backend. Over HTTP/1.1 it carries one request at a
+ * time: idle, it waits in its backend's idle list; over HTTP/2 it stays
+ * there while it takes streams. */
 typedef struct pconn {
-    struct pconn *next;
+    struct pconn *next;          /* the backend's connections */
+    struct pconn *inext, *iprev; /* its idle list */
     bstate *b;
     cl_conn *cl;
+    int load; /* requests of ours on it, not done */
+    int h2;   /* it speaks HTTP/2 (streams multiplex) */
+    int idle; /* in b's idle list */
 } pconn;
 
 /* A backend as this worker knows it, by URL: it outlives configurations
@@ -199,8 +206,10 @@ struct bstate {
     int connect_timeout_ms, max_conns;
     pconn *conns;
     int nconns;
-    int outstanding; /* requests in flight */
-    int fails;       /* failures in a row */
+    pconn *idle;               /* connections that take a request now */
+    px *wait_head, *wait_tail; /* requests waiting for one (all busy, at the bound) */
+    int outstanding;           /* requests in flight */
+    int fails;                 /* failures in a row */
     uint64_t down_until;
     char why[200]; /* why its last connection failed (TLS, refused...) */
 };
@@ -278,10 +287,41 @@ static uint64_t now_ms(void)
     return cl_now_us() / 1000;
 }
 
+static void idle_add(pconn *k)
+{
+    bstate *b = k->b;
+    if (k->idle || !b) return;
+    k->idle = 1;
+    k->iprev = NULL;
+    k->inext = b->idle;
+    if (b->idle) b->idle->iprev = k;
+    b->idle = k;
+}
+
+static void idle_del(pconn *k)
+{
+    if (!k->idle) return;
+    k->idle = 0;
+    if (k->iprev)
+        k->iprev->inext = k->inext;
+    else
+        k->b->idle = k->inext;
+    if (k->inext) k->inext->iprev = k->iprev;
+    k->inext = k->iprev = NULL;
+}
+
+static void dispatch(bstate *b);
+
 static void conn_ready(cl_conn *c)
 {
     pconn *k = cl_user(c);
-    if (k->b) k->b->fails = 0; /* it answers again */
+    if (!k->b) return;
+    k->b->fails = 0;                               /* it answers again */
+    if (cl_protocol(c) == CL_PROTO_H2 && !k->h2) { /* https:// that chose h2 */
+        k->h2 = 1;
+        idle_add(k);
+        dispatch(k->b);
+    }
 }
 
 static void backend_failed(bstate *b, int fail_max, int fail_ms)
@@ -302,61 +342,71 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
         return;
     }
     if (err != CLE_NONE) snprintf(b->why, sizeof(b->why), "%s", why);
+    idle_del(k);
     for (pconn **pp = &b->conns; *pp; pp = &(*pp)->next)
         if (*pp == k) {
             *pp = k->next;
             b->nconns--;
             break;
         }
-    free(k);
+    k->b = NULL;
+    /* the done() of its requests follow: the last frees it */
+    if (!k->load) free(k);
+    dispatch(b); /* one fewer: a waiting request may open another */
 }
 
-/* A connection for one more request to b: an idle HTTP/1.1 one, a new one
- * while under the bound, else the least loaded (its queue); HTTP/2: the
- * one there is (its streams multiplex; the client runtime queues above
- * the backend's MAX_CONCURRENT_STREAMS). */
-static cl_conn *conn_for(bstate *b, int fresh)
+static pconn *conn_new(bstate *b)
 {
-    int h2 = b->def.kind == BK_H2C;
-    cl_conn *best = NULL;
-    int best_load = 1 << 30;
-    for (pconn *k = b->conns; k; k = k->next) {
-        if (!k->cl || !cl_accepting(k->cl)) continue;
-        int load = cl_load(k->cl);
-        if (load < best_load) best = k->cl, best_load = load;
+    pconn *k = calloc(1, sizeof(*k));
+    if (!k) return NULL;
+    cl_opts o;
+    memset(&o, 0, sizeof(o));
+    o.mode = b->def.kind == BK_H2C ? CL_H2C : b->def.kind == BK_TLS ? CL_TLS : CL_H1;
+    o.tls = b->tls;
+    o.allow_h1 = 1;
+    o.verify = 1;
+    o.connect_timeout_ms = b->connect_timeout_ms > 0 ? b->connect_timeout_ms : 5000;
+    if (b->def.kind == BK_UNIX) {
+        o.addr = (const struct sockaddr *)&b->def.sun;
+        o.addrlen = sizeof(b->def.sun);
     }
-    if (best && (h2 || best_load == 0) && !(fresh && b->nconns < b->max_conns)) return best;
-    if (!best || b->nconns < b->max_conns) {
-        pconn *k = calloc(1, sizeof(*k));
-        if (!k) return best;
-        cl_opts o;
-        memset(&o, 0, sizeof(o));
-        o.mode = b->def.kind == BK_H2C ? CL_H2C : b->def.kind == BK_TLS ? CL_TLS : CL_H1;
-        o.tls = b->tls;
-        o.allow_h1 = 1;
-        o.verify = 1;
-        o.connect_timeout_ms = b->connect_timeout_ms > 0 ? b->connect_timeout_ms : 5000;
-        if (b->def.kind == BK_UNIX) {
-            o.addr = (const struct sockaddr *)&b->def.sun;
-            o.addrlen = sizeof(b->def.sun);
-        }
-        loom_config_default(&o.h2, LOOM_CLIENT);
-        o.h2.enable_push = 0;
-        o.h2.manual_window = 1; /* the backend slows with the client */
-        o.h2.initial_window_size = 256u * 1024;
-        o.h2.no_frame_events = 1;
-        k->b = b;
-        k->cl = cl_connect(b->pp->l, b->def.host, b->def.port, &o, &conn_cb, k);
-        if (!k->cl) {
-            free(k);
-            return best;
-        }
-        k->next = b->conns;
-        b->conns = k;
-        b->nconns++;
-        return k->cl;
+    loom_config_default(&o.h2, LOOM_CLIENT);
+    o.h2.enable_push = 0;
+    o.h2.manual_window = 1; /* the backend slows with the client */
+    o.h2.initial_window_size = 256u * 1024;
+    o.h2.no_frame_events = 1;
+    k->b = b;
+    k->cl = cl_connect(b->pp->l, b->def.host, b->def.port, &o, &conn_cb, k);
+    if (!k->cl) {
+        free(k);
+        return NULL;
     }
-    return best;
+    k->next = b->conns;
+    b->conns = k;
+    b->nconns++;
+    if (b->def.kind == BK_H2C) { /* HTTP/2 from the start: its streams multiplex */
+        k->h2 = 1;
+        idle_add(k);
+    }
+    return k;
+}
+
+/* A connection for one more request to b: an idle one (HTTP/2: the one
+ * there is), else a new one while under the bound, else none (the
+ * request waits in b's queue for the first that frees). fresh: a new one
+ * first, if under the bound. O(1): no walk of the connections. */
+static pconn *conn_for(bstate *b, int fresh)
+{
+    if (fresh && b->nconns < b->max_conns) {
+        pconn *k = conn_new(b);
+        if (k) return k;
+    }
+    while (b->idle) {
+        pconn *k = b->idle;
+        if (k->cl && cl_reusable(k->cl)) return k;
+        idle_del(k);
+    }
+    return b->nconns < b->max_conns ? conn_new(b) : NULL;
 }
 
 /* ---- a proxied request ---- */
@@ -427,6 +477,9 @@ struct px {
     const proxy_front *ops;
     void *front;
     cl_req req;
+    pconn *pc;                      /* the connection req is on (NULL: none) */
+    px *wnext;                      /* in its backend's wait queue */
+    int waiting;                    /* for a connection */
     bstate *bk[PROXY_MAX_BACKENDS]; /* the route's, in the pool */
     int nbk, cur, tries;
     int balance, fail_max, fail_ms, first_byte_ms, idle_ms, host_backend;
@@ -519,6 +572,72 @@ static void px_timer_cancel(px *x)
     x->timer = 0;
 }
 
+static void px_go(px *x, pconn *k);
+
+/* The requests waiting for b's connections get those that take one. */
+static void dispatch(bstate *b)
+{
+    while (b->wait_head) {
+        pconn *k = conn_for(b, 0);
+        if (!k) return;
+        px *x = b->wait_head;
+        b->wait_head = x->wnext;
+        if (!b->wait_head) b->wait_tail = NULL;
+        x->wnext = NULL;
+        x->waiting = 0;
+        px_go(x, k);
+    }
+}
+
+static void px_unwait(px *x)
+{
+    if (!x->waiting) return;
+    bstate *b = x->bk[x->cur];
+    for (px **pp = &b->wait_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->wnext)
+        if (*pp == x) {
+            *pp = x->wnext;
+            if (b->wait_tail == x) b->wait_tail = prev;
+            break;
+        }
+    x->wnext = NULL;
+    x->waiting = 0;
+}
+
+/* x's request is off its connection (done, or cancelled): the connection,
+ * when it takes another, goes to a waiting request or the idle list. */
+static void px_detach(px *x)
+{
+    pconn *k = x->pc;
+    if (!k) return;
+    x->pc = NULL;
+    k->load--;
+    if (!k->cl) { /* closed: the last request frees it */
+        if (!k->load) free(k);
+        return;
+    }
+    if (!k->b) return; /* the pool is gone */
+    if (!cl_reusable(k->cl)) {
+        idle_del(k);
+        return;
+    }
+    if (k->load && !k->h2) return;
+    idle_add(k);
+    dispatch(k->b);
+}
+
+/* The backend request is given up: out of the wait queue, or cancelled
+ * on its connection. */
+static void px_abandon(px *x)
+{
+    bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
+    if (b && b->outstanding) b->outstanding--;
+    px_unwait(x);
+    if (x->pc) {
+        cl_cancel(&x->req);
+        px_detach(x);
+    }
+}
+
 static void px_release(px *x)
 {
     px_timer_cancel(x);
@@ -592,8 +711,7 @@ static void timer_fired(loop *l, void *user)
         return;
     }
     bstate *b = x->bk[x->cur];
-    if (b->outstanding) b->outstanding--;
-    cl_cancel(&x->req);
+    px_abandon(x);
     backend_failed(b, x->fail_max, x->fail_ms);
     px_fail(x, 504, "%s",
             x->head_done ? "the response stalled (idle timeout)"
@@ -648,9 +766,7 @@ static void tunnel_open(px *x, const loom_hpack_field *f, size_t n)
         if (field_is(&f[i], "sec-websocket-accept"))
             ok = f[i].value_len == strlen(want) && !memcmp(f[i].value, want, f[i].value_len);
     if (!ok) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "the backend's WebSocket answer has a wrong Sec-WebSocket-Accept");
         return;
     }
@@ -681,9 +797,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     }
     if (info || x->failed) return; /* 1xx: not passed on */
     if (status == 101) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "the backend switched protocols unasked");
         return;
     }
@@ -698,8 +812,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
      * §8.2.1) */
     char *low = malloc(names + 1), *q = low;
     if (!low) {
-        if (x->bk[x->cur]->outstanding) x->bk[x->cur]->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
@@ -723,9 +836,7 @@ static void req_data(cl_req *r, const uint8_t *p, size_t n)
     px *x = r->user;
     if (x->failed) return;
     if (chunks_add(&x->resp, p, n) < 0) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
@@ -768,6 +879,7 @@ static void req_done(cl_req *r, int outcome)
     px *x = r->user;
     bstate *b = x->bk[x->cur];
     if (b->outstanding) b->outstanding--;
+    px_detach(x);
     if (x->failed) return;
     if (outcome == CL_DONE_OK) {
         if (!x->head_done) {
@@ -839,12 +951,40 @@ static void send_to_backend(px *x)
     x->cur = pick(x);
     x->tries++;
     bstate *b = x->bk[x->cur];
-    cl_conn *c = conn_for(b, x->fresh);
+    memset(&x->req, 0, sizeof(x->req));
+    pconn *k = conn_for(b, x->fresh);
     x->fresh = 0;
-    if (!c) {
+    if (!k && !b->nconns) {
         px_fail(x, 502, "out of memory");
         return;
     }
+    b->outstanding++;
+    px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
+    if (k) {
+        px_go(x, k);
+        return;
+    }
+    /* every connection busy, at the bound: the first to free takes it (a
+     * request tried again goes first) */
+    x->waiting = 1;
+    if (x->tries > 1) {
+        x->wnext = b->wait_head;
+        b->wait_head = x;
+        if (!b->wait_tail) b->wait_tail = x;
+    } else {
+        x->wnext = NULL;
+        if (b->wait_tail)
+            b->wait_tail->wnext = x;
+        else
+            b->wait_head = x;
+        b->wait_tail = x;
+    }
+}
+
+/* x's request on k (to x->bk[x->cur]). */
+static void px_go(px *x, pconn *k)
+{
+    bstate *b = x->bk[x->cur];
     cl_req *r = &x->req;
     memset(r, 0, sizeof(*r));
     r->method = x->method;
@@ -861,9 +1001,10 @@ static void send_to_backend(px *x)
         r->body_size = -1;
     }
     r->tunnel = (uint8_t)x->tunnel;
-    b->outstanding++;
-    px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
-    cl_submit(c, r);
+    x->pc = k;
+    k->load++;
+    if (!k->h2) idle_del(k);
+    cl_submit(k->cl, r);
 }
 
 px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_request *rq,
@@ -968,9 +1109,7 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
 void proxy_body(px *x, const uint8_t *p, size_t n, int end)
 {
     if (n && chunks_add(&x->body, p, n) < 0) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
@@ -1001,10 +1140,8 @@ void proxy_free(px *x)
 {
     if (!x || x->freed) return;
     if (!x->done && !x->failed) {
-        bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
-        if (b && b->outstanding) b->outstanding--;
         x->failed = 1;
-        cl_cancel(&x->req);
+        px_abandon(x);
     }
     x->freed = 1;
     px_timer_cancel(x);

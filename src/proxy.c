@@ -218,6 +218,8 @@ struct proxy_pool {
     loop *l;
     bstate *bs;
     uint64_t rr;
+    px *spare; /* released, for the next requests */
+    int nspare;
 };
 
 proxy_pool *proxy_pool_new(loop *l)
@@ -241,6 +243,8 @@ int proxy_pool_close(proxy_pool *pp)
     return n;
 }
 
+static void px_spares_free(proxy_pool *pp);
+
 void proxy_pool_free(proxy_pool *pp)
 {
     if (!pp) return;
@@ -256,6 +260,7 @@ void proxy_pool_free(proxy_pool *pp)
         if (b->tls) SSL_CTX_free(b->tls);
         free(b);
     }
+    px_spares_free(pp);
     free(pp);
 }
 
@@ -483,12 +488,9 @@ struct px {
     bstate *bk[PROXY_MAX_BACKENDS]; /* the route's, in the pool */
     int nbk, cur, tries;
     int balance, fail_max, fail_ms, first_byte_ms, idle_ms, host_backend;
-    /* the request, owned */
-    char *method, *path;
-    char authority[300];
-    loom_hpack_field fields[MAX_FIELDS];
+    /* the request: its strings in strings */
+    const char *method, *path;
     size_t nfields;
-    char *strings; /* the fields' names and values */
     chunks body;
     int body_end;
     uint64_t body_taken; /* octets the backend took (none: a retry is safe) */
@@ -507,11 +509,20 @@ struct px {
     /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
      * behind): the key sent, then a tunnel */
     int tunnel;
-    int fresh; /* the next try on a new connection */
-    char ws_key[32];
+    int fresh;       /* the next try on a new connection */
     int soon_status; /* a failure said from the loop (px_fail_soon) */
+    px *next_spare;  /* in the pool's spares */
+    /* from here on, not zeroed for each request (set before use); a spare
+     * keeps its strings buffer */
+    char *strings; /* method, path, the fields' names and values */
+    size_t strings_cap;
+    char authority[300];
+    loom_hpack_field fields[MAX_FIELDS];
+    char ws_key[32];
     char soon_why[120];
 };
+
+#define PX_SPARES 256 /* px kept per worker for the next requests */
 
 /* A name lowercased as it is copied: HTTP/1.1 peers send any case,
  * HTTP/2 ones want lowercase (RFC 9113 §8.2.1). */
@@ -643,11 +654,16 @@ static void px_release(px *x)
     px_timer_cancel(x);
     chunks_free(&x->body);
     chunks_free(&x->resp);
-    free(x->method);
-    free(x->path);
-    free(x->strings);
     free(x->trailer_strings);
     free(x->trailers);
+    proxy_pool *pp = x->pp;
+    if (pp->nspare < PX_SPARES) {
+        x->next_spare = pp->spare;
+        pp->spare = x;
+        pp->nspare++;
+        return;
+    }
+    free(x->strings);
     free(x);
 }
 
@@ -806,18 +822,21 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     px_timer(x, x->idle_ms);
     loom_hpack_field out[MAX_FIELDS + 1];
     size_t k = 0, names = 0;
-    for (size_t i = 0; i < n; i++)
+    int conn = 0;
+    for (size_t i = 0; i < n; i++) {
         names += f[i].name_len;
+        conn |= field_is(&f[i], "connection");
+    }
     /* HTTP/1.1 names in any case; HTTP/2 wants them lowercase (RFC 9113
      * §8.2.1) */
-    char *low = malloc(names + 1), *q = low;
+    char stack[2048], *low = names < sizeof(stack) ? stack : malloc(names + 1), *q = low;
     if (!low) {
         px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
     for (size_t i = 0; i < n && k < MAX_FIELDS; i++) {
-        if (hop_by_hop(&f[i], f, n) || !f[i].name_len || f[i].name[0] == ':') continue;
+        if (hop_by_hop(&f[i], f, conn ? n : 0) || !f[i].name_len || f[i].name[0] == ':') continue;
         lower_copy(q, f[i].name, f[i].name_len);
         out[k] = f[i];
         out[k++].name = (const uint8_t *)q;
@@ -828,7 +847,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     out[k++] = (loom_hpack_field){(const uint8_t *)"via", 3,
                                   (const uint8_t *)(h2 ? "2 loom" : "1.1 loom"), h2 ? 6 : 8, 0};
     if (!x->freed) x->ops->head(x->front, status, out, k, r->head_ended);
-    free(low);
+    if (low != stack) free(low);
 }
 
 static void req_data(cl_req *r, const uint8_t *p, size_t n)
@@ -1007,10 +1026,44 @@ static void px_go(px *x, pconn *k)
     cl_submit(k->cl, r);
 }
 
+static void px_spares_free(proxy_pool *pp)
+{
+    while (pp->spare) {
+        px *x = pp->spare;
+        pp->spare = x->next_spare;
+        free(x->strings);
+        free(x);
+    }
+    pp->nspare = 0;
+}
+
+/* A px for a new request: a spare, or a new one; zeroed up to strings. */
+static px *px_new(proxy_pool *pp)
+{
+    px *x = pp->spare;
+    if (x) {
+        pp->spare = x->next_spare;
+        pp->nspare--;
+    } else if (!(x = malloc(sizeof(*x)))) {
+        return NULL;
+    } else {
+        x->strings = NULL;
+        x->strings_cap = 0;
+    }
+    memset(x, 0, offsetof(px, strings));
+    return x;
+}
+
+static char *put(char *s, const void *p, size_t n)
+{
+    memcpy(s, p, n);
+    return s + n;
+}
+
 px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_request *rq,
                 const proxy_front *ops, void *front)
 {
-    px *x = calloc(1, sizeof(*x));
+    px *x = px_new(pp);
     if (!x) return NULL;
     const proute *rt = &pc->r[route];
     x->pp = pp;
@@ -1025,58 +1078,86 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
     x->host_backend = pc->o.host_backend;
     for (int i = 0; i < rt->nb; i++)
         if ((x->bk[x->nbk] = backend_state(pp, pc, &rt->b[i]))) x->nbk++;
-    x->method = strdup(rq->method);
-    x->path = strdup(rq->path);
-    snprintf(x->authority, sizeof(x->authority), "%s", rq->authority ? rq->authority : "");
+    size_t al = rq->authority ? strlen(rq->authority) : 0;
+    if (al >= sizeof(x->authority)) al = sizeof(x->authority) - 1;
+    if (al) memcpy(x->authority, rq->authority, al);
+    x->authority[al] = 0;
     /* the fields that go on, then the ones a proxy adds (RFC 7239, the
-     * X-Forwarded-* every application server reads, RFC 9110 §7.6.3) */
-    char xff[600] = "", fwd[700];
-    size_t total = 0;
-    for (size_t i = 0; i < rq->nfields; i++)
-        total += rq->fields[i].name_len + rq->fields[i].value_len;
+     * X-Forwarded-* every application server reads, RFC 9110 §7.6.3), in
+     * one buffer with the method and the path */
     const char *ip = rq->client_ip ? rq->client_ip : "unknown";
-    for (size_t i = 0; i < rq->nfields; i++)
-        if (field_is(&rq->fields[i], "x-forwarded-for"))
-            snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%.*s, ",
-                     (int)rq->fields[i].value_len, (const char *)rq->fields[i].value);
-    snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%s", ip);
-    int v6 = strchr(ip, ':') != NULL;
-    snprintf(fwd, sizeof(fwd), "for=%s%s%s%s;proto=%s;host=\"%s\"", v6 ? "\"[" : "", ip,
-             v6 ? "]" : "", v6 ? "\"" : "", rq->tls ? "https" : "http", x->authority);
-    const char *added[][2] = {{"x-forwarded-for", xff},
-                              {"x-forwarded-proto", rq->tls ? "https" : "http"},
-                              {"x-forwarded-host", x->authority},
-                              {"forwarded", fwd},
-                              {"via", rq->front_http == 2 ? "2 loom" : "1.1 loom"}};
-    for (size_t i = 0; i < 5; i++)
-        total += strlen(added[i][0]) + strlen(added[i][1]);
-    x->strings = malloc(total + 1);
-    if (!x->method || !x->path || !x->strings) {
-        px_release(x);
-        return NULL;
+    size_t ml = strlen(rq->method), pl = strlen(rq->path), il = strlen(ip);
+    int v6 = memchr(ip, ':', il) != NULL, conn = 0;
+    size_t total = ml + 1 + pl + 1 + il;      /* x-forwarded-for's end */
+    total += 4 + 4 + il + 7 + 5 + 7 + al + 1; /* forwarded */
+    for (size_t i = 0; i < rq->nfields; i++) {
+        const loom_hpack_field *f = &rq->fields[i];
+        total += f->name_len + f->value_len;
+        if (field_is(f, "x-forwarded-for")) total += f->value_len + 2;
+        conn |= field_is(f, "connection");
+    }
+    if (total > x->strings_cap) {
+        char *t = malloc(total);
+        if (!t) {
+            px_release(x);
+            return NULL;
+        }
+        free(x->strings);
+        x->strings = t;
+        x->strings_cap = total;
     }
     char *s = x->strings;
-    for (size_t i = 0; i < rq->nfields && x->nfields < MAX_FIELDS - 5; i++) {
+    x->method = s;
+    s = put(s, rq->method, ml + 1);
+    x->path = s;
+    s = put(s, rq->path, pl + 1);
+    /* room left for the 5 added, and a WebSocket's 4 */
+    for (size_t i = 0; i < rq->nfields && x->nfields < MAX_FIELDS - 9; i++) {
         const loom_hpack_field *f = &rq->fields[i];
-        if (hop_by_hop(f, rq->fields, rq->nfields) || field_is(f, "host") ||
+        /* (hop_by_hop() walks the fields for a Connection only when one is there) */
+        if (hop_by_hop(f, rq->fields, conn ? rq->nfields : 0) || field_is(f, "host") ||
             field_is(f, "x-forwarded-for") || field_is(f, "x-forwarded-proto") ||
             field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
             field_is(f, "expect")) /* the front answered it */
             continue;
         x->fields[x->nfields++] = copy_field(&s, f);
     }
-    for (size_t i = 0; i < 5; i++) {
-        loom_hpack_field a = {(const uint8_t *)added[i][0], strlen(added[i][0]),
-                              (const uint8_t *)added[i][1], strlen(added[i][1]), 0};
-        x->fields[x->nfields++] = copy_field(&s, &a);
-    }
+    /* X-Forwarded-For: those the client sent, then its address */
+    char *v = s;
+    for (size_t i = 0; i < rq->nfields; i++)
+        if (field_is(&rq->fields[i], "x-forwarded-for")) {
+            s = put(s, rq->fields[i].value, rq->fields[i].value_len);
+            s = put(s, ", ", 2);
+        }
+    s = put(s, ip, il);
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-for", 15,
+                                                 (const uint8_t *)v, (size_t)(s - v), 0};
+    const char *proto = rq->tls ? "https" : "http";
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-proto", 17,
+                                                 (const uint8_t *)proto, strlen(proto), 0};
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-host", 16,
+                                                 (const uint8_t *)x->authority, al, 0};
+    /* for=IP (an IPv6 one quoted, in brackets);proto=...;host="..." */
+    v = s;
+    s = put(s, v6 ? "for=\"[" : "for=", v6 ? 6 : 4);
+    s = put(s, ip, il);
+    if (v6) s = put(s, "]\"", 2);
+    s = put(s, ";proto=", 7);
+    s = put(s, proto, strlen(proto));
+    s = put(s, ";host=\"", 7);
+    s = put(s, x->authority, al);
+    s = put(s, "\"", 1);
+    x->fields[x->nfields++] =
+        (loom_hpack_field){(const uint8_t *)"forwarded", 9, (const uint8_t *)v, (size_t)(s - v), 0};
+    x->fields[x->nfields++] = (loom_hpack_field){
+        (const uint8_t *)"via", 3, (const uint8_t *)(rq->front_http == 2 ? "2 loom" : "1.1 loom"),
+        rq->front_http == 2 ? 6 : 8, 0};
     if (rq->protocol) { /* RFC 8441: a WebSocket, as an RFC 6455 Upgrade behind */
         unsigned char rnd[16];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) memset(rnd, 7, sizeof(rnd));
         EVP_EncodeBlock((unsigned char *)x->ws_key, rnd, sizeof(rnd));
         x->tunnel = 1;
-        free(x->method);
-        x->method = strdup("GET");
+        x->method = "GET";
         int has_version = 0;
         for (size_t i = 0; i < x->nfields; i++)
             has_version |= field_is(&x->fields[i], "sec-websocket-version");
@@ -1096,10 +1177,6 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
                 px_fail_soon(x, 502, "a WebSocket goes to http:// or unix: backends only");
                 return x;
             }
-        if (!x->method) {
-            px_release(x);
-            return NULL;
-        }
     }
     x->body_end = rq->body_size == 0;
     send_to_backend(x);

@@ -115,6 +115,10 @@ int cl_accepting(const cl_conn *c)
 {
     return c->state != CS_DEAD && !c->shutting && !c->goaway;
 }
+int cl_reusable(const cl_conn *c)
+{
+    return cl_accepting(c) && !c->h1_close && !c->tunneling;
+}
 static int64_t since(const cl_conn *c, uint64_t t)
 {
     return t ? (int64_t)(t - c->t0) : -1;
@@ -405,13 +409,13 @@ static int h1_write_head(cl_conn *c, cl_req *r, int upgrade)
                   "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: %s\r\n",
                   b64);
     }
-    h1_printf(&o, "\r\n");
+    h1_put(&o, "\r\n", 2);
     if (o.overflow) {
         fail(c, CLE_IO, "the request head is larger than %d octets", H1_MAX_HEAD);
         return -1;
     }
     r->req_head_wire = o.len;
-    if (!upgrade && !r->body_read) {
+    if (!upgrade && !r->body_read && r->same_strings) {
         char *t = realloc(c->last.text, o.len);
         if (t) {
             memcpy(t, o.p, o.len);

@@ -169,6 +169,9 @@ cl_req *cl_submitting(const cl_conn *c);
 /* Requests queued or in flight. */
 int cl_load(const cl_conn *c);
 int cl_accepting(const cl_conn *c); /* up (or coming up), not going away */
+/* accepting, and not closing after its current HTTP/1.1 response (nor a
+ * tunnel): a request submitted now (even from a done() callback) goes */
+int cl_reusable(const cl_conn *c);
 /* Microseconds from cl_connect() to the name resolved (-1: an address
  * was given), the connect and the TLS handshake (-1 not reached), and to
  * ready. */

@@ -570,6 +570,11 @@ static void put(h1_out *o, const void *p, size_t n)
     o->len += n;
 }
 
+void h1_put(h1_out *o, const void *p, size_t n)
+{
+    put(o, p, n);
+}
+
 void h1_put_field(h1_out *o, const char *name, size_t nl, const char *value, size_t vl)
 {
     put(o, name, nl);

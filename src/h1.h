@@ -112,6 +112,8 @@ typedef struct {
     int overflow;
 } h1_out;
 void h1_printf(h1_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Octets appended as they are. */
+void h1_put(h1_out *o, const void *p, size_t n);
 /* "name: value\r\n", copied (no formatting). */
 void h1_put_field(h1_out *o, const char *name, size_t nl, const char *value, size_t vl);
 

@@ -25,9 +25,13 @@ typedef struct {
     loop_timer_cb cb;
     void *user;
     uint32_t gen;
-    uint32_t pos; /* in the heap; UINT32_MAX: free */
+    uint32_t pos; /* in the heap; UINT32_MAX: free; SOON: in the soon queue */
     uint32_t next_free;
 } tslot;
+
+/* Timers of 0 ms (run after this turn's events: most timers are those)
+ * wait in a FIFO instead of the heap: no heap work for them. */
+#define SOON (UINT32_MAX - 1)
 
 struct loop {
     int ep;
@@ -37,6 +41,8 @@ struct loop {
     uint32_t nslots, free_slot; /* free list, UINT32_MAX-terminated */
     uint32_t *heap;             /* slot numbers */
     size_t nheap;
+    uint32_t *soon; /* slot numbers, soon[soon_head..nsoon) due */
+    size_t nsoon, soon_head, soon_cap;
     int stop;
 };
 
@@ -70,6 +76,7 @@ void loop_free(loop *l)
     free(l->io);
     free(l->heap);
     free(l->slots);
+    free(l->soon);
     free(l);
 }
 
@@ -142,6 +149,15 @@ static void heap_down(loop *l, size_t i)
     }
 }
 
+static void slot_free(loop *l, uint32_t slot)
+{
+    tslot *t = &l->slots[slot];
+    t->pos = UINT32_MAX;
+    t->gen++;
+    t->next_free = l->free_slot;
+    l->free_slot = slot;
+}
+
 /* Takes heap entry i out; its slot goes back to the free list. */
 static void heap_remove(loop *l, size_t i)
 {
@@ -151,15 +167,37 @@ static void heap_remove(loop *l, size_t i)
         heap_down(l, i);
         heap_up(l, i);
     }
-    tslot *t = &l->slots[slot];
-    t->pos = UINT32_MAX;
-    t->gen++;
-    t->next_free = l->free_slot;
-    l->free_slot = slot;
+    slot_free(l, slot);
+}
+
+/* The timers of 0 ms, in order, and those they set (as when they were
+ * in the heap), up to a bound: a timer that re-arms itself lets I/O in. */
+static void run_soon(loop *l)
+{
+    for (int budget = 4096; l->soon_head < l->nsoon && budget; budget--) {
+        uint32_t slot = l->soon[l->soon_head++];
+        tslot t = l->slots[slot];
+        slot_free(l, slot); /* (a cancelled one: cb NULL) */
+        if (t.cb) t.cb(l, t.user);
+    }
+    if (l->soon_head == l->nsoon) l->soon_head = l->nsoon = 0;
 }
 
 uint64_t loop_timer(loop *l, uint64_t ms, loop_timer_cb cb, void *user)
 {
+    if (!ms && l->nsoon == l->soon_cap) {
+        if (l->soon_head) { /* room at the front: moved down */
+            memmove(l->soon, l->soon + l->soon_head, (l->nsoon - l->soon_head) * sizeof(*l->soon));
+            l->nsoon -= l->soon_head;
+            l->soon_head = 0;
+        } else {
+            size_t n = l->soon_cap ? l->soon_cap * 2 : 64;
+            uint32_t *q = realloc(l->soon, n * sizeof(*q));
+            if (!q) return 0;
+            l->soon = q;
+            l->soon_cap = n;
+        }
+    }
     if (l->free_slot == UINT32_MAX) {
         uint32_t n = l->nslots ? l->nslots * 2 : 64;
         tslot *s = realloc(l->slots, n * sizeof(*s));
@@ -180,11 +218,17 @@ uint64_t loop_timer(loop *l, uint64_t ms, loop_timer_cb cb, void *user)
     uint32_t slot = l->free_slot;
     tslot *t = &l->slots[slot];
     l->free_slot = t->next_free;
-    t->at = loop_now_ms() + ms;
     t->cb = cb;
     t->user = user;
-    heap_set(l, l->nheap++, slot);
-    heap_up(l, l->nheap - 1);
+    if (!ms) {
+        t->at = 0;
+        t->pos = SOON;
+        l->soon[l->nsoon++] = slot;
+    } else {
+        t->at = loop_now_ms() + ms;
+        heap_set(l, l->nheap++, slot);
+        heap_up(l, l->nheap - 1);
+    }
     return (uint64_t)t->gen << 32 | (uint64_t)(slot + 1);
 }
 
@@ -194,6 +238,11 @@ void loop_timer_cancel(loop *l, uint64_t id)
     if (!id || slot >= l->nslots) return;
     tslot *t = &l->slots[slot];
     if (t->gen != gen || t->pos == UINT32_MAX) return; /* fired or cancelled */
+    if (t->pos == SOON) { /* its slot is freed as the queue reaches it */
+        t->cb = NULL;
+        t->gen++;
+        return;
+    }
     heap_remove(l, t->pos);
 }
 
@@ -208,7 +257,9 @@ int loop_run(loop *l)
     l->stop = 0; /* a loop stopped before runs again */
     while (!l->stop) {
         int wait = -1;
-        if (l->nheap) {
+        if (l->nsoon > l->soon_head) {
+            wait = 0;
+        } else if (l->nheap) {
             uint64_t now = loop_now_ms();
             wait = at_of(l, 0) <= now ? 0 : (int)(at_of(l, 0) - now);
             if (wait > 1000) wait = 1000;
@@ -219,6 +270,7 @@ int loop_run(loop *l)
             int fd = evs[i].data.fd;
             if (fd < l->nio && l->io[fd].cb) l->io[fd].cb(l, fd, evs[i].events, l->io[fd].user);
         }
+        run_soon(l);
         uint64_t now = loop_now_ms();
         while (l->nheap && at_of(l, 0) <= now) {
             tslot t = l->slots[l->heap[0]];

@@ -183,10 +183,17 @@ int proxy_route(const proxy_conf *pc, const char *path, size_t len)
 
 typedef struct bstate bstate;
 
+/* A connection to a backend. Over HTTP/1.1 it carries one request at a
+ * time: idle, it waits in its backend's idle list; over HTTP/2 it stays
+ * there while it takes streams. */
 typedef struct pconn {
-    struct pconn *next;
+    struct pconn *next;          /* the backend's connections */
+    struct pconn *inext, *iprev; /* its idle list */
     bstate *b;
     cl_conn *cl;
+    int load; /* requests of ours on it, not done */
+    int h2;   /* it speaks HTTP/2 (streams multiplex) */
+    int idle; /* in b's idle list */
 } pconn;
 
 /* A backend as this worker knows it, by URL: it outlives configurations
@@ -199,8 +206,10 @@ struct bstate {
     int connect_timeout_ms, max_conns;
     pconn *conns;
     int nconns;
-    int outstanding; /* requests in flight */
-    int fails;       /* failures in a row */
+    pconn *idle;               /* connections that take a request now */
+    px *wait_head, *wait_tail; /* requests waiting for one (all busy, at the bound) */
+    int outstanding;           /* requests in flight */
+    int fails;                 /* failures in a row */
     uint64_t down_until;
     char why[200]; /* why its last connection failed (TLS, refused...) */
 };
@@ -209,6 +218,8 @@ struct proxy_pool {
     loop *l;
     bstate *bs;
     uint64_t rr;
+    px *spare; /* released, for the next requests */
+    int nspare;
 };
 
 proxy_pool *proxy_pool_new(loop *l)
@@ -232,6 +243,8 @@ int proxy_pool_close(proxy_pool *pp)
     return n;
 }
 
+static void px_spares_free(proxy_pool *pp);
+
 void proxy_pool_free(proxy_pool *pp)
 {
     if (!pp) return;
@@ -247,6 +260,7 @@ void proxy_pool_free(proxy_pool *pp)
         if (b->tls) SSL_CTX_free(b->tls);
         free(b);
     }
+    px_spares_free(pp);
     free(pp);
 }
 
@@ -278,10 +292,41 @@ static uint64_t now_ms(void)
     return cl_now_us() / 1000;
 }
 
+static void idle_add(pconn *k)
+{
+    bstate *b = k->b;
+    if (k->idle || !b) return;
+    k->idle = 1;
+    k->iprev = NULL;
+    k->inext = b->idle;
+    if (b->idle) b->idle->iprev = k;
+    b->idle = k;
+}
+
+static void idle_del(pconn *k)
+{
+    if (!k->idle) return;
+    k->idle = 0;
+    if (k->iprev)
+        k->iprev->inext = k->inext;
+    else
+        k->b->idle = k->inext;
+    if (k->inext) k->inext->iprev = k->iprev;
+    k->inext = k->iprev = NULL;
+}
+
+static void dispatch(bstate *b);
+
 static void conn_ready(cl_conn *c)
 {
     pconn *k = cl_user(c);
-    if (k->b) k->b->fails = 0; /* it answers again */
+    if (!k->b) return;
+    k->b->fails = 0;                               /* it answers again */
+    if (cl_protocol(c) == CL_PROTO_H2 && !k->h2) { /* https:// that chose h2 */
+        k->h2 = 1;
+        idle_add(k);
+        dispatch(k->b);
+    }
 }
 
 static void backend_failed(bstate *b, int fail_max, int fail_ms)
@@ -302,61 +347,71 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
         return;
     }
     if (err != CLE_NONE) snprintf(b->why, sizeof(b->why), "%s", why);
+    idle_del(k);
     for (pconn **pp = &b->conns; *pp; pp = &(*pp)->next)
         if (*pp == k) {
             *pp = k->next;
             b->nconns--;
             break;
         }
-    free(k);
+    k->b = NULL;
+    /* the done() of its requests follow: the last frees it */
+    if (!k->load) free(k);
+    dispatch(b); /* one fewer: a waiting request may open another */
 }
 
-/* A connection for one more request to b: an idle HTTP/1.1 one, a new one
- * while under the bound, else the least loaded (its queue); HTTP/2: the
- * one there is (its streams multiplex; the client runtime queues above
- * the backend's MAX_CONCURRENT_STREAMS). */
-static cl_conn *conn_for(bstate *b, int fresh)
+static pconn *conn_new(bstate *b)
 {
-    int h2 = b->def.kind == BK_H2C;
-    cl_conn *best = NULL;
-    int best_load = 1 << 30;
-    for (pconn *k = b->conns; k; k = k->next) {
-        if (!k->cl || !cl_accepting(k->cl)) continue;
-        int load = cl_load(k->cl);
-        if (load < best_load) best = k->cl, best_load = load;
+    pconn *k = calloc(1, sizeof(*k));
+    if (!k) return NULL;
+    cl_opts o;
+    memset(&o, 0, sizeof(o));
+    o.mode = b->def.kind == BK_H2C ? CL_H2C : b->def.kind == BK_TLS ? CL_TLS : CL_H1;
+    o.tls = b->tls;
+    o.allow_h1 = 1;
+    o.verify = 1;
+    o.connect_timeout_ms = b->connect_timeout_ms > 0 ? b->connect_timeout_ms : 5000;
+    if (b->def.kind == BK_UNIX) {
+        o.addr = (const struct sockaddr *)&b->def.sun;
+        o.addrlen = sizeof(b->def.sun);
     }
-    if (best && (h2 || best_load == 0) && !(fresh && b->nconns < b->max_conns)) return best;
-    if (!best || b->nconns < b->max_conns) {
-        pconn *k = calloc(1, sizeof(*k));
-        if (!k) return best;
-        cl_opts o;
-        memset(&o, 0, sizeof(o));
-        o.mode = b->def.kind == BK_H2C ? CL_H2C : b->def.kind == BK_TLS ? CL_TLS : CL_H1;
-        o.tls = b->tls;
-        o.allow_h1 = 1;
-        o.verify = 1;
-        o.connect_timeout_ms = b->connect_timeout_ms > 0 ? b->connect_timeout_ms : 5000;
-        if (b->def.kind == BK_UNIX) {
-            o.addr = (const struct sockaddr *)&b->def.sun;
-            o.addrlen = sizeof(b->def.sun);
-        }
-        loom_config_default(&o.h2, LOOM_CLIENT);
-        o.h2.enable_push = 0;
-        o.h2.manual_window = 1; /* the backend slows with the client */
-        o.h2.initial_window_size = 256u * 1024;
-        o.h2.no_frame_events = 1;
-        k->b = b;
-        k->cl = cl_connect(b->pp->l, b->def.host, b->def.port, &o, &conn_cb, k);
-        if (!k->cl) {
-            free(k);
-            return best;
-        }
-        k->next = b->conns;
-        b->conns = k;
-        b->nconns++;
-        return k->cl;
+    loom_config_default(&o.h2, LOOM_CLIENT);
+    o.h2.enable_push = 0;
+    o.h2.manual_window = 1; /* the backend slows with the client */
+    o.h2.initial_window_size = 256u * 1024;
+    o.h2.no_frame_events = 1;
+    k->b = b;
+    k->cl = cl_connect(b->pp->l, b->def.host, b->def.port, &o, &conn_cb, k);
+    if (!k->cl) {
+        free(k);
+        return NULL;
     }
-    return best;
+    k->next = b->conns;
+    b->conns = k;
+    b->nconns++;
+    if (b->def.kind == BK_H2C) { /* HTTP/2 from the start: its streams multiplex */
+        k->h2 = 1;
+        idle_add(k);
+    }
+    return k;
+}
+
+/* A connection for one more request to b: an idle one (HTTP/2: the one
+ * there is), else a new one while under the bound, else none (the
+ * request waits in b's queue for the first that frees). fresh: a new one
+ * first, if under the bound. O(1): no walk of the connections. */
+static pconn *conn_for(bstate *b, int fresh)
+{
+    if (fresh && b->nconns < b->max_conns) {
+        pconn *k = conn_new(b);
+        if (k) return k;
+    }
+    while (b->idle) {
+        pconn *k = b->idle;
+        if (k->cl && cl_reusable(k->cl)) return k;
+        idle_del(k);
+    }
+    return b->nconns < b->max_conns ? conn_new(b) : NULL;
 }
 
 /* ---- a proxied request ---- */
@@ -427,15 +482,15 @@ struct px {
     const proxy_front *ops;
     void *front;
     cl_req req;
+    pconn *pc;                      /* the connection req is on (NULL: none) */
+    px *wnext;                      /* in its backend's wait queue */
+    int waiting;                    /* for a connection */
     bstate *bk[PROXY_MAX_BACKENDS]; /* the route's, in the pool */
     int nbk, cur, tries;
     int balance, fail_max, fail_ms, first_byte_ms, idle_ms, host_backend;
-    /* the request, owned */
-    char *method, *path;
-    char authority[300];
-    loom_hpack_field fields[MAX_FIELDS];
+    /* the request: its strings in strings */
+    const char *method, *path;
     size_t nfields;
-    char *strings; /* the fields' names and values */
     chunks body;
     int body_end;
     uint64_t body_taken; /* octets the backend took (none: a retry is safe) */
@@ -454,11 +509,20 @@ struct px {
     /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
      * behind): the key sent, then a tunnel */
     int tunnel;
-    int fresh; /* the next try on a new connection */
-    char ws_key[32];
+    int fresh;       /* the next try on a new connection */
     int soon_status; /* a failure said from the loop (px_fail_soon) */
+    px *next_spare;  /* in the pool's spares */
+    /* from here on, not zeroed for each request (set before use); a spare
+     * keeps its strings buffer */
+    char *strings; /* method, path, the fields' names and values */
+    size_t strings_cap;
+    char authority[300];
+    loom_hpack_field fields[MAX_FIELDS];
+    char ws_key[32];
     char soon_why[120];
 };
+
+#define PX_SPARES 256 /* px kept per worker for the next requests */
 
 /* A name lowercased as it is copied: HTTP/1.1 peers send any case,
  * HTTP/2 ones want lowercase (RFC 9113 §8.2.1). */
@@ -519,16 +583,87 @@ static void px_timer_cancel(px *x)
     x->timer = 0;
 }
 
+static void px_go(px *x, pconn *k);
+
+/* The requests waiting for b's connections get those that take one. */
+static void dispatch(bstate *b)
+{
+    while (b->wait_head) {
+        pconn *k = conn_for(b, 0);
+        if (!k) return;
+        px *x = b->wait_head;
+        b->wait_head = x->wnext;
+        if (!b->wait_head) b->wait_tail = NULL;
+        x->wnext = NULL;
+        x->waiting = 0;
+        px_go(x, k);
+    }
+}
+
+static void px_unwait(px *x)
+{
+    if (!x->waiting) return;
+    bstate *b = x->bk[x->cur];
+    for (px **pp = &b->wait_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->wnext)
+        if (*pp == x) {
+            *pp = x->wnext;
+            if (b->wait_tail == x) b->wait_tail = prev;
+            break;
+        }
+    x->wnext = NULL;
+    x->waiting = 0;
+}
+
+/* x's request is off its connection (done, or cancelled): the connection,
+ * when it takes another, goes to a waiting request or the idle list. */
+static void px_detach(px *x)
+{
+    pconn *k = x->pc;
+    if (!k) return;
+    x->pc = NULL;
+    k->load--;
+    if (!k->cl) { /* closed: the last request frees it */
+        if (!k->load) free(k);
+        return;
+    }
+    if (!k->b) return; /* the pool is gone */
+    if (!cl_reusable(k->cl)) {
+        idle_del(k);
+        return;
+    }
+    if (k->load && !k->h2) return;
+    idle_add(k);
+    dispatch(k->b);
+}
+
+/* The backend request is given up: out of the wait queue, or cancelled
+ * on its connection. */
+static void px_abandon(px *x)
+{
+    bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
+    if (b && b->outstanding) b->outstanding--;
+    px_unwait(x);
+    if (x->pc) {
+        cl_cancel(&x->req);
+        px_detach(x);
+    }
+}
+
 static void px_release(px *x)
 {
     px_timer_cancel(x);
     chunks_free(&x->body);
     chunks_free(&x->resp);
-    free(x->method);
-    free(x->path);
-    free(x->strings);
     free(x->trailer_strings);
     free(x->trailers);
+    proxy_pool *pp = x->pp;
+    if (pp->nspare < PX_SPARES) {
+        x->next_spare = pp->spare;
+        pp->spare = x;
+        pp->nspare++;
+        return;
+    }
+    free(x->strings);
     free(x);
 }
 
@@ -592,8 +727,7 @@ static void timer_fired(loop *l, void *user)
         return;
     }
     bstate *b = x->bk[x->cur];
-    if (b->outstanding) b->outstanding--;
-    cl_cancel(&x->req);
+    px_abandon(x);
     backend_failed(b, x->fail_max, x->fail_ms);
     px_fail(x, 504, "%s",
             x->head_done ? "the response stalled (idle timeout)"
@@ -648,9 +782,7 @@ static void tunnel_open(px *x, const loom_hpack_field *f, size_t n)
         if (field_is(&f[i], "sec-websocket-accept"))
             ok = f[i].value_len == strlen(want) && !memcmp(f[i].value, want, f[i].value_len);
     if (!ok) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "the backend's WebSocket answer has a wrong Sec-WebSocket-Accept");
         return;
     }
@@ -681,9 +813,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     }
     if (info || x->failed) return; /* 1xx: not passed on */
     if (status == 101) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "the backend switched protocols unasked");
         return;
     }
@@ -692,19 +822,21 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     px_timer(x, x->idle_ms);
     loom_hpack_field out[MAX_FIELDS + 1];
     size_t k = 0, names = 0;
-    for (size_t i = 0; i < n; i++)
+    int conn = 0;
+    for (size_t i = 0; i < n; i++) {
         names += f[i].name_len;
+        conn |= field_is(&f[i], "connection");
+    }
     /* HTTP/1.1 names in any case; HTTP/2 wants them lowercase (RFC 9113
      * §8.2.1) */
-    char *low = malloc(names + 1), *q = low;
+    char stack[2048], *low = names < sizeof(stack) ? stack : malloc(names + 1), *q = low;
     if (!low) {
-        if (x->bk[x->cur]->outstanding) x->bk[x->cur]->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
     for (size_t i = 0; i < n && k < MAX_FIELDS; i++) {
-        if (hop_by_hop(&f[i], f, n) || !f[i].name_len || f[i].name[0] == ':') continue;
+        if (hop_by_hop(&f[i], f, conn ? n : 0) || !f[i].name_len || f[i].name[0] == ':') continue;
         lower_copy(q, f[i].name, f[i].name_len);
         out[k] = f[i];
         out[k++].name = (const uint8_t *)q;
@@ -715,7 +847,7 @@ static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n,
     out[k++] = (loom_hpack_field){(const uint8_t *)"via", 3,
                                   (const uint8_t *)(h2 ? "2 loom" : "1.1 loom"), h2 ? 6 : 8, 0};
     if (!x->freed) x->ops->head(x->front, status, out, k, r->head_ended);
-    free(low);
+    if (low != stack) free(low);
 }
 
 static void req_data(cl_req *r, const uint8_t *p, size_t n)
@@ -723,9 +855,7 @@ static void req_data(cl_req *r, const uint8_t *p, size_t n)
     px *x = r->user;
     if (x->failed) return;
     if (chunks_add(&x->resp, p, n) < 0) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
@@ -768,6 +898,7 @@ static void req_done(cl_req *r, int outcome)
     px *x = r->user;
     bstate *b = x->bk[x->cur];
     if (b->outstanding) b->outstanding--;
+    px_detach(x);
     if (x->failed) return;
     if (outcome == CL_DONE_OK) {
         if (!x->head_done) {
@@ -839,12 +970,40 @@ static void send_to_backend(px *x)
     x->cur = pick(x);
     x->tries++;
     bstate *b = x->bk[x->cur];
-    cl_conn *c = conn_for(b, x->fresh);
+    memset(&x->req, 0, sizeof(x->req));
+    pconn *k = conn_for(b, x->fresh);
     x->fresh = 0;
-    if (!c) {
+    if (!k && !b->nconns) {
         px_fail(x, 502, "out of memory");
         return;
     }
+    b->outstanding++;
+    px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
+    if (k) {
+        px_go(x, k);
+        return;
+    }
+    /* every connection busy, at the bound: the first to free takes it (a
+     * request tried again goes first) */
+    x->waiting = 1;
+    if (x->tries > 1) {
+        x->wnext = b->wait_head;
+        b->wait_head = x;
+        if (!b->wait_tail) b->wait_tail = x;
+    } else {
+        x->wnext = NULL;
+        if (b->wait_tail)
+            b->wait_tail->wnext = x;
+        else
+            b->wait_head = x;
+        b->wait_tail = x;
+    }
+}
+
+/* x's request on k (to x->bk[x->cur]). */
+static void px_go(px *x, pconn *k)
+{
+    bstate *b = x->bk[x->cur];
     cl_req *r = &x->req;
     memset(r, 0, sizeof(*r));
     r->method = x->method;
@@ -861,15 +1020,50 @@ static void send_to_backend(px *x)
         r->body_size = -1;
     }
     r->tunnel = (uint8_t)x->tunnel;
-    b->outstanding++;
-    px_timer(x, x->body_end && !x->body.head ? x->first_byte_ms : x->idle_ms);
-    cl_submit(c, r);
+    x->pc = k;
+    k->load++;
+    if (!k->h2) idle_del(k);
+    cl_submit(k->cl, r);
+}
+
+static void px_spares_free(proxy_pool *pp)
+{
+    while (pp->spare) {
+        px *x = pp->spare;
+        pp->spare = x->next_spare;
+        free(x->strings);
+        free(x);
+    }
+    pp->nspare = 0;
+}
+
+/* A px for a new request: a spare, or a new one; zeroed up to strings. */
+static px *px_new(proxy_pool *pp)
+{
+    px *x = pp->spare;
+    if (x) {
+        pp->spare = x->next_spare;
+        pp->nspare--;
+    } else if (!(x = malloc(sizeof(*x)))) {
+        return NULL;
+    } else {
+        x->strings = NULL;
+        x->strings_cap = 0;
+    }
+    memset(x, 0, offsetof(px, strings));
+    return x;
+}
+
+static char *put(char *s, const void *p, size_t n)
+{
+    memcpy(s, p, n);
+    return s + n;
 }
 
 px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_request *rq,
                 const proxy_front *ops, void *front)
 {
-    px *x = calloc(1, sizeof(*x));
+    px *x = px_new(pp);
     if (!x) return NULL;
     const proute *rt = &pc->r[route];
     x->pp = pp;
@@ -884,58 +1078,86 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
     x->host_backend = pc->o.host_backend;
     for (int i = 0; i < rt->nb; i++)
         if ((x->bk[x->nbk] = backend_state(pp, pc, &rt->b[i]))) x->nbk++;
-    x->method = strdup(rq->method);
-    x->path = strdup(rq->path);
-    snprintf(x->authority, sizeof(x->authority), "%s", rq->authority ? rq->authority : "");
+    size_t al = rq->authority ? strlen(rq->authority) : 0;
+    if (al >= sizeof(x->authority)) al = sizeof(x->authority) - 1;
+    if (al) memcpy(x->authority, rq->authority, al);
+    x->authority[al] = 0;
     /* the fields that go on, then the ones a proxy adds (RFC 7239, the
-     * X-Forwarded-* every application server reads, RFC 9110 §7.6.3) */
-    char xff[600] = "", fwd[700];
-    size_t total = 0;
-    for (size_t i = 0; i < rq->nfields; i++)
-        total += rq->fields[i].name_len + rq->fields[i].value_len;
+     * X-Forwarded-* every application server reads, RFC 9110 §7.6.3), in
+     * one buffer with the method and the path */
     const char *ip = rq->client_ip ? rq->client_ip : "unknown";
-    for (size_t i = 0; i < rq->nfields; i++)
-        if (field_is(&rq->fields[i], "x-forwarded-for"))
-            snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%.*s, ",
-                     (int)rq->fields[i].value_len, (const char *)rq->fields[i].value);
-    snprintf(xff + strlen(xff), sizeof(xff) - strlen(xff), "%s", ip);
-    int v6 = strchr(ip, ':') != NULL;
-    snprintf(fwd, sizeof(fwd), "for=%s%s%s%s;proto=%s;host=\"%s\"", v6 ? "\"[" : "", ip,
-             v6 ? "]" : "", v6 ? "\"" : "", rq->tls ? "https" : "http", x->authority);
-    const char *added[][2] = {{"x-forwarded-for", xff},
-                              {"x-forwarded-proto", rq->tls ? "https" : "http"},
-                              {"x-forwarded-host", x->authority},
-                              {"forwarded", fwd},
-                              {"via", rq->front_http == 2 ? "2 loom" : "1.1 loom"}};
-    for (size_t i = 0; i < 5; i++)
-        total += strlen(added[i][0]) + strlen(added[i][1]);
-    x->strings = malloc(total + 1);
-    if (!x->method || !x->path || !x->strings) {
-        px_release(x);
-        return NULL;
+    size_t ml = strlen(rq->method), pl = strlen(rq->path), il = strlen(ip);
+    int v6 = memchr(ip, ':', il) != NULL, conn = 0;
+    size_t total = ml + 1 + pl + 1 + il;      /* x-forwarded-for's end */
+    total += 4 + 4 + il + 7 + 5 + 7 + al + 1; /* forwarded */
+    for (size_t i = 0; i < rq->nfields; i++) {
+        const loom_hpack_field *f = &rq->fields[i];
+        total += f->name_len + f->value_len;
+        if (field_is(f, "x-forwarded-for")) total += f->value_len + 2;
+        conn |= field_is(f, "connection");
+    }
+    if (total > x->strings_cap) {
+        char *t = malloc(total);
+        if (!t) {
+            px_release(x);
+            return NULL;
+        }
+        free(x->strings);
+        x->strings = t;
+        x->strings_cap = total;
     }
     char *s = x->strings;
-    for (size_t i = 0; i < rq->nfields && x->nfields < MAX_FIELDS - 5; i++) {
+    x->method = s;
+    s = put(s, rq->method, ml + 1);
+    x->path = s;
+    s = put(s, rq->path, pl + 1);
+    /* room left for the 5 added, and a WebSocket's 4 */
+    for (size_t i = 0; i < rq->nfields && x->nfields < MAX_FIELDS - 9; i++) {
         const loom_hpack_field *f = &rq->fields[i];
-        if (hop_by_hop(f, rq->fields, rq->nfields) || field_is(f, "host") ||
+        /* (hop_by_hop() walks the fields for a Connection only when one is there) */
+        if (hop_by_hop(f, rq->fields, conn ? rq->nfields : 0) || field_is(f, "host") ||
             field_is(f, "x-forwarded-for") || field_is(f, "x-forwarded-proto") ||
             field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
             field_is(f, "expect")) /* the front answered it */
             continue;
         x->fields[x->nfields++] = copy_field(&s, f);
     }
-    for (size_t i = 0; i < 5; i++) {
-        loom_hpack_field a = {(const uint8_t *)added[i][0], strlen(added[i][0]),
-                              (const uint8_t *)added[i][1], strlen(added[i][1]), 0};
-        x->fields[x->nfields++] = copy_field(&s, &a);
-    }
+    /* X-Forwarded-For: those the client sent, then its address */
+    char *v = s;
+    for (size_t i = 0; i < rq->nfields; i++)
+        if (field_is(&rq->fields[i], "x-forwarded-for")) {
+            s = put(s, rq->fields[i].value, rq->fields[i].value_len);
+            s = put(s, ", ", 2);
+        }
+    s = put(s, ip, il);
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-for", 15,
+                                                 (const uint8_t *)v, (size_t)(s - v), 0};
+    const char *proto = rq->tls ? "https" : "http";
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-proto", 17,
+                                                 (const uint8_t *)proto, strlen(proto), 0};
+    x->fields[x->nfields++] = (loom_hpack_field){(const uint8_t *)"x-forwarded-host", 16,
+                                                 (const uint8_t *)x->authority, al, 0};
+    /* for=IP (an IPv6 one quoted, in brackets);proto=...;host="..." */
+    v = s;
+    s = put(s, v6 ? "for=\"[" : "for=", v6 ? 6 : 4);
+    s = put(s, ip, il);
+    if (v6) s = put(s, "]\"", 2);
+    s = put(s, ";proto=", 7);
+    s = put(s, proto, strlen(proto));
+    s = put(s, ";host=\"", 7);
+    s = put(s, x->authority, al);
+    s = put(s, "\"", 1);
+    x->fields[x->nfields++] =
+        (loom_hpack_field){(const uint8_t *)"forwarded", 9, (const uint8_t *)v, (size_t)(s - v), 0};
+    x->fields[x->nfields++] = (loom_hpack_field){
+        (const uint8_t *)"via", 3, (const uint8_t *)(rq->front_http == 2 ? "2 loom" : "1.1 loom"),
+        rq->front_http == 2 ? 6 : 8, 0};
     if (rq->protocol) { /* RFC 8441: a WebSocket, as an RFC 6455 Upgrade behind */
         unsigned char rnd[16];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) memset(rnd, 7, sizeof(rnd));
         EVP_EncodeBlock((unsigned char *)x->ws_key, rnd, sizeof(rnd));
         x->tunnel = 1;
-        free(x->method);
-        x->method = strdup("GET");
+        x->method = "GET";
         int has_version = 0;
         for (size_t i = 0; i < x->nfields; i++)
             has_version |= field_is(&x->fields[i], "sec-websocket-version");
@@ -955,10 +1177,6 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
                 px_fail_soon(x, 502, "a WebSocket goes to http:// or unix: backends only");
                 return x;
             }
-        if (!x->method) {
-            px_release(x);
-            return NULL;
-        }
     }
     x->body_end = rq->body_size == 0;
     send_to_backend(x);
@@ -968,9 +1186,7 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
 void proxy_body(px *x, const uint8_t *p, size_t n, int end)
 {
     if (n && chunks_add(&x->body, p, n) < 0) {
-        bstate *b = x->bk[x->cur];
-        if (b->outstanding) b->outstanding--;
-        cl_cancel(&x->req);
+        px_abandon(x);
         px_fail(x, 502, "out of memory");
         return;
     }
@@ -1001,10 +1217,8 @@ void proxy_free(px *x)
 {
     if (!x || x->freed) return;
     if (!x->done && !x->failed) {
-        bstate *b = x->cur >= 0 ? x->bk[x->cur] : NULL;
-        if (b && b->outstanding) b->outstanding--;
         x->failed = 1;
-        cl_cancel(&x->req);
+        px_abandon(x);
     }
     x->freed = 1;
     px_timer_cancel(x);

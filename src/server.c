@@ -278,8 +278,40 @@ static void log_escape(char *dst, size_t cap, const char *src, int json)
 
 static void peer_text(const hconn *c, char *out, size_t cap)
 {
+    if (!c->peer_v6 && cap >= 16) { /* (glibc's inet_ntop printf's: once per proxied request) */
+        char *o = out;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = c->peer_ip[i];
+            if (v >= 100) *o++ = (char)('0' + v / 100);
+            if (v >= 10) *o++ = (char)('0' + v / 10 % 10);
+            *o++ = (char)('0' + v % 10);
+            *o++ = i < 3 ? '.' : 0;
+        }
+        return;
+    }
     if (!inet_ntop(c->peer_v6 ? AF_INET6 : AF_INET, c->peer_ip, out, (socklen_t)cap))
         snprintf(out, cap, "-");
+}
+
+/* s[0..n) as a string in out (cut at cap - 1) */
+static void copy_str(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - 1) n = cap - 1;
+    if (n) memcpy(out, s, n);
+    out[n] = 0;
+}
+
+/* A status code's text (3 digits: what HTTP/1.1 and HPACK carry) */
+static size_t status_digits(char st[8], int status)
+{
+    if (status >= 100 && status <= 999) {
+        st[0] = (char)('0' + status / 100);
+        st[1] = (char)('0' + status / 10 % 10);
+        st[2] = (char)('0' + status % 10);
+        st[3] = 0;
+        return 3;
+    }
+    return (size_t)snprintf(st, 8, "%d", status);
 }
 
 /* One line per request, in --log-format: nginx's "combined" (what log
@@ -771,10 +803,8 @@ static void pxf_head(void *front, int status, const loom_hpack_field *f, size_t 
     }
     char st[8];
     loom_hpack_field out[130];
-    size_t k = 0;
-    snprintf(st, sizeof(st), "%d", status);
-    out[k++] =
-        (loom_hpack_field){(const uint8_t *)":status", 7, (const uint8_t *)st, strlen(st), 0};
+    size_t k = 0, sl = status_digits(st, status);
+    out[k++] = (loom_hpack_field){(const uint8_t *)":status", 7, (const uint8_t *)st, sl, 0};
     for (size_t i = 0; i < n && k < sizeof(out) / sizeof(out[0]); i++)
         out[k++] = f[i];
     int nobody = end || !strcmp(r->method, "HEAD") || status == 204 || status == 304;
@@ -1044,10 +1074,9 @@ static void proxy_h2(hconn *c, int32_t sid, const loom_event *ev, const req_view
         return;
     }
     char method[16], path[4096], authority[300], ip[INET6_ADDRSTRLEN];
-    snprintf(method, sizeof(method), "%.*s", (int)v->method_len, v->method);
-    snprintf(path, sizeof(path), "%.*s", (int)v->path_len, v->path);
-    snprintf(authority, sizeof(authority), "%.*s", (int)v->authority_len,
-             v->authority ? v->authority : "");
+    copy_str(method, sizeof(method), v->method, v->method_len);
+    copy_str(path, sizeof(path), v->path, v->path_len);
+    copy_str(authority, sizeof(authority), v->authority, v->authority ? v->authority_len : 0);
     peer_text(c, ip, sizeof(ip));
     proxy_request rq = {method, authority,
                         path,   f,

@@ -584,7 +584,7 @@ static void on_done(cl_req *cr, int outcome)
     if (outcome != CL_DONE_OK) {
         if (P.over)
             fail_res(r, "not done when the load timed out (%g s)", P.timeout);
-        else if (cr->h2_code)
+        else if (cr->h2_code && pc && pc->cl == cr->conn) /* the stream, not the connection */
             fail_res(r, "the server reset the stream (%s)", loom_h2_code_name(cr->h2_code));
         else
             fail_res(r, "%s", o->why[0] ? o->why : "the connection failed");

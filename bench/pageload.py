@@ -556,9 +556,10 @@ def main():
     for tool in ["openssl"] + a.servers:
         if not shutil.which(tool):
             sys.exit("bench/pageload.py needs %s (tools/deps.sh bench)" % tool)
-    helptext = subprocess.run([a.loom, "bench", "--help"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT).stdout.decode(errors="replace")
-    if "--page" not in helptext:
+    said = "".join(subprocess.run([a.loom, "bench"] + args, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT).stdout.decode(errors="replace")
+                   for args in (["--help"], ["--page"]))
+    if "--page" not in said:
         sys.exit("%s bench has no --page (build it from a tree that has it)" % a.loom)
 
     tmp = tempfile.mkdtemp(prefix="loom-bench-pageload-")

@@ -120,6 +120,7 @@ struct relay {
     double loss;
     uint64_t prng;
     uint64_t timer_at;
+    uint64_t accept_paused; /* ns: listeners out of the set until then (EMFILE), or 0 */
     uint8_t *buf;
     _Atomic uint64_t st_conns, st_up, st_down, st_lost;
 };
@@ -497,6 +498,15 @@ static void *relay_thread(void *arg)
             if (t < next) next = t;
             pc = &c->next;
         }
+        if (r->accept_paused) {
+            if (now >= r->accept_paused) { /* descriptors may be free again */
+                r->accept_paused = 0;
+                for (listener *l = r->listeners; l; l = l->next)
+                    want(r, &l->ep, EPOLLIN);
+            } else if (r->accept_paused < next) {
+                next = r->accept_paused;
+            }
+        }
         int timeout = -1;
         if (next != NEVER && next <= now_ns())
             timeout = 0;
@@ -521,6 +531,16 @@ static void *relay_thread(void *arg)
                 listener *l = e->owner;
                 for (int k = 0; k < 64; k++) {
                     int fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                                   errno == ENOMEM)) {
+                        /* out of descriptors: the pending connection stays
+                         * in the backlog and would wake the loop at once,
+                         * again and again; listeners rest for 100 ms */
+                        for (listener *q = r->listeners; q; q = q->next)
+                            want(r, &q->ep, 0);
+                        r->accept_paused = now_ns() + 100000000u;
+                        break;
+                    }
                     if (fd < 0) break;
                     conn_new(r, l, fd);
                 }

@@ -28,6 +28,7 @@
 #include "../client.h"
 #include "../h1.h"
 #include "../tls.h"
+#include "cli_util.h"
 #include "histo.h"
 #include "pageload.h"
 #include "loom/loom.h"
@@ -591,33 +592,10 @@ static const char bench_usage[] =
 static int uri_parse(const char *u, char *scheme, char *host, char *port, char *authority,
                      char **path)
 {
-    const char *p = strstr(u, "://");
-    if (!p || (size_t)(p - u) >= 8) return -1;
-    snprintf(scheme, 8, "%.*s", (int)(p - u), u);
-    if (strcmp(scheme, "http") && strcmp(scheme, "https")) return -1;
-    p += 3;
-    const char *slash = strchr(p, '/');
-    size_t al = slash ? (size_t)(slash - p) : strlen(p);
-    if (!al || al >= 300) return -1;
-    snprintf(authority, 300, "%.*s", (int)al, p);
-    const char *colon;
-    if (authority[0] == '[') {
-        const char *e = strchr(authority, ']');
-        if (!e) return -1;
-        snprintf(host, 256, "%.*s", (int)(e - authority - 1), authority + 1);
-        colon = e[1] == ':' ? e + 1 : NULL;
-    } else {
-        colon = strrchr(authority, ':');
-        snprintf(host, 256, "%.*s", (int)(colon ? (size_t)(colon - authority) : al), authority);
-    }
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (*end || v < 1 || v > 65535 || end == colon + 1) return -1;
-    }
-    snprintf(port, 8, "%s", colon ? colon + 1 : (scheme[4] ? "443" : "80"));
-    *path = strdup(slash ? slash : "/");
-    return host[0] ? 0 : -1;
+    const char *p;
+    if (cli_url_split(u, scheme, host, port, authority, &p) < 0) return -1;
+    *path = strdup(*p == '/' ? p : "/");
+    return *path ? 0 : -1;
 }
 
 static int add_uri(const char *u)
@@ -648,14 +626,7 @@ static int add_uri(const char *u)
 
 static int num(const char *flag, const char *v, double lo, double hi, double *out)
 {
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "loom bench: %s needs a number from %g to %g\n", flag, lo, hi);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return cli_number("loom bench", flag, v, lo, hi, out);
 }
 
 static int read_file(const char *path, uint8_t **data, size_t *len)

@@ -33,6 +33,7 @@
 #include "../client.h"
 #include "../loop.h"
 #include "../tls.h"
+#include "cli_util.h"
 #include "links.h"
 #include "loom/loom.h"
 #include "relay.h"
@@ -165,38 +166,6 @@ static void note_error(const char *fmt, ...)
 
 /* ---- URLs and origins ---- */
 
-static int split_url(const char *u, char *scheme, char *host, char *port, char *authority,
-                     const char **path)
-{
-    const char *p = strstr(u, "://");
-    if (!p || (size_t)(p - u) >= 8) return -1;
-    snprintf(scheme, 8, "%.*s", (int)(p - u), u);
-    if (strcmp(scheme, "http") && strcmp(scheme, "https")) return -1;
-    p += 3;
-    size_t al = strcspn(p, "/?#");
-    if (!al || al >= 300) return -1;
-    snprintf(authority, 300, "%.*s", (int)al, p);
-    if (strchr(authority, '@')) return -1; /* no user info */
-    const char *colon;
-    if (authority[0] == '[') {
-        const char *e = strchr(authority, ']');
-        if (!e) return -1;
-        snprintf(host, 256, "%.*s", (int)(e - authority - 1), authority + 1);
-        colon = e[1] == ':' ? e + 1 : NULL;
-    } else {
-        colon = strrchr(authority, ':');
-        snprintf(host, 256, "%.*s", (int)(colon ? (size_t)(colon - authority) : al), authority);
-    }
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (*end || v < 1 || v > 65535 || end == colon + 1) return -1;
-    }
-    snprintf(port, 8, "%s", colon ? colon + 1 : (scheme[4] ? "443" : "80"));
-    *path = p + al;
-    return host[0] ? 0 : -1;
-}
-
 static porigin *origin_of(const char *scheme, const char *host, const char *port,
                           const char *authority)
 {
@@ -233,21 +202,26 @@ static porigin *origin_of(const char *scheme, const char *host, const char *port
 }
 
 /* The resource at url (absolute), found or added; NULL when the table is full. */
-static pres *res_of(const char *url, int kind)
+static pres *res_of(const char *given, int kind)
 {
+    char scheme[8], host[256], port[8], authority[300], url[2048];
+    const char *path;
+    if (cli_url_split(given, scheme, host, port, authority, &path) < 0) return NULL;
+    /* "https://host" and "https://host?q" ask for "/" and "/?q" */
+    size_t pre = (size_t)(path - given);
+    if ((size_t)snprintf(url, sizeof(url), "%.*s%s%s", (int)pre, given, *path == '/' ? "" : "/",
+                         path) >= sizeof(url))
+        return NULL;
     for (int i = 0; i < P.nres; i++)
         if (!strcmp(P.res[i]->url, url)) return P.res[i];
     if (P.nres == MAX_RES) {
         P.res_dropped = 1;
         return NULL;
     }
-    char scheme[8], host[256], port[8], authority[300];
-    const char *path;
-    if (split_url(url, scheme, host, port, authority, &path) < 0) return NULL;
     pres *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
-    snprintf(r->url, sizeof(r->url), "%s", url);
-    r->path = r->url + (path - url);
+    memcpy(r->url, url, sizeof(url));
+    r->path = r->url + pre;
     r->kind = kind;
     r->o = origin_of(scheme, host, port, authority);
     if (!r->o) {
@@ -471,7 +445,7 @@ static void found(void *user, const char *ref, size_t n, link_kind kind)
         return;
     char scheme[8], host[256], port[8], authority[300];
     const char *path;
-    if (split_url(url, scheme, host, port, authority, &path) < 0) return; /* data:, mailto: */
+    if (cli_url_split(url, scheme, host, port, authority, &path) < 0) return; /* data:, mailto: */
     pres *r = res_of(url, (int)kind);
     if (r && r->kind == LINK_OTHER) r->kind = (int)kind; /* first seen as a push */
     if (r && r->state == RS_NONE) enqueue(r);
@@ -747,24 +721,17 @@ static double median_u(int mode, size_t off)
 
 #define MED(m, f) median_u(m, offsetof(loadrec, f))
 
-static double rest_avg(int m)
+/* The median over the loads of the request header octets per request:
+ * of the first request on each connection, or of the later ones. */
+static double head_avg(int m, int later)
 {
     double v[MAX_LOADS];
-    for (int i = 0; i < P.loads; i++)
-        v[i] = P.rec[m][i].req_rest_n
-                   ? (double)P.rec[m][i].req_rest / (double)P.rec[m][i].req_rest_n
-                   : 0;
-    qsort(v, (size_t)P.loads, sizeof(v[0]), cmp_double);
-    return P.loads % 2 ? v[P.loads / 2] : (v[P.loads / 2 - 1] + v[P.loads / 2]) / 2;
-}
-
-static double first_avg(int m)
-{
-    double v[MAX_LOADS];
-    for (int i = 0; i < P.loads; i++)
-        v[i] = P.rec[m][i].req_first_n
-                   ? (double)P.rec[m][i].req_first / (double)P.rec[m][i].req_first_n
-                   : 0;
+    for (int i = 0; i < P.loads; i++) {
+        const loadrec *lr = &P.rec[m][i];
+        uint64_t sum = later ? lr->req_rest : lr->req_first,
+                 n = later ? lr->req_rest_n : lr->req_first_n;
+        v[i] = n ? (double)sum / (double)n : 0;
+    }
     qsort(v, (size_t)P.loads, sizeof(v[0]), cmp_double);
     return P.loads % 2 ? v[P.loads / 2] : (v[P.loads / 2 - 1] + v[P.loads / 2]) / 2;
 }
@@ -843,8 +810,8 @@ static int write_json(const char *path)
                 "\"resp_header_octets\": %g, \"req_header_first\": %.1f, "
                 "\"req_header_rest_avg\": %.1f, \"body_octets\": %g, \"requests\": %g, "
                 "\"pushed\": %g, \"failed\": %g,\n   \"plt_each_ms\": [",
-                MED(m, conns), MED(m, tls), MED(m, req_hdr), MED(m, resp_hdr), first_avg(m),
-                rest_avg(m), MED(m, body), MED(m, requests), MED(m, pushed), MED(m, failed));
+                MED(m, conns), MED(m, tls), MED(m, req_hdr), MED(m, resp_hdr), head_avg(m, 0),
+                head_avg(m, 1), MED(m, body), MED(m, requests), MED(m, pushed), MED(m, failed));
         for (int i = 0; i < P.loads; i++)
             fprintf(f, "%s%.3f", i ? ", " : "", P.rec[m][i].plt_ms);
         fprintf(f, "], \"errors\": [");
@@ -890,7 +857,7 @@ static void report(void)
         spread tt = spread_of(m, offsetof(loadrec, ttfb_ms));
         char pl[40], rh[40], rs[32], bo[32];
         snprintf(pl, sizeof(pl), "%.1f / %.1f ms", plt.median, plt.p90);
-        snprintf(rh, sizeof(rh), "%.0f / %.0f B", first_avg(m), rest_avg(m));
+        snprintf(rh, sizeof(rh), "%.0f / %.0f B", head_avg(m, 0), head_avg(m, 1));
         fmt_bytes(rs, sizeof(rs), MED(m, resp_hdr));
         fmt_bytes(bo, sizeof(bo), MED(m, body));
         printf("%-6s %21s %6.1f ms %6g %4g %9g %14s %10s %10s %6g %6g\n", P.mode_name[m], pl,
@@ -901,15 +868,19 @@ static void report(void)
         for (int i = 0; i < P.nerrors[m]; i++)
             printf("%s: %s%s\n", P.mode_name[m], P.errors[m][i],
                    i + 1 == P.nerrors[m] && P.more_errors[m] ? " (and more)" : "");
+    printf("summary:");
     if (P.want[M_H2]) {
         double h2 = spread_of(M_H2, offsetof(loadrec, plt_ms)).median;
-        printf("summary:");
         for (int m = M_H1N; m < NMODES; m++)
             if (P.want[m])
                 printf(" h2_vs_%s=%.3f", P.mode_name[m],
                        h2 / fmax(spread_of(m, offsetof(loadrec, plt_ms)).median, 1e-9));
-        printf("\n");
     }
+    for (int m = 0; m < NMODES; m++)
+        if (P.want[m])
+            printf(" plt_ms_%s=%.1f", P.mode_name[m],
+                   spread_of(m, offsetof(loadrec, plt_ms)).median);
+    printf("\n");
 }
 
 /* ---- options ---- */
@@ -953,19 +924,6 @@ static const char usage[] =
     "the page was not HTML (each problem is listed); 2 usage; 3 bad URL; 6 the page's host does "
     "not\n"
     "resolve; 35 TLS.\n";
-
-static int num(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "loom bench: %s needs a number from %g to %g, not '%s'\n", flag, lo, hi,
-                v ? v : "");
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
 
 static void set_fields(void)
 {
@@ -1033,28 +991,30 @@ int pageload_main(int argc, char **argv)
             P.url = v;
             i++;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--loads")) {
-            if (num(a, v, 1, MAX_LOADS, &d) < 0 || d != floor(d)) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 1, MAX_LOADS, &d) < 0 || d != floor(d))
+                return PX_USAGE;
             P.loads = (int)d;
             i++;
         } else if (!strcmp(a, "--h1-conns")) {
-            if (num(a, v, 1, MAX_CONNS, &d) < 0 || d != floor(d)) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 1, MAX_CONNS, &d) < 0 || d != floor(d))
+                return PX_USAGE;
             P.h1conns = (int)d;
             i++;
         } else if (!strcmp(a, "--rtt")) {
-            if (num(a, v, 0, 10000, &P.rtt) < 0) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 0, 10000, &P.rtt) < 0) return PX_USAGE;
             i++;
         } else if (!strcmp(a, "--rate")) {
-            if (num(a, v, 0, 100000, &P.rate) < 0) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 0, 100000, &P.rate) < 0) return PX_USAGE;
             i++;
         } else if (!strcmp(a, "--loss")) {
-            if (num(a, v, 0, 50, &P.loss) < 0) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 0, 50, &P.loss) < 0) return PX_USAGE;
             i++;
         } else if (!strcmp(a, "--seed")) {
-            if (num(a, v, 0, 1e18, &d) < 0) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 0, 1e18, &d) < 0) return PX_USAGE;
             P.seed = (uint64_t)d;
             i++;
         } else if (!strcmp(a, "--timeout")) {
-            if (num(a, v, 0.1, 3600, &P.timeout) < 0) return PX_USAGE;
+            if (cli_number("loom bench", a, v, 0.1, 3600, &P.timeout) < 0) return PX_USAGE;
             i++;
         } else if (!strcmp(a, "--json")) {
             if (!v) {
@@ -1118,7 +1078,7 @@ int pageload_main(int argc, char **argv)
     }
     char scheme[8], host[256], port[8], authority[300];
     const char *path;
-    if (split_url(P.url, scheme, host, port, authority, &path) < 0) {
+    if (cli_url_split(P.url, scheme, host, port, authority, &path) < 0) {
         fprintf(stderr, "loom bench: %s: not an http:// or https:// URL\n", P.url);
         return PX_URL;
     }

@@ -25,6 +25,8 @@
 #define _GNU_SOURCE
 #include "relay.h"
 
+#include "cli_util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -740,14 +742,7 @@ static const char relay_usage[] =
 
 static int rnum(const char *flag, const char *v, double lo, double hi, double *out)
 {
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "loom relay: %s needs a number from %g to %g\n", flag, lo, hi);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return cli_number("loom relay", flag, v, lo, hi, out);
 }
 
 /* "HOST:PORT", "[V6]:PORT", or (dflt_host set) "PORT". */

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "tls.h"
 
 /* ---- TLS output without a syscall per record ----
@@ -349,14 +350,34 @@ int tp_flush(transport *t)
     return TP_DONE;
 }
 
+/* Dynamic record sizing. A connection's first records, and its first
+ * after a second of quiet, are small enough for one TCP segment each: a
+ * 16 KiB record that straddles the initial congestion window (10 segments,
+ * RFC 6928) cannot be decrypted until its tail comes a round trip later,
+ * and with it the response head at its start. After TP_SMALL_RECORDS of
+ * them (about 54 KB, by when the window has grown), records are full size
+ * again: fewer per octet, cheaper to make. (h2o and Cloudflare's nginx do
+ * the same; loom bench --page shows the round trip it saves.) */
+#define TP_SMALL_RECORD  1369 /* 1460 - IPv6, TCP options, TLS 1.3's 22 octets */
+#define TP_SMALL_RECORDS 40
+#define TP_QUIET_MS      1000
+
 /* Encrypts n octets (at most TP_STAGE_MAX) into this thread's record
  * buffer; out_push() sends them. */
 static int tls_put(transport *t, const uint8_t *p, size_t n)
 {
+    uint32_t now = (uint32_t)loop_now_ms();
+    if (now - t->last_out_ms > TP_QUIET_MS) t->small_left = TP_SMALL_RECORDS;
+    t->last_out_ms = now;
     while (n) { /* a record at a time with SSL_MODE_ENABLE_PARTIAL_WRITE */
+        size_t len = n;
+        if (t->small_left && len > TP_SMALL_RECORD) {
+            len = TP_SMALL_RECORD;
+            t->small_left--;
+        }
         ERR_clear_error();
         errno = 0;
-        int k = SSL_write(t->ssl, p, (int)n);
+        int k = SSL_write(t->ssl, p, (int)len);
         if (k <= 0) {
             cipher.len = 0;
             cipher.overflow = 0;

@@ -34,11 +34,13 @@ typedef struct {
     uint8_t alert_no_alpn; /* the handshake failed: the peer has none of our ALPN protocols */
     uint8_t batched;       /* TLS records are made into a buffer and sent in batches (not
                               one write() each through the socket BIO) */
+    uint8_t small_left;    /* TLS: records still to be made one TCP segment small */
     /* output the socket did not take yet: cleartext, TLS records (batched),
      * or plaintext for SSL_write (socket BIO); allocated only while some is
      * left, at most TP_LEFT_MAX */
     uint8_t *stage;
     uint32_t stage_len, stage_off, stage_cap;
+    uint32_t last_out_ms;         /* TLS: when records were last made (loop_now_ms, wrapping) */
     uint64_t bytes_in, bytes_out; /* octets on the socket, both ways (after TLS: the
                                       application's octets) */
     char *err; /* why the last call failed: this thread's buffer, read it at once */

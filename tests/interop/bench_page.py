@@ -232,6 +232,16 @@ def test(argv):
                       (mode, m["failed"], m["body_octets"], total))
             check_bodies(j["resources"], site, s.https, ["h2", "h1x6", "h1x1"])
 
+            # loom serve's first TLS records fit a TCP segment each: the
+            # 30 KB page's first octets are decrypted 3 round trips after
+            # the connect (TCP, TLS 1.3, the request), not 4 (a 16 KiB
+            # record straddling the initial window of 10 segments waits a
+            # round trip for its tail)
+            j, out = bench(loom, s.https + "/", ["--modes", "h2", "-n", "1", "--rtt", "200"])
+            ttfb = j["modes"]["h2"]["ttfb_ms"]["median"]
+            check(600 <= ttfb < 700, "h2 at RTT 200 ms: the page's first byte after %.0f ms "
+                  "(wanted 3 round trips)" % ttfb)
+
             # tricky markup, against Python's parser
             got = listed(loom, s.https + "/tricky.html")
             with open(os.path.join(site, "tricky.html")) as f:

@@ -60,10 +60,11 @@ struct cl_conn {
     int h1_close; /* close after the current response */
     /* life */
     uint64_t t0, t_dns, t_conn, t_tls, t_ready;
-    int h2_heard;  /* HTTP/2 octets came from the server */
-    int paused;    /* HTTP/1.1: reading stops until the response's octets are consumed */
-    int tunneling; /* HTTP/1.1: after a 101 to a tunnel request (cl_req.tunnel) */
-    int served;    /* HTTP/1.1: responses it carried */
+    int h2_heard;    /* HTTP/2 octets came from the server */
+    int paused;      /* HTTP/1.1: reading stops until the response's octets are consumed */
+    int tunneling;   /* HTTP/1.1: after a 101 to a tunnel request (cl_req.tunnel) */
+    int tunnel_shut; /* its request side ended: our writing side shut */
+    int served;      /* HTTP/1.1: responses it carried */
     uint64_t timer, kick, reread;
     int depth; /* inside this connection's handlers */
     int shutting, goaway;
@@ -335,6 +336,13 @@ static void h2_submit(cl_conn *c)
  * (manual_window), and goes on below half of it */
 #define H1_UNCONSUMED_MAX (256u * 1024)
 
+/* A tunnel's (cl_req.tunnel, after the 101) in-bound octets not consumed:
+ * smaller, a WebSocket holds the least (CL_TUNNEL_MAX, client.h) */
+static uint64_t unconsumed_max(const cl_conn *c)
+{
+    return c->tunneling ? CL_TUNNEL_MAX : H1_UNCONSUMED_MAX;
+}
+
 static int h1_body(h1_msg *m, const uint8_t *p, size_t n)
 {
     cl_conn *c = m->user;
@@ -497,6 +505,17 @@ static void h1_pump(cl_conn *c)
         r->body_eof = (uint8_t)eof;
         if (!got && !eof) break;
     }
+    /* a tunnel whose client side ended: once all of it is written, our
+     * side of the connection ends too (a half close, the server's answer
+     * is still read: RFC 9112 §9.6) */
+    if (r && r->tunnel && c->tunneling && r->body_eof && !c->tunnel_shut &&
+        tp_unsent(&c->tp) == 0) {
+        c->tunnel_shut = 1;
+        if (tp_shutdown_write(&c->tp) < 0) {
+            fail(c, CLE_IO, "shutdown: %s", strerror(errno));
+            return;
+        }
+    }
     while (r && r->body && r->body_off < r->body_len && tp_unsent(&c->tp) == 0) {
         size_t n = r->body_len - r->body_off;
         if (n > 16384) n = 16384;
@@ -588,7 +607,7 @@ static void h1_input(cl_conn *c, const uint8_t *p, size_t n)
         if (r && n) {
             if (c->o.h2.manual_window) {
                 r->unconsumed += n;
-                if (r->unconsumed >= H1_UNCONSUMED_MAX) c->paused = 1;
+                if (r->unconsumed >= CL_TUNNEL_MAX) c->paused = 1;
             }
             if (r->cb->data) r->cb->data(r, p, n);
         }
@@ -888,7 +907,14 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
         ((events & (LOOP_READ | EPOLLHUP | EPOLLERR)) || tp_pending(&c->tp))) {
         uint8_t buf[RBUF];
         for (int round = 0; round < 16 && c->state != CS_DEAD && !c->paused; round++) {
-            ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
+            /* a tunnel reads no more than it may hold (CL_TUNNEL_MAX) */
+            size_t want = sizeof(buf);
+            if (c->tunneling && c->h1cur && c->o.h2.manual_window)
+                want = c->h1cur->unconsumed < CL_TUNNEL_MAX
+                           ? (size_t)(CL_TUNNEL_MAX - c->h1cur->unconsumed)
+                           : 1;
+            if (want > sizeof(buf)) want = sizeof(buf);
+            ssize_t n = tp_read(&c->tp, buf, want);
             if (n == TP_AGAIN) break;
             if (n < 0) {
                 if (c->proto == CL_PROTO_H1 && c->h1cur && (c->tunneling || h1_eof(c->resp) == 0)) {
@@ -923,7 +949,7 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
                 h1_input(c, buf, (size_t)n);
             }
             /* drained: a short read in cleartext, nothing read ahead with TLS */
-            if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < sizeof(buf))) break;
+            if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < want)) break;
         }
         pump(c);
         /* records TLS read ahead that the bounded loop left: epoll will
@@ -1088,7 +1114,7 @@ void cl_consumed(cl_req *r, size_t n)
         if (r->sid) loom_consumed(c->h2, r->sid, n);
     } else if (c->h1cur == r) {
         r->unconsumed = n < r->unconsumed ? r->unconsumed - n : 0;
-        if (c->paused && r->unconsumed < H1_UNCONSUMED_MAX / 2) {
+        if (c->paused && r->unconsumed < unconsumed_max(c) / 2) {
             c->paused = 0;
             /* TLS records read ahead, or octets the kernel holds */
             if (!c->reread) c->reread = loop_timer(c->l, 0, reread_fired, c);

@@ -17,6 +17,11 @@
 #include "transport.h"
 
 typedef struct cl_conn cl_conn;
+
+/* A tunnel's octets from the server held unconsumed (with
+ * cl_opts.h2.manual_window) before reading stops: a WebSocket through
+ * the proxy holds at most about this much each way. */
+#define CL_TUNNEL_MAX (32u * 1024)
 typedef struct cl_req cl_req;
 
 /* How a connection speaks. */

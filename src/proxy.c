@@ -509,6 +509,7 @@ struct px {
     /* a WebSocket (RFC 8441 extended CONNECT in front, RFC 6455 Upgrade
      * behind): the key sent, then a tunnel */
     int tunnel;
+    int front_h1;    /* the client's Upgrade (HTTP/1.1): a 101 to it, not a 200 */
     int fresh;       /* the next try on a new connection */
     int soon_status; /* a failure said from the loop (px_fail_soon) */
     px *next_spare;  /* in the pool's spares */
@@ -519,7 +520,7 @@ struct px {
     char authority[300];
     loom_hpack_field fields[MAX_FIELDS];
     char ws_key[32];
-    char soon_why[120];
+    char soon_why[200];
 };
 
 #define PX_SPARES 256 /* px kept per worker for the next requests */
@@ -728,6 +729,10 @@ static void timer_fired(loop *l, void *user)
     }
     bstate *b = x->bk[x->cur];
     px_abandon(x);
+    if (x->tunnel && x->head_done) { /* a quiet WebSocket: no sign of a sick backend */
+        px_fail(x, 504, "the WebSocket was idle both ways (idle timeout): closed");
+        return;
+    }
     backend_failed(b, x->fail_max, x->fail_ms);
     px_fail(x, 504, "%s",
             x->head_done ? "the response stalled (idle timeout)"
@@ -756,7 +761,7 @@ static long body_read(cl_req *r, uint8_t *buf, size_t max, int *eof)
     x->body_taken += n;
     *eof = x->body_end && !x->body.head;
     /* while the body goes, the idle timeout; from its end, the first byte's */
-    if (n || *eof) px_timer(x, *eof ? x->first_byte_ms : x->idle_ms);
+    if (n || *eof) px_timer(x, *eof && !x->head_done ? x->first_byte_ms : x->idle_ms);
     if (n && !x->freed) x->ops->consumed(x->front, n);
     return n || *eof ? (long)n : LOOM_BODY_DEFER;
 }
@@ -771,37 +776,75 @@ static void ws_accept(const char *key, char out[32])
     EVP_EncodeBlock((unsigned char *)out, d, SHA_DIGEST_LENGTH);
 }
 
-/* The backend's 101 to a WebSocket's Upgrade: checked, and said to the
- * client as the 200 that opens an extended CONNECT's tunnel. */
+/* Whether a field's value lists token (comma-separated, any case). */
+static int has_token(const loom_hpack_field *f, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *v = (const char *)f->value, *e = v + f->value_len;
+    while (v < e) {
+        while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        const char *t = v;
+        while (v < e && *v != ',')
+            v++;
+        const char *te = v;
+        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - t) == tl && !strncasecmp(t, token, tl)) return 1;
+    }
+    return 0;
+}
+
+/* The backend's 101 to a WebSocket's Upgrade, checked as a client does
+ * (RFC 6455 §4.1: Upgrade is "websocket", Connection has "upgrade",
+ * Sec-WebSocket-Accept answers the key), then said to the client: the 200
+ * that opens an extended CONNECT's tunnel (RFC 8441 §5), or to an
+ * HTTP/1.1 client the 101 with the backend's Upgrade, Connection,
+ * Sec-WebSocket-Accept, -Protocol and -Extensions (RFC 9110 §7.8). */
 static void tunnel_open(px *x, const loom_hpack_field *f, size_t n)
 {
     char want[32];
     ws_accept(x->ws_key, want);
-    int ok = 0;
-    for (size_t i = 0; i < n; i++)
+    int ok = 0, up = 0, conn = 0;
+    for (size_t i = 0; i < n; i++) {
         if (field_is(&f[i], "sec-websocket-accept"))
             ok = f[i].value_len == strlen(want) && !memcmp(f[i].value, want, f[i].value_len);
-    if (!ok) {
+        up |= field_is(&f[i], "upgrade") && has_token(&f[i], "websocket");
+        conn |= field_is(&f[i], "connection") && has_token(&f[i], "upgrade");
+    }
+    if (!ok || !up || !conn) {
         px_abandon(x);
-        px_fail(x, 502, "the backend's WebSocket answer has a wrong Sec-WebSocket-Accept");
+        px_fail(x, 502, "the backend's WebSocket answer (101) has %s",
+                !ok   ? "a wrong or no Sec-WebSocket-Accept"
+                : !up ? "no Upgrade: websocket"
+                      : "no Connection: upgrade");
         return;
     }
-    x->status = 200;
+    x->status = x->front_h1 ? 101 : 200;
     x->head_done = 1;
-    px_timer_cancel(x); /* a WebSocket may stay quiet for long */
-    loom_hpack_field out[MAX_FIELDS + 1];
+    /* quiet both ways for the proxy's idle timeout: closed (as nginx's
+     * proxy_read_timeout does to a WebSocket) */
+    px_timer(x, x->idle_ms);
+    static const struct {
+        const char *name;
+        size_t len;
+        int h1; /* said to an HTTP/1.1 client only (hop-by-hop, or its 101's) */
+    } pass[] = {{"sec-websocket-protocol", 22, 0},
+                {"sec-websocket-extensions", 24, 0},
+                {"upgrade", 7, 1},
+                {"sec-websocket-accept", 20, 1}};
+    loom_hpack_field out[MAX_FIELDS + 2];
     size_t k = 0;
+    if (x->front_h1)
+        out[k++] =
+            (loom_hpack_field){(const uint8_t *)"connection", 10, (const uint8_t *)"Upgrade", 7, 0};
     for (size_t i = 0; i < n && k < MAX_FIELDS; i++)
-        if (field_is(&f[i], "sec-websocket-protocol") ||
-            field_is(&f[i], "sec-websocket-extensions"))
-            out[k++] =
-                (loom_hpack_field){(const uint8_t *)(field_is(&f[i], "sec-websocket-protocol")
-                                                         ? "sec-websocket-protocol"
-                                                         : "sec-websocket-extensions"),
-                                   field_is(&f[i], "sec-websocket-protocol") ? 22u : 24u,
-                                   f[i].value, f[i].value_len, 0};
+        for (size_t j = 0; j < sizeof(pass) / sizeof(pass[0]); j++)
+            if (field_is(&f[i], pass[j].name) && (!pass[j].h1 || x->front_h1))
+                out[k++] = (loom_hpack_field){(const uint8_t *)pass[j].name, pass[j].len,
+                                              f[i].value, f[i].value_len, 0};
     out[k++] = (loom_hpack_field){(const uint8_t *)"via", 3, (const uint8_t *)"1.1 loom", 8, 0};
-    if (!x->freed) x->ops->head(x->front, 200, out, k, 0);
+    if (!x->freed) x->ops->head(x->front, x->status, out, k, 0);
 }
 
 static void req_head(cl_req *r, int status, const loom_hpack_field *f, size_t n, int info)
@@ -1054,6 +1097,14 @@ static px *px_new(proxy_pool *pp)
     return x;
 }
 
+/* RFC 6455 §4.1: a Sec-WebSocket-Key is 16 octets in base64 (24
+ * characters, "==" at the end). */
+static int ws_key_ok(const char *k)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    return strlen(k) == 24 && strspn(k, b64) == 22 && !strcmp(k + 22, "==");
+}
+
 static char *put(char *s, const void *p, size_t n)
 {
     memcpy(s, p, n);
@@ -1118,7 +1169,8 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
         if (hop_by_hop(f, rq->fields, conn ? rq->nfields : 0) || field_is(f, "host") ||
             field_is(f, "x-forwarded-for") || field_is(f, "x-forwarded-proto") ||
             field_is(f, "x-forwarded-host") || field_is(f, "content-length") ||
-            field_is(f, "expect")) /* the front answered it */
+            field_is(f, "expect") ||                            /* the front answered it */
+            (rq->protocol && field_is(f, "sec-websocket-key"))) /* added below */
             continue;
         x->fields[x->nfields++] = copy_field(&s, f);
     }
@@ -1153,9 +1205,20 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
         (const uint8_t *)"via", 3, (const uint8_t *)(rq->front_http == 2 ? "2 loom" : "1.1 loom"),
         rq->front_http == 2 ? 6 : 8, 0};
     if (rq->protocol) { /* RFC 8441: a WebSocket, as an RFC 6455 Upgrade behind */
-        unsigned char rnd[16];
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) memset(rnd, 7, sizeof(rnd));
-        EVP_EncodeBlock((unsigned char *)x->ws_key, rnd, sizeof(rnd));
+        x->front_h1 = rq->ws_key != NULL;
+        if (rq->ws_key) { /* an HTTP/1.1 client's: sent on, its answer is the client's */
+            if (!ws_key_ok(rq->ws_key)) {
+                px_fail_soon(x, 400,
+                             "the client's WebSocket handshake has no valid Sec-WebSocket-Key "
+                             "(RFC 6455 §4.2.1)");
+                return x;
+            }
+            memcpy(x->ws_key, rq->ws_key, 25);
+        } else { /* RFC 8441: ours */
+            unsigned char rnd[16];
+            if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) memset(rnd, 7, sizeof(rnd));
+            EVP_EncodeBlock((unsigned char *)x->ws_key, rnd, sizeof(rnd));
+        }
         x->tunnel = 1;
         x->method = "GET";
         int has_version = 0;
@@ -1174,7 +1237,10 @@ px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_req
                                                          21, (const uint8_t *)"13", 2, 0};
         for (int i = 0; i < x->nbk; i++)
             if (x->bk[i]->def.kind != BK_H1 && x->bk[i]->def.kind != BK_UNIX) {
-                px_fail_soon(x, 502, "a WebSocket goes to http:// or unix: backends only");
+                /* no RFC 8441 extended CONNECT to HTTP/2 backends (yet) */
+                px_fail_soon(x, 502,
+                             "a WebSocket goes to http:// or unix: backends only (this route's "
+                             "h2c:// or https:// backend would need RFC 8441, not done)");
                 return x;
             }
     }

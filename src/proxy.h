@@ -78,13 +78,22 @@ typedef struct {
     const char *protocol; /* RFC 8441 extended CONNECT's :protocol ("websocket"), or NULL */
     int tls;              /* the client came over TLS (X-Forwarded-Proto) */
     int front_http;       /* 2 or 1: the client's HTTP version (Via) */
+    /* an HTTP/1.1 client's WebSocket Upgrade (RFC 6455 §4.1; protocol
+     * "websocket"): its Sec-WebSocket-Key, sent on as it is. The backend's
+     * 101 goes back to the client as a 101 (head() with status 101 and the
+     * Upgrade, Connection and Sec-WebSocket-* fields to send), and then
+     * both ways are a tunnel: proxy_body() the client's octets, proxy_read()
+     * the backend's, either's end the other's. NULL: an RFC 8441 extended
+     * CONNECT (the answer is a 200) or no WebSocket. */
+    const char *ws_key;
 } proxy_request;
 
 /* Starts a request to a backend of route; NULL when out of memory. The
  * front hears of it through ops (never from inside this call). */
 px *proxy_start(proxy_pool *pp, const proxy_conf *pc, int route, const proxy_request *rq,
                 const proxy_front *ops, void *front);
-/* Request body octets from the client (copied), end at its end. */
+/* Request body octets from the client (copied), end at its end (a
+ * tunnel's: the client's side ended). */
 void proxy_body(px *x, const uint8_t *p, size_t n, int end);
 /* The response body: up to max octets copied, *eof at its end;
  * LOOM_BODY_DEFER when there is nothing yet (ops->more() follows). */

@@ -188,6 +188,10 @@ typedef struct hconn {
     /* HTTP/1.1 proxied (h1req->px): the response is framed chunked; its
      * end was written */
     uint8_t h1_chunked, h1_px_end;
+    /* HTTP/1.1 proxied WebSocket (RFC 6455 §4): the request asked for one
+     * (Upgrade: websocket); the 101 went out and the connection is a
+     * tunnel to the backend's; the client's side of it ended */
+    uint8_t h1_ws, h1_tunnel, tunnel_eof;
     uint8_t peer_v6;
     uint8_t peer_ip[16]; /* the client's address (IPv4: 4 octets), for the access log */
     struct hconn *prev, *next;
@@ -752,6 +756,7 @@ static const char *status_text(int status)
     case 503: return "503 Service Unavailable\n";
     case 504: return "504 Gateway Timeout: the backend did not answer in time\n";
     case 501: return "501 Not Implemented: only the websocket protocol is tunnelled\n";
+    case 400: return "400 Bad Request: not a valid WebSocket handshake (RFC 6455 §4.1)\n";
     default: return "500 Internal Server Error\n";
     }
 }
@@ -901,10 +906,70 @@ static const proxy_front h2_front = {pxf_head, pxf_more, pxf_error, pxf_consumed
  * this much waits for it (then the client is slowed by TCP). */
 #define H1_PX_PENDING_MAX (256u * 1024)
 
+/* A WebSocket tunnel's client octets the backend has not taken: reading
+ * the client stops at this (its other way is bounded by CL_TUNNEL_MAX). */
+#define H1_TUNNEL_MAX (32u * 1024)
+
 static int h1_px_reading(const hconn *c)
 {
-    return c->proto == P_H1 && c->h1_busy && c->h1req && c->h1req->px && c->req &&
-           !c->req->msg_done && c->h1req->body_pending < H1_PX_PENDING_MAX;
+    if (c->proto != P_H1 || !c->h1_busy || !c->h1req || !c->h1req->px) return 0;
+    if (c->h1_tunnel) return !c->tunnel_eof && c->h1req->body_pending < H1_TUNNEL_MAX;
+    return c->req && !c->req->msg_done && c->h1req->body_pending < H1_PX_PENDING_MAX;
+}
+
+/* The client's octets after the 101: on to the backend as they are. */
+static void tunnel_in(hconn *c, const uint8_t *p, size_t n)
+{
+    sreq *r = c->h1req;
+    if (!n) return;
+    r->body_pending += (uint32_t)n;
+    proxy_body(r->px, p, n, 0);
+}
+
+/* The backend's 101 to a WebSocket Upgrade (RFC 9110 §7.8, RFC 6455
+ * §4.2.2): the client hears it with the backend's Upgrade, Connection and
+ * Sec-WebSocket-* fields (f), then the connection is a tunnel. */
+static void h1_tunnel_open(sreq *r, const loom_hpack_field *f, size_t n)
+{
+    hconn *c = r->conn;
+    char buf[H1_MAX_HEAD + 256];
+    h1_out o = {buf, 0, sizeof(buf), 0};
+    /* the names as RFC 6455 §4.2.2 writes them (some clients compare so) */
+    static const char *const canon[] = {"Connection",
+                                        "Upgrade",
+                                        "Sec-WebSocket-Accept",
+                                        "Sec-WebSocket-Protocol",
+                                        "Sec-WebSocket-Extensions",
+                                        "Via"};
+    h1_printf(&o, "HTTP/1.1 101 Switching Protocols\r\n");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = (const char *)f[i].name;
+        for (size_t j = 0; j < sizeof(canon) / sizeof(canon[0]); j++)
+            if (strlen(canon[j]) == f[i].name_len && !strncasecmp(canon[j], name, f[i].name_len))
+                name = canon[j];
+        h1_put_field(&o, name, f[i].name_len, (const char *)f[i].value, f[i].value_len);
+    }
+    h1_put(&o, "\r\n", 2);
+    r->responded = 1;
+    r->status = 101;
+    c->h1_tunnel = 1;
+    c->h1_keepalive = 0; /* no HTTP after it (RFC 9110 §7.8) */
+    c->h1_chunked = 0;
+    c->h1_px_end = 0;
+    if (o.overflow || tp_write(&c->tp, o.p, o.len) == TP_ERROR) {
+        conn_close(c);
+        return;
+    }
+    /* what the client sent after its request head is the tunnel's */
+    if (c->inlen) {
+        tunnel_in(c, c->in, c->inlen);
+        c->inlen = 0;
+    }
+    free(c->in); /* no HTTP input any more */
+    c->in = NULL;
+    if (conn_flush(c) < 0) return;
+    /* reading (the tunnel's) starts: anything TLS read ahead too */
+    if (!c->reread_timer) c->reread_timer = loop_timer(c->w->l, 0, reread_fired, c);
 }
 
 /* The response head to an HTTP/1.1 client: the backend's fields, framed
@@ -913,6 +978,10 @@ static int h1_px_reading(const hconn *c)
 static void h1_px_head(sreq *r, int status, const loom_hpack_field *f, size_t n)
 {
     hconn *c = r->conn;
+    if (status == 101 && c->h1_ws) {
+        h1_tunnel_open(r, f, n);
+        return;
+    }
     char buf[H1_MAX_HEAD + 256];
     h1_out o = {buf, 0, sizeof(buf), 0};
     int nobody = !strcmp(r->method, "HEAD") || status == 204 || status == 304 || status < 200;
@@ -992,9 +1061,30 @@ static int flush_h1_px(hconn *c)
     c->h1_busy = 0;
     c->h1_px_end = 0;
     c->h1_chunked = 0;
+    c->h1_ws = 0;
+    if (c->h1_tunnel) return -2; /* the backend's side ended: so does the client's */
     if (!c->h1_keepalive) return -2;
     h1_reset(c->req);
     return 1;
+}
+
+/* Whether a comma-separated field value lists token (any case). */
+static int list_has(const char *v, size_t n, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *e = v + n;
+    while (v < e) {
+        while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        const char *t = v;
+        while (v < e && *v != ',')
+            v++;
+        const char *te = v;
+        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - t) == tl && !strncasecmp(t, token, tl)) return 1;
+    }
+    return 0;
 }
 
 /* The parser reached a request's head: one for a --proxy route goes on to
@@ -1035,6 +1125,19 @@ static int h1_on_head(h1_msg *m)
     peer_text(c, ip, sizeof(ip));
     int64_t cl = h1_content_length(m);
     int64_t size = m->chunked ? -1 : cl >= 0 ? cl : 0;
+    /* RFC 6455 §4.1 / RFC 9110 §7.8: a WebSocket is a GET over HTTP/1.1
+     * with "Upgrade: websocket" and "Connection: upgrade" (any other
+     * Upgrade is hop-by-hop: dropped, the request goes on as it is) */
+    size_t ul, kl, ckl;
+    const char *up = h1_field(m, "upgrade", &ul), *conn = h1_field(m, "connection", &ckl);
+    const char *key = h1_field(m, "sec-websocket-key", &kl);
+    char ws_key[32];
+    c->h1_ws = !strcmp(method, "GET") && m->hp.http_minor >= 1 && up &&
+               list_has(up, ul, "websocket") && conn && list_has(conn, ckl, "upgrade");
+    if (c->h1_ws) {
+        snprintf(ws_key, sizeof(ws_key), "%.*s", key ? (int)kl : 0, key ? key : "");
+        size = -1; /* the tunnel's octets, once it opens */
+    }
     /* RFC 9110 §10.1.1: the proxy takes the body, so it says go on now
      * (the backend gets no Expect) */
     size_t el;
@@ -1042,7 +1145,11 @@ static int h1_on_head(h1_msg *m)
     if (expect && el == 12 && !strncasecmp(expect, "100-continue", 12) && size &&
         m->hp.http_minor >= 1)
         tp_write(&c->tp, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    proxy_request rq = {method, authority, path, f, n, size, ip, NULL, c->tls, 1};
+    proxy_request rq = {method, authority, path, f, n, size, ip, NULL, c->tls, 1, NULL};
+    if (c->h1_ws) {
+        rq.protocol = "websocket";
+        rq.ws_key = ws_key;
+    }
     r->px = proxy_start(c->w->pp, rl->proxy, route, &rq, &h2_front, r);
     if (!r->px) return -1;
     return 0;
@@ -1082,7 +1189,8 @@ static void proxy_h2(hconn *c, int32_t sid, const loom_event *ev, const req_view
                         path,   f,
                         n,      ev->u.headers.end_stream ? 0 : v->content_length,
                         ip,     protocol[0] ? protocol : NULL,
-                        c->tls, 2};
+                        c->tls, 2,
+                        NULL};
     r->px = proxy_start(w->pp, w->rl->proxy, route, &rq, &h2_front, r);
     if (!r->px) pxf_error(r, 502, "out of memory");
 }
@@ -1480,7 +1588,7 @@ static void h1_bad_request(hconn *c)
 static void run_h1(hconn *c)
 {
     /* a proxied request's body, as it comes (h1_req_body) */
-    while (h1_px_reading(c) && c->inlen) {
+    while (!c->h1_tunnel && h1_px_reading(c) && c->inlen) {
         sreq *r = c->h1req;
         ssize_t n = h1_feed(c->req, c->in, c->inlen);
         if (n < 0) { /* a malformed body: the backend must not take it as whole */
@@ -1508,7 +1616,8 @@ static void run_h1(hconn *c)
             return;
         }
         if (c->h1_busy && c->h1req && c->h1req->px) { /* proxied (h1_on_head) */
-            if (m->msg_done) proxy_body(c->h1req->px, NULL, 0, 1);
+            /* (a WebSocket's "body" is its tunnel, once the 101 opens it) */
+            if (m->msg_done && !c->h1_ws) proxy_body(c->h1req->px, NULL, 0, 1);
             return;
         }
         c->h1_early = 0;
@@ -1827,13 +1936,32 @@ static void on_io(loop *l, int fd, uint32_t events, void *user)
     /* read what there is, bounded per turn */
     uint8_t buf[RBUF];
     for (int round = 0; round < 16; round++) {
-        ssize_t n = tp_read(&c->tp, buf, sizeof(buf));
+        size_t want = sizeof(buf);
+        if (c->h1_tunnel) { /* no more than the tunnel holds (H1_TUNNEL_MAX) */
+            if (!h1_px_reading(c)) break;
+            uint32_t room = H1_TUNNEL_MAX - c->h1req->body_pending;
+            if (room < want) want = room;
+        }
+        ssize_t n = tp_read(&c->tp, buf, want);
         if (n == TP_AGAIN) break;
+        if (n == TP_EOF && c->h1_tunnel) {
+            /* the client's side ended: the backend's connection ends once
+             * what came before is written to it (src/client.c shuts its
+             * writing side); the backend's answer still comes back */
+            c->tunnel_eof = 1;
+            proxy_body(c->h1req->px, NULL, 0, 1);
+            break;
+        }
         if (n < 0) {
             conn_close(c);
             return;
         }
         touch(c);
+        if (c->h1_tunnel) {
+            tunnel_in(c, buf, (size_t)n);
+            if (!tp_pending(&c->tp) && (c->tp.ssl || (size_t)n < want)) break;
+            continue;
+        }
         if (c->proto == P_H2)
             feed_h2(c, buf, (size_t)n);
         else if (buffer_input(c, buf, (size_t)n) < 0) {
@@ -2006,7 +2134,8 @@ static void quiet_sweep(loop *l, void *user)
     for (hconn *c = w->conns, *next; c; c = next) {
         next = c->next;             /* c may close */
         if (c->lingering) continue; /* its own timer ends it */
-        if (now - c->last_active >= idle) {
+        /* (a WebSocket's tunnel: the proxy's idle timeout ends it) */
+        if (now - c->last_active >= idle && !c->h1_tunnel) {
             idle_close(c);
         } else if (c->proto == P_H2 && !c->closing &&
                    loom_conn_check_timeouts(c->h2, (uint32_t)w->rl->o->settings_timeout_ms) < 0) {

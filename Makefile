@@ -90,7 +90,7 @@ bench-client: build
 # 2.2 MB), RTT 0-200 ms at 10 and 100 Mbit/s, 3 loads per mode; then h2 against
 # h2o and nginx serving the same files. Markdown tables (also in
 # build-bench/pageload.md), the chart docs/pageload.svg; the last line is the
-# summary. About 11 minutes. BENCH_FLAGS: --quick (about a minute) --loads N
+# summary. About 12 minutes. BENCH_FLAGS: --quick (about a minute) --loads N
 # --rtts 0,20,50,100,200 --rates 10,100 --sites demo,real --servers h2o,nginx
 bench-pageload: build
 	@tools/deps.sh bench

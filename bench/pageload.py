@@ -68,7 +68,7 @@ Mbit/s (or the nearest RTT and rate that ran); nan for what did not run.
                          [--svg FILE] [--raw FILE]
 
 --quick: --loads 1 --rtts 0,50,100 --rates 10 --compare-rtts 100 (about a
-minute). The default run takes about 11 minutes: HTTP/1.1 on one
+minute). The default run takes about 12 minutes: HTTP/1.1 on one
 connection asks for each of the demo's 102 resources in turn, a round trip
 each (about 21 s a load at 200 ms), and that mode alone is two thirds of
 the time. Run by `make bench-pageload` (BENCH_FLAGS passes flags). A

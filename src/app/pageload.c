@@ -920,10 +920,9 @@ static const char usage[] =
     "accept-language, referer) but no accept-encoding, so every mode moves\n"
     "the same octets.\n"
     "\n"
-    "Exit status: 0 every resource of every load fetched; 1 some failed, or\n"
-    "the page was not HTML (each problem is listed); 2 usage; 3 bad URL; 6 the page's host does "
-    "not\n"
-    "resolve; 35 TLS.\n";
+    "Exit status: 0 every resource of every load fetched; 1 some failed, or the\n"
+    "page was not HTML (each problem is listed); 2 usage; 3 bad URL; 6 the page's\n"
+    "host does not resolve; 35 TLS.\n";
 
 static void set_fields(void)
 {
@@ -978,6 +977,11 @@ int pageload_main(int argc, char **argv)
     P.want[M_H2] = P.want[M_H1N] = P.want[M_H1X1] = 1;
     signal(SIGPIPE, SIG_IGN);
     double d;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return PX_OK;
+        }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

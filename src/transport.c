@@ -234,9 +234,13 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
         }
         if (k > 0) {
             t->bytes_in += (uint64_t)k;
+            t->starved = 0;
             return k;
         }
-        if (e == SSL_ERROR_WANT_READ) return TP_AGAIN;
+        if (e == SSL_ERROR_WANT_READ) {
+            t->starved = 1;
+            return TP_AGAIN;
+        }
         if (e == SSL_ERROR_WANT_WRITE) {
             t->want_write = 1;
             return TP_AGAIN;
@@ -259,8 +263,13 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
 
 int tp_pending(const transport *t)
 {
-    /* decrypted octets, or records read ahead from the socket */
-    return t->ssl && SSL_has_pending(t->ssl);
+    /* decrypted octets, or records read ahead from the socket. Not the
+     * start of a record whose rest has yet to come: OpenSSL went to the
+     * socket for more (starved) only because no whole record was left,
+     * and the socket will say when the rest comes. (Counting that part
+     * made a connection whose peer sends a record slowly, or a slow link,
+     * read again and again in a loop: 100 % of a core.) */
+    return t->ssl && (SSL_pending(t->ssl) > 0 || (!t->starved && SSL_has_pending(t->ssl)));
 }
 
 size_t tp_unsent(const transport *t)

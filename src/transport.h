@@ -35,6 +35,8 @@ typedef struct {
     uint8_t batched;       /* TLS records are made into a buffer and sent in batches (not
                               one write() each through the socket BIO) */
     uint8_t small_left;    /* TLS: records still to be made one TCP segment small */
+    uint8_t starved;       /* TLS: the last read wanted more from the socket (what is
+                              read ahead is part of a record, not a whole one) */
     /* output the socket did not take yet: cleartext, TLS records (batched),
      * or plaintext for SSL_write (socket BIO); allocated only while some is
      * left, at most TP_LEFT_MAX */

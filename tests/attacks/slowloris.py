@@ -6,6 +6,8 @@ each octet restarts never fires):
  - h2c_preface:  the HTTP/2 preface, on 200 cleartext connections;
  - tls_handshake: the TLS ClientHello, on 20 connections;
  - tls_preface:  the HTTP/2 preface after a quick TLS handshake, on 20;
+ - tls_record:   the same preface in one TLS record whose octets trickle
+   (the server holds part of a record it cannot decrypt yet), on 20;
  - h1_head:      an HTTP/1.1 request head, on 200 connections;
  - h1_keepalive: a second HTTP/1.1 head on 20 keep-alive connections,
    after a first good request; and, the control, 20 keep-alive connections
@@ -162,6 +164,51 @@ def case_tls_preface(t, n=20):
     t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
 
 
+def tls_record_conn(port):
+    """A TLS connection (ALPN h2) on a plain socket whose handshake ran on
+    memory BIOs, and the octets of one TLS record carrying the HTTP/2
+    preface: sent an octet at a time, the server holds the start of a
+    record it cannot decrypt yet."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tls_client_context().wrap_bio(inc, out, server_hostname="localhost")
+    s = h1_connect(port)
+    s.settimeout(5)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if out.pending:
+                s.sendall(out.read())
+            d = s.recv(65536)
+            check(d, "the server closed during the TLS handshake")
+            inc.write(d)
+    if out.pending:
+        s.sendall(out.read())  # the client's Finished
+    check(obj.selected_alpn_protocol() == "h2", "ALPN h2")
+    obj.write(PREFACE)
+    record = out.read()
+    check(len(record) > len(PREFACE), "a record of %d octets" % len(record))
+    s.settimeout(None)
+    return s, record
+
+
+def case_tls_record(t, n=20):
+    """A TLS record sent an octet at a time: what the server has read ahead
+    is the start of a record, not one it can decrypt, so it must wait for
+    the socket, not read again and again (it did: a core per connection,
+    until the rest came)."""
+    with t.measure() as m:
+        conns = []
+        for _ in range(n):
+            t0 = time.monotonic()
+            s, record = tls_record_conn(t.server.https_port)
+            conns.append((s, record, t0))
+        res = trickle(conns, "TLS record")
+    verdict(t, "a TLS record trickled", res)
+    t.check_cost(m, CPU_MAX, RSS_MAX_KIB)
+
+
 def case_h1_head(t, n=200):
     with t.measure() as m:
         conns = []
@@ -213,7 +260,8 @@ def case_h1_keepalive(t, n=20):
 
 # the cases, for main() and for `make soak` (tests/attacks/soak.py)
 CASES = [("h2c_preface", case_h2c_preface), ("tls_handshake", case_tls_handshake),
-         ("tls_preface", case_tls_preface), ("h1_head", case_h1_head),
+         ("tls_preface", case_tls_preface), ("tls_record", case_tls_record),
+         ("h1_head", case_h1_head),
          ("h1_keepalive", case_h1_keepalive)]
 
 

@@ -621,3 +621,21 @@ const char *h1_reason(int status)
     default: return "Unknown";
     }
 }
+
+int h1_list_has(const char *v, size_t n, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *e = v + n;
+    while (v < e) {
+        while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        const char *t = v;
+        while (v < e && *v != ',')
+            v++;
+        const char *te = v;
+        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - t) == tl && !strncasecmp(t, token, tl)) return 1;
+    }
+    return 0;
+}

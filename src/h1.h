@@ -86,6 +86,9 @@ void h1_field_at(const h1_msg *m, int i, const char **name, size_t *nl, const ch
 const char *h1_method(const h1_msg *m);
 const char *h1_target(const h1_msg *m, size_t *len);
 int h1_status(const h1_msg *m);
+/* Whether a comma-separated field value (Connection, Upgrade, TE) lists
+ * token, in any case (RFC 9110 §5.6.1). */
+int h1_list_has(const char *v, size_t n, const char *token);
 int h1_keep_alive(const h1_msg *m);
 /* Whether the head said chunked (a trailer field does not change it). */
 int h1_chunked(const h1_msg *m);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "client.h"
+#include "h1.h"
 #include "tls.h"
 
 typedef enum { BK_H1, BK_H2C, BK_TLS, BK_UNIX } bk_kind;
@@ -779,20 +780,7 @@ static void ws_accept(const char *key, char out[32])
 /* Whether a field's value lists token (comma-separated, any case). */
 static int has_token(const loom_hpack_field *f, const char *token)
 {
-    size_t tl = strlen(token);
-    const char *v = (const char *)f->value, *e = v + f->value_len;
-    while (v < e) {
-        while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
-            v++;
-        const char *t = v;
-        while (v < e && *v != ',')
-            v++;
-        const char *te = v;
-        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
-            te--;
-        if ((size_t)(te - t) == tl && !strncasecmp(t, token, tl)) return 1;
-    }
-    return 0;
+    return h1_list_has((const char *)f->value, f->value_len, token);
 }
 
 /* The backend's 101 to a WebSocket's Upgrade, checked as a client does

@@ -1068,25 +1068,6 @@ static int flush_h1_px(hconn *c)
     return 1;
 }
 
-/* Whether a comma-separated field value lists token (any case). */
-static int list_has(const char *v, size_t n, const char *token)
-{
-    size_t tl = strlen(token);
-    const char *e = v + n;
-    while (v < e) {
-        while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
-            v++;
-        const char *t = v;
-        while (v < e && *v != ',')
-            v++;
-        const char *te = v;
-        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
-            te--;
-        if ((size_t)(te - t) == tl && !strncasecmp(t, token, tl)) return 1;
-    }
-    return 0;
-}
-
 /* The parser reached a request's head: one for a --proxy route goes on to
  * a backend now, before its body (which follows as it is read). */
 static int h1_on_head(h1_msg *m)
@@ -1133,7 +1114,7 @@ static int h1_on_head(h1_msg *m)
     const char *key = h1_field(m, "sec-websocket-key", &kl);
     char ws_key[32];
     c->h1_ws = !strcmp(method, "GET") && m->hp.http_minor >= 1 && up &&
-               list_has(up, ul, "websocket") && conn && list_has(conn, ckl, "upgrade");
+               h1_list_has(up, ul, "websocket") && conn && h1_list_has(conn, ckl, "upgrade");
     if (c->h1_ws) {
         snprintf(ws_key, sizeof(ws_key), "%.*s", key ? (int)kl : 0, key ? key : "");
         size = -1; /* the tunnel's octets, once it opens */

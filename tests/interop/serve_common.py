@@ -274,6 +274,41 @@ class Server:
         return False
 
 
+
+def rss_kb(pid):
+    """The resident set of a process, KiB (0 once it is gone)."""
+    try:
+        for line in open("/proc/%d/status" % pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssPeak:
+    """Samples a process's RSS every 20 ms from now until stop() (the peak,
+    KiB) or done() (the growth over the start, MiB)."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop_ = pid, rss_kb(pid), False
+        self.base = self.peak
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop_:
+            self.peak = max(self.peak, rss_kb(self.pid))
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_ = True
+        self.t.join()
+        return self.peak
+
+    def done(self):
+        return (self.stop() - self.base) // 1024
+
 def main(fn):
     """Runs fn(argv) and turns a TestFailure into exit status 1."""
     t0 = time.monotonic()

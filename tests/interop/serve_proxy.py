@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import Server, check, free_port, main, make_tmp, run  # noqa: E402
+from serve_common import RssPeak, Server, check, free_port, main, make_tmp, run  # noqa: E402
 import proxy_app  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,34 +103,6 @@ def gunicorn(bind, log, name, threads=8):
 def curl(*args, timeout=60, data=None):
     return subprocess.run(["curl", "-sk"] + list(args), input=data, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout)
-
-
-def rss_kb(pid):
-    try:
-        for line in open("/proc/%d/status" % pid):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class RssPeak:
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop_ = pid, rss_kb(pid), False
-        self.base = self.peak
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while not self.stop_:
-            self.peak = max(self.peak, rss_kb(self.pid))
-            time.sleep(0.02)
-
-    def done(self):
-        self.stop_ = True
-        self.t.join()
-        return (self.peak - self.base) // 1024
 
 
 def stream_in(cmd, n, timeout=240):

@@ -35,7 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import Server, check, free_port, main, make_tmp  # noqa: E402
+from serve_common import RssPeak, Server, check, free_port, main, make_tmp, rss_kb  # noqa: E402
 
 import websockets  # noqa: E402 (Debian python3-websockets)
 from websockets.datastructures import Headers  # noqa: E402
@@ -171,33 +171,6 @@ def bad_accept_server(port, stop):
             pass
         c.close()
     ls.close()
-
-
-def rss_kb(pid):
-    try:
-        for line in open("/proc/%d/status" % pid):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class RssPeak:
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop_ = pid, rss_kb(pid), False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.stop_:
-            self.peak = max(self.peak, rss_kb(self.pid))
-            time.sleep(0.02)
-
-    def stop(self):
-        self.stop_ = True
-        self.t.join()
-        return self.peak
 
 
 def raw_upgrade(port, path, key="dGhlIHNhbXBsZSBub25jZQ==", extra=b"", rcvbuf=None):

@@ -13,14 +13,17 @@ free loopback ports:
   over h2 (HPACK) but not over HTTP/1.1;
 - the emulated link's round-trip time shows in the page-load time;
 - bad input is reported, not a crash: a page that is not HTML, a missing
-  subresource, an unreachable second origin, a host that does not resolve."""
+  subresource, an unreachable second origin, a host that does not resolve,
+  a server that never answers (--timeout)."""
 import html.parser
 import json
 import os
+import socket
+import ssl
 import sys
+import time
 import urllib.parse
 import urllib.request
-import ssl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -297,6 +300,19 @@ def test(argv):
                   any(w in r.stdout for w in (b"refused", b"reset by peer", b"closed the conn")),
                   "an unreachable page: exit %d\n%s%s" % (r.returncode, r.stdout.decode(),
                                                          r.stderr.decode()))
+            # a server that takes connections and never answers: each
+            # load ends at --timeout, reported, and the run goes on
+            mute = socket.socket()
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(64)  # never accepted: connects complete in the backlog
+            t0 = time.monotonic()
+            r = run([loom, "bench", "--page", "http://127.0.0.1:%d/" % mute.getsockname()[1],
+                     "-n", "2", "--timeout", "1", "--no-relay"], timeout=60)
+            took = time.monotonic() - t0
+            mute.close()
+            check(r.returncode == 1 and b"not done when the load timed out (1 s)" in r.stdout and
+                  took < 20, "a mute server: exit %d after %.1f s\n%s%s" %
+                  (r.returncode, took, r.stdout.decode(), r.stderr.decode()))
             for bad, needle in ((["--rtt", "-5"], b"--rtt"), (["--modes", "h3"], b"h3"),
                                 (["--loss", "60"], b"--loss"), (["--bogus"], b"--bogus")):
                 r = run([loom, "bench", "--page", s.https + "/"] + bad, timeout=30)

@@ -27,14 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <brotli/decode.h>
-#include <zlib.h>
-
 #include "../client.h"
 #include "../h1.h"
 #include "../tls.h"
 #include "cookies.h"
 #include "links.h"
+#include "unzip.h"
 #include "loom/loom.h"
 
 /* curl's exit codes where one fits, so scripts can tell failures apart */
@@ -97,9 +95,7 @@ typedef struct greq {
     int nredirs;    /* redirects before it */
     char location[2048];
     char url_authority[300]; /* the URL's (authority may be -H Host's) */
-    /* --compressed: the body's decoder (gzip or deflate: zlib; br: brotli) */
-    z_stream *zs;
-    BrotliDecoderState *br;
+    unzip *uz;               /* --compressed: the body's decoder (gzip, deflate, br) */
 } greq;
 
 struct gconn {
@@ -600,15 +596,8 @@ static void finish(greq *r)
     r->done = 1;
     r->queued = 0;
     r->t_end = now_s();
-    if (r->zs) {
-        inflateEnd(r->zs);
-        free(r->zs);
-        r->zs = NULL;
-    }
-    if (r->br) {
-        BrotliDecoderDestroyInstance(r->br);
-        r->br = NULL;
-    }
+    unzip_free(r->uz);
+    r->uz = NULL;
     if (r->hop && !r->failed && !G.exit_code) follow(r);
     if (r->out && !r->out_tmp && r->out != stdout) {
         fclose(r->out);
@@ -704,20 +693,11 @@ static void req_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n
     }
     if (r->out && G.include && !r->pushed && !r->from_links) write_head(r, f, n);
     if (coding && G.compressed && !r->hop) {
-        if (coding_len == 2 && !strncasecmp(coding, "br", 2)) {
-            r->br = BrotliDecoderCreateInstance(NULL, NULL, NULL);
-        } else if ((coding_len == 4 && !strncasecmp(coding, "gzip", 4)) ||
-                   (coding_len == 7 && !strncasecmp(coding, "deflate", 7))) {
-            r->zs = calloc(1, sizeof(*r->zs));
-            /* 15 + 32: a zlib or gzip header, told apart by zlib */
-            if (r->zs && inflateInit2(r->zs, 15 + 32) != Z_OK) {
-                free(r->zs);
-                r->zs = NULL;
-            }
-        } else if (!(coding_len == 8 && !strncasecmp(coding, "identity", 8))) {
+        int unknown;
+        r->uz = unzip_new(coding, coding_len, &unknown);
+        if (unknown)
             fail_with(GX_ENCODING, "%s: unknown content coding '%.*s'", r->url, (int)coding_len,
                       coding);
-        }
     }
     if (!strncmp(r->mime, "text/html", 9) && G.all && !r->html) r->html = malloc(HTML_MAX);
     if (G.fail && r->status >= 400 && !r->pushed)
@@ -735,46 +715,22 @@ static void body_out(greq *r, const uint8_t *p, size_t n)
     }
 }
 
+static void body_piece(void *user, const uint8_t *p, size_t n)
+{
+    body_out(user, p, n);
+}
+
 static void req_data(cl_req *cr, const uint8_t *p, size_t n)
 {
     greq *r = cr->user;
     r->bytes += n;
     /* -L: a redirect's body is not output; a HEAD has none (RFC 9110 §9.3.2) */
     if (r->hop || !strcmp(r->method, "HEAD")) return;
-    uint8_t buf[65536];
-    if (r->zs) {
-        r->zs->next_in = (Bytef *)(uintptr_t)p;
-        r->zs->avail_in = (uInt)n;
-        while (r->zs->avail_in) {
-            r->zs->next_out = buf;
-            r->zs->avail_out = sizeof(buf);
-            int rc = inflate(r->zs, Z_NO_FLUSH);
-            body_out(r, buf, sizeof(buf) - r->zs->avail_out);
-            if (rc == Z_STREAM_END) break;
-            if (rc != Z_OK && rc != Z_BUF_ERROR) {
-                fail_with(GX_ENCODING, "%s: the gzip body does not decode: %s", r->url,
-                          r->zs->msg ? r->zs->msg : "bad data");
-                return;
-            }
-        }
-        return;
-    }
-    if (r->br) {
-        size_t in_left = n, out_left;
-        const uint8_t *in = p;
-        BrotliDecoderResult rc;
-        do {
-            uint8_t *o = buf;
-            out_left = sizeof(buf);
-            rc = BrotliDecoderDecompressStream(r->br, &in_left, &in, &out_left, &o, NULL);
-            body_out(r, buf, sizeof(buf) - out_left);
-        } while (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT);
-        if (rc == BROTLI_DECODER_RESULT_ERROR)
-            fail_with(GX_ENCODING, "%s: the brotli body does not decode: %s", r->url,
-                      BrotliDecoderErrorString(BrotliDecoderGetErrorCode(r->br)));
-        return;
-    }
-    body_out(r, p, n);
+    const char *why;
+    if (r->uz && unzip_feed(r->uz, p, n, body_piece, r, &why) < 0)
+        fail_with(GX_ENCODING, "%s: the body does not decode: %s", r->url, why);
+    else if (!r->uz)
+        body_out(r, p, n);
 }
 
 static void req_trailers(cl_req *cr, const loom_hpack_field *f, size_t n)
@@ -1888,11 +1844,7 @@ out:
             free((void *)r->resp_hdrs[k].value);
         }
         if (r->out && r->out != stdout) fclose(r->out);
-        if (r->zs) {
-            inflateEnd(r->zs);
-            free(r->zs);
-        }
-        if (r->br) BrotliDecoderDestroyInstance(r->br);
+        unzip_free(r->uz);
         free(r->html);
         free(r);
     }

@@ -37,6 +37,7 @@
 #include "links.h"
 #include "loom/loom.h"
 #include "relay.h"
+#include "unzip.h"
 
 enum {
     PX_OK = 0,
@@ -104,7 +105,7 @@ typedef struct {
 static struct {
     /* options */
     const char *url;
-    int loads, warm, no_push, h1conns, list, no_relay;
+    int loads, warm, no_push, h1conns, list, no_relay, compressed;
     int want[NMODES];
     double rtt, rate, loss, timeout;
     uint64_t seed;
@@ -119,6 +120,7 @@ static struct {
     int nres, res_dropped;
     char *html;
     size_t html_len, html_pos;
+    unzip *page_uz; /* --compressed: the page's decoder, for the scanner */
     int html_ok, not_html;
     char ctype[128];
     int mode, load, pending, live, over, closing;
@@ -127,7 +129,8 @@ static struct {
     char errors[NMODES][MAX_ERRORS][400];
     int nerrors[NMODES], more_errors[NMODES];
     char mode_name[NMODES][16];
-    loom_hpack_field fields_page[3], fields_sub[4][4];
+    loom_hpack_field fields_page[4], fields_sub[4][5];
+    size_t nfields_page, nfields_sub;
     char referer[2100];
     int exit_code;
 } P;
@@ -358,10 +361,10 @@ static void submit(pconn *pc, pres *r)
     r->cr.path = r->path;
     if (r->kind < 0) {
         r->cr.fields = P.fields_page;
-        r->cr.nfields = 3;
+        r->cr.nfields = P.nfields_page;
     } else {
         r->cr.fields = P.fields_sub[r->kind];
-        r->cr.nfields = 4;
+        r->cr.nfields = P.nfields_sub;
     }
     r->cr.urgency = -1;
     r->cr.cb = &req_cb;
@@ -463,6 +466,17 @@ static void on_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n,
             if (f[i].name_len == 12 && !strncasecmp((const char *)f[i].name, "content-type", 12))
                 snprintf(P.ctype, sizeof(P.ctype), "%.*s", (int)f[i].value_len,
                          (const char *)f[i].value);
+        unzip_free(P.page_uz);
+        P.page_uz = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (f[i].name_len == 16 &&
+                !strncasecmp((const char *)f[i].name, "content-encoding", 16)) {
+                int unknown;
+                P.page_uz = unzip_new((const char *)f[i].value, f[i].value_len, &unknown);
+                if (unknown)
+                    note_error("%s: the page's content coding '%.*s' is not one loom decodes",
+                               r->url, (int)f[i].value_len, (const char *)f[i].value);
+            }
         P.html_ok = status >= 200 && status < 300 && !strncasecmp(P.ctype, "text/html", 9);
         P.not_html = status >= 200 && status < 300 && !P.html_ok;
         P.html_len = P.html_pos = 0;
@@ -470,12 +484,11 @@ static void on_head(cl_req *cr, int status, const loom_hpack_field *f, size_t n,
     if (!r->md && (r->md = EVP_MD_CTX_new())) EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
 }
 
-static void on_data(cl_req *cr, const uint8_t *p, size_t n)
+/* The page's octets (decoded), to the scanner as they come. */
+static void html_in(void *user, const uint8_t *p, size_t n)
 {
-    pres *r = cr->user;
-    r->body += n;
-    if (r->md) EVP_DigestUpdate(r->md, p, n);
-    if (r != P.res[0] || !P.html_ok || P.over) return;
+    pres *r = user;
+    if (!P.html_ok) return;
     if (P.html_len + n > MAX_HTML) {
         note_error("%s: the page is longer than %d MiB: only its start is scanned", r->url,
                    MAX_HTML >> 20);
@@ -485,6 +498,21 @@ static void on_data(cl_req *cr, const uint8_t *p, size_t n)
     memcpy(P.html + P.html_len, p, n);
     P.html_len += n;
     links_scan(P.html, P.html_len, &P.html_pos, 0, found, NULL);
+}
+
+static void on_data(cl_req *cr, const uint8_t *p, size_t n)
+{
+    pres *r = cr->user;
+    r->body += n;
+    if (r->md) EVP_DigestUpdate(r->md, p, n);
+    if (r != P.res[0] || !P.html_ok || P.over) return;
+    const char *why;
+    if (!P.page_uz) {
+        html_in(r, p, n);
+    } else if (unzip_feed(P.page_uz, p, n, html_in, r, &why) < 0) {
+        note_error("%s: the page does not decode: %s", r->url, why);
+        P.html_ok = 0;
+    }
 }
 
 static void res_finished(pres *r)
@@ -775,9 +803,9 @@ static int write_json(const char *path)
     json_str(f, P.url);
     fprintf(f,
             ", \"rtt_ms\": %g, \"rate_mbit\": %g, \"loss_pct\": %g, \"relay\": %s, \"warm\": %s, "
-            "\"push\": %s, \"h1_conns\": %d, \"loads\": %d,\n \"resources\": [",
+            "\"push\": %s, \"compressed\": %s, \"h1_conns\": %d, \"loads\": %d,\n \"resources\": [",
             P.rtt, P.rate, P.loss, P.rl ? "true" : "false", P.warm ? "true" : "false",
-            P.no_push ? "false" : "true", P.h1conns, P.loads);
+            P.no_push ? "false" : "true", P.compressed ? "true" : "false", P.h1conns, P.loads);
     for (int i = 1; i < P.nres; i++) {
         pres *r = P.res[i];
         static const char *const kinds[] = {"style", "script", "image", "other"};
@@ -902,6 +930,8 @@ static const char usage[] =
     "  --warm              keep connections from one load to the next (the first\n"
     "                      load of each mode opens them)\n"
     "  --no-push           refuse server push (SETTINGS_ENABLE_PUSH 0)\n"
+    "  --compressed        ask for gzip, deflate or br (accept-encoding), as browsers\n"
+    "                      do; bodies are counted (and hashed) as they come\n"
     "  --h1-conns N        connections per origin of the h1xN mode (6; 1..32)\n"
     "  --rtt MS            round-trip time the link adds (0)\n"
     "  --rate MBIT         the link's rate each way, in Mbit/s, shared by every\n"
@@ -917,8 +947,8 @@ static const char usage[] =
     "direction delayed by half the RTT and shaped to the rate, TCP's slow\n"
     "start modelled per connection (loom relay --help). Certificates are not\n"
     "verified. Requests carry a browser's fields (user-agent, accept,\n"
-    "accept-language, referer) but no accept-encoding, so every mode moves\n"
-    "the same octets.\n"
+    "accept-language, referer) and, unless --compressed, no accept-encoding:\n"
+    "every mode moves the same octets, and bodies can be checked.\n"
     "\n"
     "Exit status: 0 every resource of every load fetched; 1 some failed, or the\n"
     "page was not HTML (each problem is listed); 2 usage; 3 bad URL; 6 the page's\n"
@@ -947,7 +977,11 @@ static void set_fields(void)
         P.fields_sub[k][1] = F("accept", accept[k]);
         P.fields_sub[k][2] = F("accept-language", lang);
         P.fields_sub[k][3] = F("referer", P.referer);
+        P.fields_sub[k][4] = F("accept-encoding", "gzip, deflate, br");
     }
+    P.fields_page[3] = F("accept-encoding", "gzip, deflate, br");
+    P.nfields_page = P.compressed ? 4 : 3;
+    P.nfields_sub = P.compressed ? 5 : 4;
 #undef F
 }
 
@@ -1052,6 +1086,8 @@ int pageload_main(int argc, char **argv)
             P.warm = 1;
         } else if (!strcmp(a, "--no-push")) {
             P.no_push = 1;
+        } else if (!strcmp(a, "--compressed")) {
+            P.compressed = 1;
         } else if (!strcmp(a, "--no-relay")) {
             P.no_relay = 1;
         } else if (!strcmp(a, "--list")) {
@@ -1150,6 +1186,7 @@ out:
     if (P.rl) relay_stop(P.rl);
     loop_free(P.l);
     free(P.html);
+    unzip_free(P.page_uz);
     for (int i = 0; i < P.nres; i++) {
         if (P.res[i]->md) EVP_MD_CTX_free(P.res[i]->md);
         free(P.res[i]);

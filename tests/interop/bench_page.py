@@ -234,6 +234,18 @@ def test(argv):
                       "%s: %s failed, %s body octets (the resources alone are %d)" %
                       (mode, m["failed"], m["body_octets"], total))
             check_bodies(j["resources"], site, s.https, ["h2", "h1x6", "h1x1"])
+            # --compressed: loom serve compresses the text (the page too,
+            # which the scanner reads decoded): every resource found, fewer
+            # octets on the wire
+            jc, out = bench(loom, s.https + "/", ["-n", "1", "--modes", "h2,h1x1", "--compressed"])
+            check(len(jc["resources"]) == len(paths), "--compressed: %d resources found (of %d)" %
+                  (len(jc["resources"]), len(paths)))
+            for mode in ("h2", "h1x1"):
+                m, plain = jc["modes"][mode], j["modes"][mode]
+                check(m["failed"] == 0 and m["requests"] == plain["requests"] and
+                      m["body_octets"] < 0.9 * plain["body_octets"],
+                      "--compressed over %s: %s requests, %s body octets (%s without)" %
+                      (mode, m["requests"], m["body_octets"], plain["body_octets"]))
 
             # loom serve's first TLS records fit a TCP segment each: the
             # 30 KB page's first octets are decrypted 3 round trips after

@@ -107,9 +107,7 @@ void links_scan(const char *html, size_t len, size_t *pos, int final,
         while (q < end && (quote || *q != '>')) {
             if (quote && *q == quote)
                 quote = 0;
-            else if (!quote && (*q == '"' || *q == '\'') && is_space(q[-1]))
-                quote = *q;
-            else if (!quote && (*q == '"' || *q == '\'') && q[-1] == '=')
+            else if (!quote && (*q == '"' || *q == '\'') && (is_space(q[-1]) || q[-1] == '='))
                 quote = *q;
             q++;
         }

@@ -246,6 +246,14 @@ static void maybe_next(void);
 static const cl_req_cb req_cb;
 static void fail_res(pres *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The first request waiting for one of o's HTTP/1.1 connections, taken. */
+static pres *dequeue(porigin *o)
+{
+    pres *r = o->qhead;
+    if (r && !(o->qhead = r->qnext)) o->qtail = NULL;
+    return r;
+}
+
 static void dispatch_fired(loop *l, void *user)
 {
     (void)l;
@@ -308,12 +316,8 @@ static void conn_closed(cl_conn *c, cl_error_kind err, const char *why)
     P.live--;
     /* a connection that could not be made: what waits for one fails (as
      * in a browser), rather than connections being tried again and again */
-    while (never_up && !P.over && o->qhead) {
-        pres *r = o->qhead;
-        o->qhead = r->qnext;
-        if (!o->qhead) o->qtail = NULL;
-        fail_res(r, "%s", o->why);
-    }
+    while (never_up && !P.over && o->qhead)
+        fail_res(dequeue(o), "%s", o->why);
     /* its requests' done() follow; then what waits may need a connection */
     if (!P.over && !is_h2() && o->qhead) loop_timer(P.l, 0, dispatch_fired, o);
     maybe_next();
@@ -389,12 +393,8 @@ static void dispatch(porigin *o)
             opening++;
             continue;
         }
-        if (!pc->busy && o->qhead && cl_accepting(pc->cl)) {
-            pres *r = o->qhead;
-            o->qhead = r->qnext;
-            if (!o->qhead) o->qtail = NULL;
-            submit(pc, r);
-        }
+        /* not one closing after its response (Connection: close) */
+        if (!pc->busy && o->qhead && cl_reusable(pc->cl)) submit(pc, dequeue(o));
     }
     int waiting = 0;
     for (pres *r = o->qhead; r; r = r->qnext)

@@ -159,3 +159,18 @@ def parse_load(text):
 
     return {"done": int(done.group(1)), "ok": int(done.group(2)), "rps": float(rps.group(1)),
             "mean_us": us(lat.group(3)) if lat else float("nan")}
+
+
+def wait_quiet(a, cores_busy):
+    """Waits for the measured cores to be quiet: busy (cores_busy(), in
+    seconds) less than a.max_other % of a core over half a second, while
+    the server under test is idle, so that is other programs' load; 20 s at
+    most, and a.quiet_budget s over the whole run."""
+    start = time.monotonic()
+    limit = min(a.quiet_budget, 20)
+    while time.monotonic() - start < limit:
+        t0, b0 = time.monotonic(), cores_busy()
+        time.sleep(0.5)
+        if (cores_busy() - b0) / (time.monotonic() - t0) * 100 <= a.max_other:
+            break
+    a.quiet_budget = max(0.0, a.quiet_budget - (time.monotonic() - start))

@@ -110,7 +110,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import free_port, make_site, root_user  # noqa: E402
+from common import free_port, make_site, root_user, wait_quiet  # noqa: E402
 from serve import cpu_delta, cpu_seconds, duration_s, proc_tree, raise_nofile  # noqa: E402
 
 PROXY_CORE, CLIENT_CORE = 1, 0
@@ -408,25 +408,12 @@ def h2load(url, n, c, m, size, proxy=None, backend=None, timeout=300):
             "savings": float(traffic.group(3)), "hdr_octets": int(traffic.group(2)) / n}
 
 
-def wait_quiet(a):
-    """Up to 20 s (and --quiet-wait s over the run) for the two cores to be
-    busy less than --max-other % of a core over half a second."""
-    start = time.monotonic()
-    limit = min(a.quiet_budget, 20)
-    while time.monotonic() - start < limit:
-        t0, b0 = time.monotonic(), cores_busy()
-        time.sleep(0.5)
-        if (cores_busy() - b0) / (time.monotonic() - t0) * 100 <= a.max_other:
-            break
-    a.quiet_budget = max(0.0, a.quiet_budget - (time.monotonic() - start))
-
-
 def measured(a, fn):
     """fn() run again (twice at most) while other programs' load is above
     --max-other; the least disturbed try, with its number of tries."""
     tries = [fn()]
     while tries[-1]["other"] > a.max_other and len(tries) < 3:
-        wait_quiet(a)
+        wait_quiet(a, cores_busy)
         tries.append(fn())
     best = min(tries, key=lambda x: x["other"])
     best["tries"] = len(tries)

@@ -97,7 +97,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import H2O, free_port, make_site, root_user, stop, wait_port  # noqa: E402
+from common import (H2O, free_port, make_site, root_user, stop, wait_port,  # noqa: E402
+                    wait_quiet)
 
 SERVER_CORE, CLIENT_CORE = 1, 0
 SERVERS = ("loom", "h2o", "nghttpd", "nginx")
@@ -414,20 +415,6 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def wait_quiet(a):
-    """Waits for the two cores to be quiet: busy less than --max-other % of a
-    core over half a second (the server is idle meanwhile, so that is other
-    programs' load); 20 s at most, and --quiet-wait s over the whole run."""
-    start = time.monotonic()
-    limit = min(a.quiet_budget, 20)
-    while time.monotonic() - start < limit:
-        t0, b0 = time.monotonic(), cores_busy()
-        time.sleep(0.5)
-        if (cores_busy() - b0) / (time.monotonic() - t0) * 100 <= a.max_other:
-            break
-    a.quiet_budget = max(0.0, a.quiet_budget - (time.monotonic() - start))
-
-
 def run_server(name, a, only, tmp, root, cert, key, nofile):
     cmds, tls, clear = server_spec(name, a.loom, tmp, root, cert, key, nofile, a.idle)
     env = dict(os.environ, XDG_CACHE_HOME=tmp)
@@ -471,7 +458,7 @@ def run_server(name, a, only, tmp, root, cert, key, nofile):
                 # most), and the least disturbed of the tries kept
                 tries = [h2load(url, reqs, conns, streams, hdrs, pids)]
                 while tries[-1]["other"] > a.max_other and len(tries) < 3:
-                    wait_quiet(a)
+                    wait_quiet(a, cores_busy)
                     tries.append(h2load(url, reqs, conns, streams, hdrs, pids))
                 best = min(tries, key=lambda x: x["other"])
                 best["tries"] = len(tries)

@@ -158,12 +158,7 @@ def bad_accept_server(port, stop):
             continue
         c.settimeout(5)
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                d = c.recv(4096)
-                if not d:
-                    break
-                data += d
+            recv_head(c)
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                       b"Connection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
             time.sleep(0.5)
@@ -171,6 +166,17 @@ def bad_accept_server(port, stop):
             pass
         c.close()
     ls.close()
+
+
+def recv_head(s, data=b""):
+    """Reads from s until a head's blank line has come (or the peer closed):
+    what came, the head and whatever followed it."""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    return data
 
 
 def raw_upgrade(port, path, key="dGhlIHNhbXBsZSBub25jZQ==", extra=b"", rcvbuf=None):
@@ -183,25 +189,13 @@ def raw_upgrade(port, path, key="dGhlIHNhbXBsZSBub25jZQ==", extra=b"", rcvbuf=No
     s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: Upgrade\r\n"
               b"Upgrade: websocket\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
               % (path.encode(), port, key.encode()) + extra + b"\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, _, rest = recv_head(s).partition(b"\r\n\r\n")
     return s, head.decode(errors="replace"), rest
 
 
 def read_http_response(s, rest):
     """The rest of a response framed by Content-Length: (head, body, left)."""
-    data = rest
-    while b"\r\n\r\n" not in data:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, body = recv_head(s, rest).partition(b"\r\n\r\n")
     n = 0
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")

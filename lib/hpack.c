@@ -1195,6 +1195,22 @@ static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_f
     return len;
 }
 
+const uint8_t *loom__hpack_keyed_block(const loom_hpack_encoder *enc, uint64_t key, size_t *len,
+                                       int *informational)
+{
+    if (!key || key != enc->memo_key || !memo_table_same(enc)) return NULL;
+    /* the memo's first field, as memo_store laid it out */
+    const uint8_t *m = enc->memo;
+    uint32_t nl = 0, vl = 0;
+    if (enc->memo_n) {
+        memcpy(&nl, m, 4);
+        memcpy(&vl, m + 4, 4);
+    }
+    *informational = nl == 7 && !memcmp(m + 9, ":status", 7) && vl == 3 && m[9 + 7] == '1';
+    *len = enc->memo_out;
+    return enc->memo + enc->memo_fields;
+}
+
 int loom_hpack_encode(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
                       uint8_t *out, size_t cap)
 {

@@ -15,4 +15,11 @@
 int loom__hpack_encode_keyed(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
                              size_t n, uint8_t *out);
 
+/* The block loom__hpack_encode_keyed would copy for key without looking
+ * at the fields (the memo's key, the table unchanged since), or NULL:
+ * *len octets, valid until the encoder is used again; *informational
+ * whether its first field is a 1xx :status. Changes nothing. */
+const uint8_t *loom__hpack_keyed_block(const loom_hpack_encoder *enc, uint64_t key, size_t *len,
+                                       int *informational);
+
 #endif

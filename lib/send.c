@@ -11,25 +11,25 @@
 
 #define BATCH_BYTES (256u << 10) /* DATA octets gathered into one batch */
 
-/* Encodes a field block and appends it to b as HEADERS (or PUSH_PROMISE)
- * and as many CONTINUATION frames as the peer's MAX_FRAME_SIZE needs
- * (RFC 9113 §4.3: one contiguous block). */
-static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int32_t promised,
-                     uint8_t flags, const loom_hpack_field *f, size_t n, int bounded, uint64_t key)
+/* Room in b for a field block of at most len octets as frames (before it
+ * is encoded: once the encoder has run, the block must go out, or HPACK
+ * falls out of step). */
+static int frames_room(loom_conn *c, loom__buf *b, size_t len, int bounded)
 {
-    size_t bound = loom_hpack_encode_bound(f, n);
     size_t maxf = c->settings.peer[LOOM_SETTINGS_MAX_FRAME_SIZE];
-    size_t worst = bound + 4 + (bound / (maxf - 4) + 1) * LOOM_FRAME_HEADER_LEN;
-    int rc = loom__queue_room(c, b, worst, bounded);
-    if (rc < 0) return rc;
-    c->ebuf.len = 0;
-    if (loom__buf_reserve(c->mem, &c->ebuf, bound, SIZE_MAX) < 0) return LOOM_ERR_NOMEM;
-    if (!c->enc && loom__encoder_start(c) < 0) return LOOM_ERR_NOMEM;
-    int len = loom__hpack_encode_keyed(c->enc, key, f, n, c->ebuf.p); /* bound octets there */
-    if (len < 0) return len;
-    c->stats.hbytes_out += (uint64_t)len;
-    const uint8_t *blk = c->ebuf.p;
-    size_t off = 0, total = (size_t)len;
+    size_t worst = len + 4 + (len / (maxf - 4) + 1) * LOOM_FRAME_HEADER_LEN;
+    return loom__queue_room(c, b, worst, bounded);
+}
+
+/* Appends an encoded field block to b as HEADERS (or PUSH_PROMISE) and as
+ * many CONTINUATION frames as the peer's MAX_FRAME_SIZE needs (RFC 9113
+ * §4.3: one contiguous block), in the room frames_room() made. */
+static int put_frames(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int32_t promised,
+                      uint8_t flags, const uint8_t *blk, size_t total)
+{
+    size_t maxf = c->settings.peer[LOOM_SETTINGS_MAX_FRAME_SIZE];
+    c->stats.hbytes_out += (uint64_t)total;
+    size_t off = 0;
     int first = 1;
     do {
         size_t room = first && type == LOOM_FRAME_PUSH_PROMISE ? maxf - 4 : maxf;
@@ -63,6 +63,21 @@ static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int3
         first = 0;
     } while (off < total);
     return 0;
+}
+
+/* Encodes a field block and appends it to b as frames (put_frames). */
+static int put_block(loom_conn *c, loom__buf *b, uint8_t type, int32_t sid, int32_t promised,
+                     uint8_t flags, const loom_hpack_field *f, size_t n, int bounded, uint64_t key)
+{
+    size_t bound = loom_hpack_encode_bound(f, n);
+    int rc = frames_room(c, b, bound, bounded);
+    if (rc < 0) return rc;
+    c->ebuf.len = 0;
+    if (loom__buf_reserve(c->mem, &c->ebuf, bound, SIZE_MAX) < 0) return LOOM_ERR_NOMEM;
+    if (!c->enc && loom__encoder_start(c) < 0) return LOOM_ERR_NOMEM;
+    int len = loom__hpack_encode_keyed(c->enc, key, f, n, c->ebuf.p); /* bound octets there */
+    if (len < 0) return len;
+    return put_frames(c, b, type, sid, promised, flags, c->ebuf.p, (size_t)len);
 }
 
 /* ---- output batches ---- */
@@ -356,19 +371,18 @@ int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
     return loom_respond_keyed(c, sid, f, n, 0, body);
 }
 
-int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n, uint64_t key,
-                       const loom_body *body)
+/* The stream a response may be sent on, or NULL. */
+static stream *respondable(loom_conn *c, int32_t sid)
 {
     stream *s = loom__streams_find(&c->streams, sid);
-    if (!s || c->role != LOOM_SERVER) return LOOM_ERR_STATE;
-    if (loom__stream_transition(s->state, EV_S_HEADERS).verdict != V_OK) return LOOM_ERR_STATE;
-    int informational = n && f[0].name_len == 7 && !memcmp(f[0].name, ":status", 7) &&
-                        f[0].value_len == 3 && f[0].value[0] == '1';
-    if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
-    int end = !informational && body_empty(body);
-    int rc = put_block(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0,
-                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1, key);
-    if (rc < 0) return rc;
+    if (!s || c->role != LOOM_SERVER) return NULL;
+    if (loom__stream_transition(s->state, EV_S_HEADERS).verdict != V_OK) return NULL;
+    return s;
+}
+
+/* A response's field block was queued on s: its state, and its body. */
+static int responded(loom_conn *c, stream *s, int informational, int end, const loom_body *body)
+{
     if (s->state == ST_RESERVED_LOCAL) s->counted = 1; /* §5.1: now half-closed (remote) */
     loom__stream_apply(s, EV_S_HEADERS);
     if (informational) return 0;
@@ -379,6 +393,41 @@ int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, siz
     set_body(s, body);
     loom__sched_ready(c, s);
     return 0;
+}
+
+int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n, uint64_t key,
+                       const loom_body *body)
+{
+    stream *s = respondable(c, sid);
+    if (!s) return LOOM_ERR_STATE;
+    int informational = n && f[0].name_len == 7 && !memcmp(f[0].name, ":status", 7) &&
+                        f[0].value_len == 3 && f[0].value[0] == '1';
+    if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
+    int end = !informational && body_empty(body);
+    int rc = put_block(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0,
+                       end ? LOOM_FLAG_END_STREAM : 0, f, n, 1, key);
+    if (rc < 0) return rc;
+    return responded(c, s, informational, end, body);
+}
+
+int loom_respond_by_key(loom_conn *c, int32_t sid, uint64_t key, const loom_body *body)
+{
+    stream *s = respondable(c, sid);
+    if (!s) return LOOM_ERR_STATE;
+    if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
+    size_t len;
+    int informational;
+    /* the block loom__hpack_encode_keyed would copy for key: the encoder
+     * is not used, so the block stays where it is while it is framed */
+    const uint8_t *blk = c->enc ? loom__hpack_keyed_block(c->enc, key, &len, &informational) : NULL;
+    if (!blk) return 1; /* nothing sent: the caller builds the fields */
+    int end = !informational && body_empty(body);
+    int rc = frames_room(c, &c->queue.stage, len, 1);
+    if (rc < 0) return rc;
+    rc = put_frames(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0, end ? LOOM_FLAG_END_STREAM : 0,
+                    blk, len);
+    if (rc < 0) return rc;
+    return responded(c, s, informational, end, body);
 }
 
 int32_t loom_push(loom_conn *c, int32_t sid, const loom_hpack_field *req, size_t n)

@@ -499,27 +499,28 @@ static size_t fmt_u64(char *out, uint64_t v)
     return n;
 }
 
-/* Response fields for a reply; strings live in r and bufs. */
-static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, char *status,
-                           int head, const push_entry *pe, char *link, size_t linkcap)
+/* Response fields for a reply; strings live in r, date and bufs. */
+static size_t reply_fields(const file_reply *r, const char *date, loom_hpack_field *f, char *len,
+                           char *status, const push_entry *pe, char *link, size_t linkcap)
 {
     size_t n = 0;
-#define ADD(nm, val)                                                                               \
-    f[n++] = (loom_hpack_field){(const uint8_t *)(nm), strlen(nm), (const uint8_t *)(val),         \
-                                strlen(val), 0}
-    fmt_u64(status, (uint64_t)(r->status % 1000));
-    ADD(":status", status);
-    ADD("server", "loom/" LOOM_VERSION_STRING);
-    ADD("date", files_date_now());
+    /* names are literals: their lengths are known without strlen */
+#define ADDN(nm, val, vlen)                                                                        \
+    f[n++] = (loom_hpack_field){(const uint8_t *)(nm), sizeof(nm) - 1, (const uint8_t *)(val),     \
+                                (vlen), 0}
+#define ADD(nm, val)  ADDN(nm, val, strlen(val))
+#define ADDL(nm, val) ADDN(nm, val, sizeof(val) - 1)
+    ADDN(":status", status, fmt_u64(status, (uint64_t)(r->status % 1000)));
+    ADDL("server", "loom/" LOOM_VERSION_STRING);
+    ADD("date", date);
     if (r->status == 200 || r->status == 206) {
         ADD("content-type", r->type);
-        fmt_u64(len, r->length);
-        ADD("content-length", len);
+        ADDN("content-length", len, fmt_u64(len, r->length));
         if (r->etag[0]) ADD("etag", r->etag); /* none for a folder's listing */
         if (r->last_modified[0]) ADD("last-modified", r->last_modified);
-        if (r->etag[0]) ADD("accept-ranges", "bytes");
+        if (r->etag[0]) ADDL("accept-ranges", "bytes");
         if (r->encoding) ADD("content-encoding", r->encoding);
-        if (r->vary) ADD("vary", "accept-encoding");
+        if (r->vary) ADDL("vary", "accept-encoding");
         if (r->status == 206) ADD("content-range", r->content_range);
         if (pe && pe->n && link) {
             size_t o = 0;
@@ -530,19 +531,19 @@ static size_t reply_fields(const file_reply *r, loom_hpack_field *f, char *len, 
         }
     } else if (r->status == 304) {
         ADD("etag", r->etag);
-        if (r->vary) ADD("vary", "accept-encoding");
+        if (r->vary) ADDL("vary", "accept-encoding");
     } else {
         size_t blen;
         files_error_body(r->status, &blen);
-        ADD("content-type", "text/plain; charset=utf-8");
-        fmt_u64(len, blen);
-        ADD("content-length", len);
+        ADDL("content-type", "text/plain; charset=utf-8");
+        ADDN("content-length", len, fmt_u64(len, blen));
         if (r->status == 416) ADD("content-range", r->content_range);
-        if (r->status == 405) ADD("allow", "GET, HEAD");
+        if (r->status == 405) ADDL("allow", "GET, HEAD");
         if (r->status == 301) ADD("location", r->location);
     }
-    (void)head;
+#undef ADDL
 #undef ADD
+#undef ADDN
     return n;
 }
 
@@ -1230,14 +1231,8 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
         loom_respond(c->h2, sid, eh, 2, NULL);
     }
 
-    loom_hpack_field f[16];
-    char len[24], status[4], lbuf[2048];
-    size_t n = reply_fields(&r, f, len, status, head, pe, lbuf, sizeof(lbuf));
     sreq *rq = new_sreq(c->w, sid, v, r.status, r.fd);
-    if (rq)
-        rq->entry = r.entry;
-    else
-        files_release(c->w->fc, r.entry);
+    if (rq) rq->entry = r.entry; /* else released below, once the fields are built */
     loom_stream_set_user(c->h2, sid, rq);
     loom_body b = {.fd = -1};
     int has_body = 0;
@@ -1254,18 +1249,30 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
         b.data = (const uint8_t *)files_error_body(r.status, &b.len);
         has_body = 1;
     }
+    const loom_body *bp = has_body ? &b : NULL;
     /* a cached file's 200 head is the same for its version and the Date's
-     * second: the engine may send the block it encoded for that key */
+     * second: the engine may send the block it encoded for that key, and
+     * then the fields need not be built at all. The date is brought up to
+     * the second before the key is made from it. */
+    const char *date = files_date_now();
     uint64_t key = 0, gen = files_entry_gen(r.entry);
     if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
     status_counters *st = &c->w->st;
     if (!c->w->rl->o->status_path) { /* HPACK's savings are counted for --status only */
-        loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
+        if (!key || loom_respond_by_key(c->h2, sid, key, bp) == 1) {
+            loom_hpack_field f[16];
+            char len[24], status[24], lbuf[2048];
+            size_t n = reply_fields(&r, date, f, len, status, pe, lbuf, sizeof(lbuf));
+            loom_respond_keyed(c->h2, sid, f, n, key, bp);
+        }
     } else {
+        loom_hpack_field f[16];
+        char len[24], status[24], lbuf[2048];
+        size_t n = reply_fields(&r, date, f, len, status, pe, lbuf, sizeof(lbuf));
         loom_conn_stats before, after;
         loom_conn_get_stats(c->h2, &before);
-        loom_respond_keyed(c->h2, sid, f, n, key, has_body ? &b : NULL);
+        loom_respond_keyed(c->h2, sid, f, n, key, bp);
         loom_conn_get_stats(c->h2, &after);
         /* the fields as HTTP/1.1 text ("name: value\r\n") against the
          * octets HPACK encoded */
@@ -1275,6 +1282,7 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
         STATUS_ADD(st, hdr_raw, text);
         STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
     }
+    if (!rq) files_release(c->w->fc, r.entry);
     if (has_body && b.fd >= 0) STATUS_ADD(st, body_bytes, b.length);
     if (has_body && b.fd < 0) STATUS_ADD(st, body_bytes, b.len);
     return sid;

@@ -19,7 +19,7 @@ typedef struct {
     int status;
     uint32_t close_code;
     int by_peer, retry_safe, end_stream;
-    char method[16], path[256], authority[128];
+    char method[16], path[256], authority[128], etag[64];
     uint8_t *body;
     size_t body_len, body_cap;
     int order; /* completion order */
@@ -81,6 +81,8 @@ static int pair_on_event(loom_conn *c, const loom_event *ev, void *user)
                 copy_value(r->path, sizeof(r->path), f);
             if (f->name_len == 10 && !memcmp(f->name, ":authority", 10))
                 copy_value(r->authority, sizeof(r->authority), f);
+            if (f->name_len == 4 && !memcmp(f->name, "etag", 4))
+                copy_value(r->etag, sizeof(r->etag), f);
         }
         break;
     case LOOM_EV_TRAILERS:

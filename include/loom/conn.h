@@ -295,6 +295,17 @@ LOOM_API int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, 
 LOOM_API int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
                                 uint64_t key, const loom_body *body);
 
+/* loom_respond_keyed without the fields, for a caller that would build
+ * them only to see them unused: when loom_respond_keyed with this key
+ * would send the block remembered for it as it is (the key's block was the
+ * last one encoded on this connection, and the HPACK table has not changed
+ * since), sends that block and returns 0. Returns 1, having sent nothing,
+ * when there is no such block: build the fields and call
+ * loom_respond_keyed. A block remembered from a 1xx response goes out as
+ * one (RFC 9113 §8.1: the final response is still to come). Errors as
+ * loom_respond_keyed's. key 0 never has a block. */
+LOOM_API int loom_respond_by_key(loom_conn *c, int32_t sid, uint64_t key, const loom_body *body);
+
 /* Server: promises a push on client stream sid; returns the promised
  * stream's id, to loom_respond() to. LOOM_ERR_STATE when the client
  * disabled push or sid is not open; LOOM_ERR_INVALID for a request that is

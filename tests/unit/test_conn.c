@@ -403,6 +403,94 @@ static void test_early_hints(void **state)
     assert_int_equal(rec_get(cl, 1)->body_len, 3);
 }
 
+/* loom_respond_by_key: the block remembered for a key goes out without
+ * the fields while the server's HPACK table is unchanged; otherwise (no
+ * block yet, another key's block inserted entries since) it sends nothing
+ * and says so (1), and loom_respond_keyed encodes the fields afresh. */
+static int32_t respond_head(int32_t sid, uint64_t key, const loom_hpack_field *f, size_t n,
+                            const loom_body *b, int *by_key)
+{
+    int rc = loom_respond_by_key(sv->c, sid, key, b);
+    *by_key = rc == 0;
+    if (rc == 1) rc = loom_respond_keyed(sv->c, sid, f, n, key, b);
+    assert_int_equal(rc, 0);
+    return sid;
+}
+
+static void test_respond_by_key(void **state)
+{
+    (void)state;
+    loom_hpack_field a[] = {FIELD(":status", "200"), FIELD("content-type", "text/plain"),
+                            FIELD("etag", "\"v1\"")};
+    loom_hpack_field b[] = {FIELD(":status", "200"), FIELD("content-type", "text/html"),
+                            FIELD("etag", "\"v2\""), FIELD("x-other", "inserted")};
+    loom_body body = {.data = big, .len = 3, .fd = -1};
+    int by_key, hits = 0;
+    int32_t sid = get("/a");
+    pair_run(cl, sv, 0);
+    /* nothing remembered yet, and key 0 never is */
+    assert_int_equal(loom_respond_by_key(sv->c, sid, 7, &body), 1);
+    assert_int_equal(loom_respond_by_key(sv->c, sid, 0, &body), 1);
+    assert_int_equal(loom_respond_by_key(sv->c, 99, 7, &body), LOOM_ERR_STATE);
+    assert_int_equal(loom_respond_by_key(cl->c, sid, 7, &body), LOOM_ERR_STATE);
+    for (int round = 0; round < 6; round++) {
+        if (round) sid = get("/a");
+        pair_run(cl, sv, 0);
+        respond_head(sid, 7, a, 3, &body, &by_key);
+        hits += by_key;
+        pair_run(cl, sv, 0);
+        rec_stream *r = rec_get(cl, sid);
+        assert_int_equal(r->status, 200);
+        assert_string_equal(r->etag, "\"v1\"");
+        assert_int_equal(r->body_len, 3);
+        assert_true(r->end_stream);
+        /* a final response was sent: never a second one */
+        assert_int_equal(loom_respond_by_key(sv->c, sid, 7, &body), LOOM_ERR_STATE);
+    }
+    assert_true(hits >= 4); /* once nothing new was inserted */
+
+    /* another key's fields insert entries: key 7's block named a table that
+     * is gone, so it is not sent by key, and the fields are encoded again */
+    sid = get("/b");
+    pair_run(cl, sv, 0);
+    respond_head(sid, 8, b, 4, &body, &by_key);
+    assert_false(by_key);
+    pair_run(cl, sv, 0);
+    assert_string_equal(rec_get(cl, sid)->etag, "\"v2\"");
+    sid = get("/a");
+    pair_run(cl, sv, 0);
+    assert_int_equal(loom_respond_by_key(sv->c, sid, 7, &body), 1);
+    respond_head(sid, 7, a, 3, NULL, &by_key);
+    pair_run(cl, sv, 0);
+    assert_string_equal(rec_get(cl, sid)->etag, "\"v1\"");
+    assert_int_equal(rec_get(cl, sid)->body_len, 0); /* no body: END_STREAM on HEADERS */
+    assert_true(rec_get(cl, sid)->end_stream);
+    assert_int_equal(rec_get(cl, sid)->closed, 1);
+
+    /* a block remembered from a 1xx goes out as one (RFC 9113 §8.1: any
+     * number of them may come before the final response), and the stream
+     * waits for its final response */
+    loom_hpack_field eh[] = {FIELD(":status", "103"), FIELD("link", "</s.css>; rel=preload")};
+    hits = 0;
+    sid = get("/c");
+    pair_run(cl, sv, 0);
+    for (int round = 0; round < 4; round++) {
+        respond_head(sid, 9, eh, 2, &body, &by_key);
+        hits += by_key;
+    }
+    pair_run(cl, sv, 0);
+    assert_int_equal(rec_get(cl, sid)->informational, 4);
+    assert_int_equal(rec_get(cl, sid)->closed, 0);
+    respond_head(sid, 0, a, 3, &body, &by_key);
+    pair_run(cl, sv, 0);
+    rec_stream *r = rec_get(cl, sid);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, 3);
+    assert_int_equal(r->closed, 1);
+    assert_true(hits >= 1);
+    assert_int_equal(cl->errors + sv->errors, 0);
+}
+
 /* 1,000 concurrent streams, random chunking, bodies of many sizes (0 B
  * included): every stream completes with its own body. */
 static void test_thousand_streams(void **state)
@@ -739,6 +827,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_id_exhaustion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steady_state_allocates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shrink_when_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_respond_by_key, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big);

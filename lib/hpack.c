@@ -240,6 +240,9 @@ static int table_copy(const dyn_table *t, size_t i, loom_hpack_field *f, uint8_t
 
 /* ---- decoder ---- */
 
+#define HUFF_MEMO_MAX 128
+#define HUFF_MEMO_IN  64
+
 struct loom_hpack_decoder {
     const loom_mem *mem;
     dyn_table t;
@@ -249,6 +252,13 @@ struct loom_hpack_decoder {
     uint32_t min_since; /* the smallest limit set since the last block */
     uint8_t *scratch;
     size_t scratch_cap;
+    /* The last Huffman literal decoded, when short: its octets, then what
+     * they decode to. Clients built on nghttp2 never index :path, so every
+     * request carries the same Huffman literal again; a copy is cheaper
+     * than decoding it. HUFF_MEMO_MAX octets in all, the literal itself at
+     * most HUFF_MEMO_IN of them. */
+    uint8_t hm_in, hm_out; /* lengths; hm_in 0: nothing remembered */
+    uint8_t hm[HUFF_MEMO_MAX];
 };
 
 loom_hpack_decoder *loom_hpack_decoder_new(uint32_t max_table_size, uint32_t max_list_size,
@@ -381,16 +391,33 @@ static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, si
         *outlen = s->len;
         return 0;
     }
-    /* Huffman output is at most 8/5 of the input (5-bit shortest code);
-     * the decoder runs branch-free with a little room beyond that. */
-    size_t bound = (size_t)s->len / 5 * 8 + 8 + 2;
-    if (bound > cap) bound = cap;
-    if (scratch_reserve(d, *at + bound) < 0) return derr(c, LOOM_ERR_NOMEM, "out of memory");
-    int n = loom_huffman_decode(s->p, s->len, d->scratch + *at, bound);
-    if (n == LOOM_ERR_BUFFER || (n >= 0 && (size_t)n > cap)) return 1;
-    if (n < 0)
-        return derr(c, LOOM_ERR_COMPRESSION,
-                    "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
+    int n;
+    if (s->len && s->len == d->hm_in && loom__same(s->p, d->hm, s->len)) {
+        /* the same octets as the last literal remembered: the same string
+         * (only valid ones are remembered) */
+        n = d->hm_out;
+        if ((size_t)n > cap) return 1; /* as decoding with room for cap would say */
+        if (scratch_reserve(d, *at + (size_t)n) < 0)
+            return derr(c, LOOM_ERR_NOMEM, "out of memory");
+        memcpy(d->scratch + *at, d->hm + s->len, (size_t)n);
+    } else {
+        /* Huffman output is at most 8/5 of the input (5-bit shortest
+         * code); the decoder runs branch-free with a little room beyond. */
+        size_t bound = (size_t)s->len / 5 * 8 + 8 + 2;
+        if (bound > cap) bound = cap;
+        if (scratch_reserve(d, *at + bound) < 0) return derr(c, LOOM_ERR_NOMEM, "out of memory");
+        n = loom_huffman_decode(s->p, s->len, d->scratch + *at, bound);
+        if (n == LOOM_ERR_BUFFER || (n >= 0 && (size_t)n > cap)) return 1;
+        if (n < 0)
+            return derr(c, LOOM_ERR_COMPRESSION,
+                        "invalid Huffman code: EOS, or padding not 1-7 one-bits (RFC 7541 §5.2)");
+        if (s->len <= HUFF_MEMO_IN && s->len + (size_t)n <= HUFF_MEMO_MAX) {
+            memcpy(d->hm, s->p, s->len);
+            memcpy(d->hm + s->len, d->scratch + *at, (size_t)n);
+            d->hm_in = (uint8_t)s->len;
+            d->hm_out = (uint8_t)n;
+        }
+    }
     *out = d->scratch + *at;
     *outlen = (size_t)n;
     *at += (size_t)n;

@@ -851,6 +851,101 @@ static const bad_block bad_blocks[] = {
                                     "3fe11f"},
 };
 
+/* The decoder remembers the last short Huffman literal it decoded (what it
+ * decodes to): a decoder that has seen other literals must say exactly
+ * what a fresh one says, for the same literal again, for one differing in
+ * its last octet (valid or not), and around the memo's bounds (64 octets
+ * of literal, 128 of literal and string). */
+static int decode_into(loom_hpack_decoder *d, const uint8_t *b, size_t n, hlist *l)
+{
+    loom_hpack_error e;
+    return loom_hpack_decode_block(d, b, n, l, &e);
+}
+
+static void same_as_fresh(loom_hpack_decoder *d, uint32_t max_list, const uint8_t *b, size_t n)
+{
+    loom_hpack_decoder *fresh = loom_hpack_decoder_new(4096, max_list, NULL);
+    hlist got = {0}, want = {0};
+    int rc_got = decode_into(d, b, n, &got), rc_want = decode_into(fresh, b, n, &want);
+    assert_int_equal(rc_got, rc_want);
+    assert_int_equal(got.n, want.n);
+    for (size_t i = 0; i < want.n; i++) {
+        assert_int_equal(got.fields[i].name_len, want.fields[i].name_len);
+        assert_memory_equal(got.fields[i].name, want.fields[i].name, want.fields[i].name_len);
+        assert_int_equal(got.fields[i].value_len, want.fields[i].value_len);
+        if (want.fields[i].value_len)
+            assert_memory_equal(got.fields[i].value, want.fields[i].value,
+                                want.fields[i].value_len);
+    }
+    loom_hpack_list_free(&got);
+    loom_hpack_list_free(&want);
+    loom_hpack_decoder_free(fresh);
+}
+
+/* A block of one field: :path (static name, RFC 7541 §6.2.2 without
+ * indexing) with Huffman octets h, or with a new name of the same octets. */
+static void huff_block(wbuf *w, const uint8_t *h, size_t hn, int new_name)
+{
+    w->n = 0;
+    if (new_name) {
+        wb_byte(w, 0x00);
+        wb_int(w, 7, 0x80, hn);
+        wb_bytes(w, h, hn);
+    } else {
+        wb_byte(w, 0x04);
+    }
+    wb_int(w, 7, 0x80, hn);
+    wb_bytes(w, h, hn);
+}
+
+static void test_decoder_huffman_memo(void **state)
+{
+    (void)state;
+    /* octets with codes of 5 bits ('a'), 6 ('/'), 8 ('&'), 13 ('~') and a mix */
+    const char *sets[] = {"a", "/", "&", "~", "/1k.txt-abcXYZ~&%"};
+    uint32_t limits[] = {0, 100};
+    wbuf w = {0};
+    uint8_t str[256], h[512], v[512];
+    for (size_t li = 0; li < 2; li++) {
+        loom_hpack_decoder *d = loom_hpack_decoder_new(4096, limits[li], NULL);
+        for (size_t si = 0; si < 5; si++) {
+            size_t k = strlen(sets[si]);
+            for (size_t len = 1; len <= 140; len++) {
+                for (size_t i = 0; i < len; i++)
+                    str[i] = (uint8_t)sets[si][(i * 7 + len) % k];
+                int hn = loom_huffman_encode(str, len, h, sizeof(h));
+                assert_true(hn > 0);
+                for (int new_name = 0; new_name < 2; new_name++) {
+                    huff_block(&w, h, (size_t)hn, new_name);
+                    same_as_fresh(d, limits[li], w.b, w.n); /* remembered, if short */
+                    same_as_fresh(d, limits[li], w.b, w.n); /* from the memo */
+                    /* the last octet changed: another string, or invalid
+                     * padding (RFC 7541 §5.2), never the remembered one */
+                    uint8_t last[] = {(uint8_t)(h[hn - 1] ^ 1), (uint8_t)(h[hn - 1] ^ 0x80), 0xff,
+                                      0x00};
+                    for (size_t x = 0; x < sizeof(last); x++) {
+                        memcpy(v, h, (size_t)hn);
+                        v[hn - 1] = last[x];
+                        huff_block(&w, v, (size_t)hn, new_name);
+                        same_as_fresh(d, limits[li], w.b, w.n);
+                        huff_block(&w, h, (size_t)hn, new_name);
+                        same_as_fresh(d, limits[li], w.b, w.n);
+                    }
+                    /* one octet shorter or longer than the remembered one */
+                    huff_block(&w, h, (size_t)hn - 1, new_name);
+                    same_as_fresh(d, limits[li], w.b, w.n);
+                    memcpy(v, h, (size_t)hn);
+                    v[hn] = 0xff;
+                    huff_block(&w, v, (size_t)hn + 1, new_name);
+                    same_as_fresh(d, limits[li], w.b, w.n);
+                }
+            }
+        }
+        loom_hpack_decoder_free(d);
+    }
+    free(w.b);
+}
+
 static void test_decoder_rejects(void **state)
 {
     (void)state;
@@ -1691,6 +1786,7 @@ int main(void)
         cmocka_unit_test(test_encoder_repeated_cookie),
         cmocka_unit_test(test_encoder_volatile_indexed_when_repeated),
         cmocka_unit_test(test_encoder_memo),
+        cmocka_unit_test(test_decoder_huffman_memo),
         cmocka_unit_test(test_encoder_keyed),
         cmocka_unit_test(test_encoder_memo_after_eviction),
         cmocka_unit_test(test_encoder_buffer_too_small),

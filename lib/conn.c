@@ -373,8 +373,17 @@ static uint64_t hash64(const uint8_t *p, size_t n)
         h = (h ^ x) * k;
         h ^= h >> 29;
     }
+    /* the last 1-7 octets as overlapping loads, without a call to memcpy
+     * (n, mixed in above, tells the overlaps apart) */
     uint64_t w = 0;
-    if (n) memcpy(&w, p, n);
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = (uint64_t)a << 32 | b;
+    } else if (n) {
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
     h = (h ^ w) * k;
     return h ^ (h >> 32);
 }

@@ -224,9 +224,13 @@ const char *loom__stream_state_name(uint8_t state)
 
 /* ---- the store ---- */
 
+/* Stream ids of one side are all odd or all even: the product's lowest
+ * bit never varies, so it is shifted out (else half the buckets stay
+ * empty and chains are twice as long). Consecutive ids of one side then
+ * land in distinct buckets. */
 static size_t slot(const stream_store *t, int32_t id)
 {
-    return ((uint32_t)id * 2654435761u) & (t->nbuckets - 1);
+    return (((uint32_t)id * 2654435761u) >> 1) & (t->nbuckets - 1);
 }
 
 void loom__streams_init(stream_store *t, size_t max_closed, const loom_mem *mem)

@@ -221,6 +221,11 @@ int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *
     return understood;
 }
 
+int loom__field_value_ok(const uint8_t *value, size_t vlen)
+{
+    return value_ok(value, vlen);
+}
+
 int loom__field_octets_ok(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
 {
     return name_ok(name, nlen) && value_ok(value, vlen);

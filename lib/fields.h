@@ -33,6 +33,10 @@ int loom__fields_check(const loom_hpack_field *f, const uint8_t *reps, size_t n,
 /* RFC 9113 §8.2.1: the octets of a name and a value are allowed. */
 int loom__field_octets_ok(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen);
 
+/* RFC 9113 §8.2.1: the octets of a value are allowed (for a name known
+ * valid, as the static table's are). */
+int loom__field_value_ok(const uint8_t *value, size_t vlen);
+
 /* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
  * parameter was understood; unknown members are ignored (§4). */
 int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);

@@ -258,6 +258,8 @@ struct loom_hpack_decoder {
      * than decoding it. HUFF_MEMO_MAX octets in all, the literal itself at
      * most HUFF_MEMO_IN of them. */
     uint8_t hm_in, hm_out; /* lengths; hm_in 0: nothing remembered */
+    uint8_t hm_ok;         /* its string as a field value (RFC 9113 §8.2.1): 0 not checked
+                              yet, 1 valid, 2 not */
     uint8_t hm[HUFF_MEMO_MAX];
 };
 
@@ -381,10 +383,13 @@ static inline int read_lit(cursor *c, lit *s)
 }
 
 /* Decodes a literal into scratch at *at, at most cap octets. Returns 0,
- * 1 when the decoded string would exceed cap, or a negative error. */
+ * 1 when the decoded string would exceed cap, or a negative error. On 0,
+ * *memo (when not NULL) says whether the Huffman memo now holds this
+ * literal. */
 static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, size_t cap,
-                  const uint8_t **out, size_t *outlen)
+                  const uint8_t **out, size_t *outlen, int *memo)
 {
+    if (memo) *memo = 0;
     if (!s->huff) {
         if (s->len > cap) return 1;
         *out = s->p;
@@ -400,6 +405,7 @@ static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, si
         if (scratch_reserve(d, *at + (size_t)n) < 0)
             return derr(c, LOOM_ERR_NOMEM, "out of memory");
         memcpy(d->scratch + *at, d->hm + s->len, (size_t)n);
+        if (memo) *memo = 1;
     } else {
         /* Huffman output is at most 8/5 of the input (5-bit shortest
          * code); the decoder runs branch-free with a little room beyond. */
@@ -416,6 +422,8 @@ static int expand(loom_hpack_decoder *d, cursor *c, const lit *s, size_t *at, si
             memcpy(d->hm + s->len, d->scratch + *at, (size_t)n);
             d->hm_in = (uint8_t)s->len;
             d->hm_out = (uint8_t)n;
+            d->hm_ok = 0;
+            if (memo) *memo = 1;
         }
     }
     *out = d->scratch + *at;
@@ -608,21 +616,34 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
                 at = nen->nlen;
                 old = d->scratch;
             } else if (idx == 0) {
-                rc = expand(d, &c, &nl, &at, budget, &f.name, &f.name_len);
+                rc = expand(d, &c, &nl, &at, budget, &f.name, &f.name_len, NULL);
                 if (rc < 0) return rc;
                 if (rc == 1) goto too_big;
                 old = d->scratch;
             }
             if (f.name_len > budget) goto too_big;
-            rc = expand(d, &c, &vl, &at, budget - f.name_len, &vp, &vlen);
+            int static_name = idx && idx <= LOOM_HPACK_STATIC_ENTRIES, memo;
+            rc = expand(d, &c, &vl, &at, budget - f.name_len, &vp, &vlen, &memo);
             if (rc < 0) return rc;
             if (rc == 1) goto too_big;
             f.name = rebase(d, f.name, old);
             f.value = vp;
             f.value_len = vlen;
-            if (fi) /* raw literals lie in the block; static names are static */
-                *fi = (field_info){(idx && idx <= LOOM_HPACK_STATIC_ENTRIES) || (!idx && !nl.huff),
-                                   !vl.huff, 0};
+            if (fi) {
+                /* raw literals lie in the block; static names are static.
+                 * A static name is valid HTTP/2 (RFC 9113 §8.2.1): the
+                 * value alone is checked here (its verdict kept with the
+                 * Huffman memo, for the literal that comes every time),
+                 * which spares the field the whole check later. */
+                int ok = 0;
+                if (static_name && memo) {
+                    if (!d->hm_ok) d->hm_ok = loom__field_value_ok(vp, vlen) ? 1 : 2;
+                    ok = d->hm_ok == 1;
+                } else if (static_name) {
+                    ok = loom__field_value_ok(vp, vlen);
+                }
+                *fi = (field_info){static_name || (!idx && !nl.huff), !vl.huff, (uint8_t)ok};
+            }
             if (incremental) {
                 if (pin && (rc = pin(user)) != 0) return rc;
                 if (table_reserve(&d->t, d->t.max, d->mem) < 0)

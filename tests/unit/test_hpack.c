@@ -708,9 +708,10 @@ static void test_never_indexed_reported(void **state)
 }
 
 /* LOOM_HPACK_CHECKED marks the fields whose octets are known valid for
- * HTTP/2: static-table references and dynamic-table entries that passed
- * their check, never literals (the engine checks those) nor bad entries.
- * Raw literals point into the block; Huffman ones are copied. */
+ * HTTP/2: static-table references, dynamic-table entries that passed
+ * their check, and literals with a static name whose value passed it;
+ * never other literals (the engine checks those) nor bad entries or
+ * values. Raw literals point into the block; Huffman ones are copied. */
 static void test_checked_and_where_strings_live(void **state)
 {
     (void)state;
@@ -733,7 +734,7 @@ static void test_checked_and_where_strings_live(void **state)
     assert_int_equal(l.n, 7);
     assert_true(hfield_is(&l.fields[5], "x-bad", "a\r\nb"));
     assert_true(hfield_is(&l.fields[6], "x-good", "yes"));
-    int checked[7] = {1, 0, 0, 0, 0, 0, 1};
+    int checked[7] = {1, 0, 0, 1, 1, 0, 1};
     for (size_t i = 0; i < 7; i++)
         if (!!(l.reps[i] & LOOM_HPACK_CHECKED) != checked[i])
             fail_msg("field %zu: checked %d, want %d", i, !!(l.reps[i] & LOOM_HPACK_CHECKED),
@@ -753,6 +754,40 @@ static void test_checked_and_where_strings_live(void **state)
     assert_true(l.reps[0] & LOOM_HPACK_CHECKED);
     assert_false(l.reps[1] & LOOM_HPACK_CHECKED);
     assert_int_equal(l.reps[1] & LOOM_HPACK_REP_MASK, LOOM_HPACK_REP_INDEXED);
+    /* static names with bad values (RFC 9113 §8.2.1), raw and Huffman,
+     * the Huffman ones twice (the second from the decoder's memo, with the
+     * verdict it kept), between good ones */
+    const char *vals[] = {" edge", "a\r\nb", "tab\t", "/ok", "nul\0x"};
+    size_t lens[] = {5, 4, 4, 3, 5};
+    int good[] = {0, 0, 0, 1, 0};
+    for (int huff = 0; huff < 2; huff++)
+        for (int rep = 0; rep < 2; rep++)
+            for (size_t i = 0; i < 5; i++) {
+                w2.n = 0;
+                wb_byte(&w2, 0x04); /* :path, without indexing */
+                if (huff) {
+                    uint8_t h[32];
+                    int hn = loom_huffman_encode((const uint8_t *)vals[i], lens[i], h, sizeof(h));
+                    assert_true(hn > 0);
+                    wb_int(&w2, 7, 0x80, (uint64_t)hn);
+                    wb_bytes(&w2, h, (size_t)hn);
+                } else {
+                    wb_str(&w2, vals[i], lens[i]);
+                }
+                uint8_t lit[40]; /* the same again in the block: from the memo */
+                size_t litn = w2.n - 1;
+                assert_true(litn <= sizeof(lit));
+                memcpy(lit, w2.b + 1, litn);
+                wb_byte(&w2, 0x04);
+                wb_bytes(&w2, lit, litn);
+                assert_int_equal(decode(d, &w2, &l, &e), 0);
+                assert_int_equal(l.n, 2);
+                for (size_t k = 0; k < 2; k++) {
+                    assert_int_equal(l.fields[k].value_len, lens[i]);
+                    assert_memory_equal(l.fields[k].value, vals[i], lens[i]);
+                    assert_int_equal(!!(l.reps[k] & LOOM_HPACK_CHECKED), good[i]);
+                }
+            }
     free(w.b);
     free(w2.b);
     loom_hpack_list_free(&l);

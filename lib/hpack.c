@@ -870,6 +870,7 @@ struct loom_hpack_encoder {
     size_t memo_count; /* entries then: an eviction without insertion shows */
     size_t memo_max_table;
     loom_hpack_huffman memo_huffman;
+    int memo_informational; /* its first field is a 1xx :status */
 };
 
 #define MEMO_MAX 2048
@@ -1217,6 +1218,9 @@ static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
     enc->memo_count = enc->t.count;
     enc->memo_max_table = enc->t.max;
     enc->memo_huffman = enc->huffman;
+    enc->memo_informational = n && fields[0].name_len == 7 &&
+                              !memcmp(fields[0].name, ":status", 7) && fields[0].value_len == 3 &&
+                              fields[0].value[0] == '1';
     return 1;
 }
 
@@ -1247,14 +1251,7 @@ const uint8_t *loom__hpack_keyed_block(const loom_hpack_encoder *enc, uint64_t k
                                        int *informational)
 {
     if (!key || key != enc->memo_key || !memo_table_same(enc)) return NULL;
-    /* the memo's first field, as memo_store laid it out */
-    const uint8_t *m = enc->memo;
-    uint32_t nl = 0, vl = 0;
-    if (enc->memo_n) {
-        memcpy(&nl, m, 4);
-        memcpy(&vl, m + 4, 4);
-    }
-    *informational = nl == 7 && !memcmp(m + 9, ":status", 7) && vl == 3 && m[9 + 7] == '1';
+    *informational = enc->memo_informational;
     *len = enc->memo_out;
     return enc->memo + enc->memo_fields;
 }

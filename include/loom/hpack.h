@@ -103,8 +103,9 @@ LOOM_API int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t 
 
 /* reps[] of a loom_hpack_list: the representation (loom_hpack_rep) in the
  * low bits; LOOM_HPACK_CHECKED when the field's octets are known valid for
- * HTTP/2 (RFC 9113 §8.2.1: a static-table entry, or a dynamic-table entry
- * checked once when first used). */
+ * HTTP/2 (RFC 9113 §8.2.1: a static-table entry, a dynamic-table entry
+ * checked once when first used, or a literal with a static-table name
+ * whose value was checked as it was decoded). */
 #define LOOM_HPACK_REP_MASK 0x03
 #define LOOM_HPACK_CHECKED  0x80
 

@@ -538,12 +538,19 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
                     over = 1; /* never expanded: the bomb costs nothing */
                     continue;
                 }
-                if (scratch_reserve(d, (size_t)en->nlen + en->vlen) < 0)
-                    return derr(&c, LOOM_ERR_NOMEM, "out of memory");
-                f.name = ring_read(&d->t, en->off, en->nlen, d->scratch);
+                /* scratch is needed only by an entry that wraps around
+                 * the ring's end (its name, then its value, else lie in
+                 * one piece) */
+                uint8_t *dst = NULL;
+                if ((size_t)en->off + en->nlen + en->vlen > d->t.bcap) {
+                    if (scratch_reserve(d, (size_t)en->nlen + en->vlen) < 0)
+                        return derr(&c, LOOM_ERR_NOMEM, "out of memory");
+                    dst = d->scratch;
+                }
+                f.name = ring_read(&d->t, en->off, en->nlen, dst);
                 f.name_len = en->nlen;
                 f.value = ring_read(&d->t, ring_add(&d->t, en->off, en->nlen), en->vlen,
-                                    d->scratch + en->nlen);
+                                    dst ? dst + en->nlen : NULL);
                 f.value_len = en->vlen;
                 f.flags = 0;
                 if (fi) {

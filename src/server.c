@@ -1232,7 +1232,14 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     }
 
     sreq *rq = new_sreq(c->w, sid, v, r.status, r.fd);
-    if (rq) rq->entry = r.entry; /* else released below, once the fields are built */
+    if (!rq) { /* no memory for the record: the stream ends (its body would
+                * point into an entry nothing holds) */
+        if (r.fd >= 0) close(r.fd);
+        files_release(c->w->fc, r.entry);
+        loom_reset(c->h2, sid, LOOM_H2_INTERNAL_ERROR);
+        return sid;
+    }
+    rq->entry = r.entry;
     loom_stream_set_user(c->h2, sid, rq);
     loom_body b = {.fd = -1};
     int has_body = 0;
@@ -1282,7 +1289,6 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
         STATUS_ADD(st, hdr_raw, text);
         STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
     }
-    if (!rq) files_release(c->w->fc, r.entry);
     if (has_body && b.fd >= 0) STATUS_ADD(st, body_bytes, b.length);
     if (has_body && b.fd < 0) STATUS_ADD(st, body_bytes, b.len);
     return sid;

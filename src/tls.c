@@ -1,6 +1,7 @@
 /* TLS contexts. */
 #define _GNU_SOURCE
 #include "tls.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -135,10 +136,13 @@ static int cert_fresh(const char *cert)
 /* Records are read from the socket in large reads (one syscall for many
  * records), not a header then a body each; the transport drains what was
  * read ahead (SSL_has_pending) before it waits on the socket again. */
+/* What server and client contexts share: records read ahead 64 KiB at a
+ * time, and our own records after the handshake (transport.h). */
 static void read_ahead(SSL_CTX *ctx)
 {
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+    tp_prepare_ctx(ctx);
 }
 
 /* ---- session ticket keys from a file (several instances share them) ---- */

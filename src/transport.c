@@ -16,6 +16,7 @@
 
 #include "loop.h"
 #include "tls.h"
+#include "tlsrec.h"
 
 /* ---- TLS output without a syscall per record ----
  *
@@ -50,13 +51,32 @@ static _Thread_local uint8_t plain[TP_STAGE_MAX];
 static int bio_out_write(BIO *b, const char *p, int n)
 {
     BIO_clear_retry_flags(b);
+    tlsrec *r = BIO_get_data(b);
+    if (n >= 0 && tlsrec_on(r)) { /* records of OpenSSL's after we took over: sealed again */
+        long k = tlsrec_translate(r, (const uint8_t *)p, (size_t)n, cipher.buf + cipher.len,
+                                  TP_CIPHER_CAP - cipher.len);
+        if (k < 0) {
+            cipher.overflow = 2;
+            return -1;
+        }
+        cipher.len += (size_t)k;
+        return n;
+    }
     if (n < 0 || (size_t)n > TP_CIPHER_CAP - cipher.len) {
         cipher.overflow = 1; /* cannot happen with the sizes above */
         return -1;
     }
     memcpy(cipher.buf + cipher.len, p, (size_t)n);
     cipher.len += (size_t)n;
+    if (r) tlsrec_count(r, (const uint8_t *)p, (size_t)n);
     return n;
+}
+
+static int bio_out_destroy(BIO *b)
+{
+    tlsrec_free(BIO_get_data(b));
+    BIO_set_data(b, NULL);
+    return 1;
 }
 
 static long bio_out_ctrl(BIO *b, int cmd, long num, void *ptr)
@@ -78,6 +98,8 @@ static int bio_out_create(BIO *b)
  * sends (the "tls" upper layer protocol): then the socket BIO stays, for
  * kernel TLS and SSL_sendfile. */
 static BIO_METHOD *bio_out_method;
+static int bio_out_type;
+static int own_records; /* records sealed by tlsrec.c (unless LOOM_OPENSSL_RECORDS=1) */
 static pthread_once_t bio_out_once = PTHREAD_ONCE_INIT;
 
 static void bio_out_init(void)
@@ -89,10 +111,29 @@ static void bio_out_init(void)
         fclose(f);
     }
     if (strstr(line, "tls") || access("/sys/module/tls", F_OK) == 0) return;
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "loom output");
+    bio_out_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+    BIO_METHOD *m = BIO_meth_new(bio_out_type, "loom output");
     if (m && BIO_meth_set_write(m, bio_out_write) == 1 && BIO_meth_set_ctrl(m, bio_out_ctrl) == 1 &&
-        BIO_meth_set_create(m, bio_out_create) == 1)
+        BIO_meth_set_create(m, bio_out_create) == 1 &&
+        BIO_meth_set_destroy(m, bio_out_destroy) == 1)
         bio_out_method = m;
+    const char *env = getenv("LOOM_OPENSSL_RECORDS");
+    own_records = bio_out_method && !(env && !strcmp(env, "1"));
+}
+
+/* OpenSSL's key log: the secret our records are sealed with (tlsrec.h). */
+static void keylog(const SSL *ssl, const char *line)
+{
+    BIO *b = SSL_get_wbio(ssl);
+    if (!b || BIO_method_type(b) != bio_out_type) return;
+    tlsrec *r = BIO_get_data(b), *n = tlsrec_keylog(r, SSL_is_server(ssl), line);
+    if (n != r) BIO_set_data(b, n);
+}
+
+void tp_prepare_ctx(SSL_CTX *ctx)
+{
+    pthread_once(&bio_out_once, bio_out_init);
+    if (own_records) SSL_CTX_set_keylog_callback(ctx, keylog);
 }
 
 /* The reason for the last failure of any of this thread's pipes: read at
@@ -177,6 +218,16 @@ int tp_handshake(transport *t)
         t->handshaken = 1;
         t->want_write = pushed == TP_AGAIN;
         t->ktls = (uint8_t)tls_ktls_send(t->ssl);
+        if (t->batched) { /* our records from now on, or OpenSSL's */
+            BIO *b = SSL_get_wbio(t->ssl);
+            tlsrec *r = BIO_get_data(b);
+            if (tlsrec_start(r, t->ssl) == 0) {
+                t->rec = r;
+            } else if (r) {
+                tlsrec_free(r);
+                BIO_set_data(b, NULL);
+            }
+        }
         return TP_DONE;
     }
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -384,6 +435,22 @@ static int tls_put(transport *t, const uint8_t *p, size_t n)
             len = TP_SMALL_RECORD;
             t->small_left--;
         }
+        if (t->rec) { /* sealed here, straight into the batch */
+            if (len > tlsrec_max(t->rec)) len = tlsrec_max(t->rec);
+            size_t w = TP_CIPHER_CAP - cipher.len < len + TLSREC_OVERHEAD
+                           ? 0
+                           : tlsrec_seal(t->rec, p, len, cipher.buf + cipher.len);
+            if (!w) {
+                cipher.len = 0;
+                snprintf(t->err, TP_ERR_MAX, "TLS write: cannot seal a record");
+                return TP_ERROR;
+            }
+            cipher.len += w;
+            t->bytes_out += (uint64_t)len;
+            p += len;
+            n -= len;
+            continue;
+        }
         ERR_clear_error();
         errno = 0;
         int k = SSL_write(t->ssl, p, (int)len);
@@ -424,8 +491,11 @@ static int out_push(transport *t)
     size_t n = cipher.len;
     cipher.len = 0;
     if (cipher.overflow) {
+        if (cipher.overflow == 2)
+            snprintf(t->err, TP_ERR_MAX, "TLS: a record of OpenSSL's could not be sealed again");
+        else
+            snprintf(t->err, TP_ERR_MAX, "TLS output over %d octets at once", TP_CIPHER_CAP);
         cipher.overflow = 0;
-        snprintf(t->err, TP_ERR_MAX, "TLS output over %d octets at once", TP_CIPHER_CAP);
         return TP_ERROR;
     }
     return write_or_keep(t, cipher.buf, n);

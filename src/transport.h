@@ -42,11 +42,18 @@ typedef struct {
      * left, at most TP_LEFT_MAX */
     uint8_t *stage;
     uint32_t stage_len, stage_off, stage_cap;
+    struct tlsrec *rec;           /* TLS 1.3 after the handshake: our records (tlsrec.h), or NULL */
     uint32_t last_out_ms;         /* TLS: when records were last made (loop_now_ms, wrapping) */
     uint64_t bytes_in, bytes_out; /* octets on the socket, both ways (after TLS: the
                                       application's octets) */
     char *err; /* why the last call failed: this thread's buffer, read it at once */
 } transport;
+
+/* Readies a TLS context for the pipes made from it: its key log gives
+ * tlsrec.c the secret to seal our records with after the handshake
+ * (none when the kernel does TLS, or LOOM_OPENSSL_RECORDS=1: then
+ * OpenSSL makes every record). */
+void tp_prepare_ctx(SSL_CTX *ctx);
 
 /* A cleartext pipe over a connected non-blocking socket. */
 void tp_init(transport *t, int fd);

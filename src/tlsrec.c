@@ -1,6 +1,8 @@
 /* TLS 1.3 records of our own for what a connection sends: see tlsrec.h. */
 #include "tlsrec.h"
 
+#include "aesgcm.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -142,9 +144,16 @@ int tlsrec_count(tlsrec *r, const uint8_t *p, size_t n)
 
 static EVP_CIPHER *ciphers[SUITES];
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key; /* frees a thread's cipher context when it ends */
+
+static void ctx_free(void *ctx)
+{
+    EVP_CIPHER_CTX_free(ctx);
+}
 
 static void fetch(void)
 {
+    if (pthread_key_create(&ctx_key, ctx_free) != 0) return; /* then no cipher: OpenSSL's records */
     /* fetched once: a cipher named at every init is looked up in the
      * providers every time (OpenSSL 3) */
     ciphers[SUITE_AES128] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
@@ -160,7 +169,14 @@ static _Thread_local struct {
 
 static EVP_CIPHER_CTX *ctx_for(const tlsrec *r, int enc)
 {
-    if (!tc.ctx && !(tc.ctx = EVP_CIPHER_CTX_new())) return NULL;
+    if (!tc.ctx) {
+        if (!(tc.ctx = EVP_CIPHER_CTX_new())) return NULL;
+        if (pthread_setspecific(ctx_key, tc.ctx) != 0) {
+            EVP_CIPHER_CTX_free(tc.ctx);
+            tc.ctx = NULL;
+            return NULL;
+        }
+    }
     if (tc.id != r->id || tc.enc != enc) {
         tc.id = 0;
         if (!ciphers[r->suite] ||
@@ -171,6 +187,13 @@ static EVP_CIPHER_CTX *ctx_for(const tlsrec *r, int enc)
     }
     return tc.ctx;
 }
+
+/* AES-GCM of our own (aesgcm.h) when the CPU can: the thread's last key,
+ * expanded */
+static _Thread_local struct {
+    aesgcm_key k;
+    uint64_t id; /* tlsrec.id, 0: none */
+} tk;
 
 static void nonce(const tlsrec *r, uint64_t seq, uint8_t *out)
 {
@@ -183,8 +206,7 @@ static void nonce(const tlsrec *r, uint64_t seq, uint8_t *out)
  * padding) at out. */
 static size_t seal(tlsrec *r, uint8_t type, const uint8_t *p, size_t n, uint8_t *out)
 {
-    EVP_CIPHER_CTX *ctx = ctx_for(r, 1);
-    if (!ctx || n > r->max) return 0;
+    if (n > r->max) return 0;
     size_t len = n + 1 + 16;
     uint8_t iv[12];
     nonce(r, r->seq, iv);
@@ -193,6 +215,17 @@ static size_t seal(tlsrec *r, uint8_t type, const uint8_t *p, size_t n, uint8_t 
     out[2] = 3;
     out[3] = (uint8_t)(len >> 8);
     out[4] = (uint8_t)len;
+    if (r->suite != SUITE_CHACHA && aesgcm_available()) {
+        if (tk.id != r->id) {
+            aesgcm_init(&tk.k, r->key, r->suite == SUITE_AES128 ? 16 : 32);
+            tk.id = r->id;
+        }
+        aesgcm_seal(&tk.k, iv, out, 5, p, n, type, out + 5);
+        r->seq++;
+        return 5 + len;
+    }
+    EVP_CIPHER_CTX *ctx = ctx_for(r, 1);
+    if (!ctx) return 0;
     int a = 0, b = 0, c = 0, d = 0;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, 1) != 1 ||
         EVP_EncryptUpdate(ctx, NULL, &a, out, 5) != 1 ||
@@ -308,6 +341,9 @@ size_t tlsrec_max(const tlsrec *r)
 
 void tlsrec_free(tlsrec *r)
 {
+    if (r && tk.id == r->id) { /* no expanded key outlives its connection */
+        OPENSSL_cleanse(&tk, sizeof(tk));
+    }
     if (r) OPENSSL_cleanse(r, sizeof(*r));
     free(r);
 }

@@ -276,8 +276,8 @@ ssize_t tp_read(transport *t, void *buf, size_t cap)
         errno = 0;
         int k = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
         int e = k > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, k);
-        if (cipher.len) {            /* an answer of TLS's own (a key update, an alert) */
-            int saved_errno = errno; /* the read's, not the send's */
+        if (cipher.len || cipher.overflow) { /* an answer of TLS's own (a key update, an alert) */
+            int saved_errno = errno;         /* the read's, not the send's */
             int pushed = out_push(t);
             if (pushed == TP_ERROR) return TP_ERROR;
             if (pushed == TP_AGAIN) t->want_write = 1;
@@ -739,9 +739,10 @@ void tp_close(transport *t)
     if (t->ssl) {
         /* close_notify if the socket takes it now; no waiting */
         if (t->handshaken) SSL_shutdown(t->ssl);
-        if (cipher.len && t->stage_off == t->stage_len)
+        if (cipher.len && t->stage_off == t->stage_len && !cipher.overflow)
             (void)!send(t->fd, cipher.buf, cipher.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         cipher.len = 0;
+        cipher.overflow = 0; /* this connection's, not the next one's */
         SSL_free(t->ssl);
         t->ssl = NULL;
     }

@@ -286,6 +286,7 @@ def h2load(url, n, c, m, headers=(), pids=None):
             "cpu100k": server * 100000.0 / n if pids else NAN, "other": other,
             "cpu_gb": server / (int(traffic.group(1)) / 1e9) if pids else NAN,
             "cpu100k_stat": (after[0] - before[0]) * 100000.0 / n if pids else NAN,
+            "client": client / (t1 - t0) * 100,
             "tls": "%s %s" % (tlsv.group(1), cipher.group(1)) if tlsv and cipher else "h2c"}
 
 
@@ -634,6 +635,14 @@ def main():
                 parts.append("%s %s (%.1f%%)" % (sc, "/".join(f % v for v in vs), spread))
         if parts:
             print("rounds %-5s %s" % (name + ":", "; ".join(parts)))
+    # h2load's own core: when it is busy all the time, req/s and MB/s are
+    # h2load's limit, not the server's (the server's CPU per request or per
+    # GB still compares the servers)
+    for name in ("loom", "h2o"):
+        r = results.get(name)
+        if r and any(sc in r for sc in "ABCDE"):
+            print("h2load's core busy, median %%, %-5s %s" % (name + ":", "; ".join(
+                "%s %.0f" % (sc, med(r, sc, "client")) for sc in "ABCDE" if sc in r)))
     other = [(x["other"], name, sc) for name, r in results.items()
              for sc in ("A", "B", "C", "D", "E") if sc in r for x in r[sc]]
     if other:

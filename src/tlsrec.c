@@ -341,8 +341,11 @@ size_t tlsrec_max(const tlsrec *r)
 
 void tlsrec_free(tlsrec *r)
 {
-    if (r && tk.id == r->id) { /* no expanded key outlives its connection */
-        OPENSSL_cleanse(&tk, sizeof(tk));
+    /* no expanded key outlives its connection */
+    if (r && tk.id == r->id) OPENSSL_cleanse(&tk, sizeof(tk));
+    if (r && tc.ctx && tc.id == r->id) {
+        EVP_CIPHER_CTX_reset(tc.ctx); /* cleanses the key schedule */
+        tc.id = 0;
     }
     if (r) OPENSSL_cleanse(r, sizeof(*r));
     free(r);

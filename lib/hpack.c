@@ -451,36 +451,53 @@ static const uint8_t *rebase(const loom_hpack_decoder *d, const uint8_t *p, cons
 
 /* What the decoder knows of a field beyond the callback's view, for
  * loom_hpack_decode_block: whether its name and value stay where they are
- * for the whole block (1: the static table, or raw octets of the block;
- * STABLE_RING: the dynamic table's ring, until the table changes), and
- * whether its octets are known valid for HTTP/2. */
+ * for the whole block (the static table, or raw octets of the block; the
+ * dynamic table's ring is list_add_ring's), and whether its octets are
+ * known valid for HTTP/2. */
 typedef struct {
     uint8_t name_stable, value_stable, checked;
 } field_info;
 
-#define STABLE_RING 2
+/* loom_hpack_decode_block's state. */
+typedef struct list_ctx {
+    loom_hpack_list *l;
+    const dyn_table *t; /* the decoder's table */
+    size_t max_fields, max_bytes;
+    field_info fi;    /* of the field being added by list_add */
+    size_t ring_from; /* the first field that may point into the ring, or RING_NONE */
+} list_ctx;
 
-/* Called before the dynamic table changes within a block (an insertion, a
- * reservation that may move the ring, an eviction): what points into the
- * ring must be copied first. */
-typedef int (*ring_pin)(void *user);
+#define RING_NONE SIZE_MAX
+
+static int list_pin(list_ctx *x);
+static inline __attribute__((always_inline)) int list_add(void *user, const loom_hpack_field *f,
+                                                          loom_hpack_rep rep);
+static inline __attribute__((always_inline)) int
+list_add_ring(list_ctx *x, const uint8_t *p, uint32_t nlen, uint32_t vlen, int checked);
+static inline __attribute__((always_inline)) int list_add_static(list_ctx *x, uint32_t idx);
 
 /* Inlined into its two callers, so that the list's callbacks (a constant
- * there) are inlined into it: no indirect call per field. */
-static inline __attribute__((always_inline)) int
-decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-            void *user, loom_hpack_error *e, field_info *fi, ring_pin pin);
+ * there) are inlined into it: no indirect call per field. lx is NULL for
+ * loom_hpack_decode; for loom_hpack_decode_block it is the list's state
+ * (cb is list_add, user is lx), and indexed fields take a shorter path. */
+static inline __attribute__((always_inline)) int decode_core(loom_hpack_decoder *d,
+                                                             const uint8_t *in, size_t len,
+                                                             loom_hpack_on_field cb, void *user,
+                                                             loom_hpack_error *e, list_ctx *lx);
 
 int loom_hpack_decode(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
                       void *user, loom_hpack_error *e)
 {
-    return decode_core(d, in, len, cb, user, e, NULL, NULL);
+    return decode_core(d, in, len, cb, user, e, NULL);
 }
 
-static inline __attribute__((always_inline)) int
-decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_field cb,
-            void *user, loom_hpack_error *e, field_info *fi, ring_pin pin)
+static inline __attribute__((always_inline)) int decode_core(loom_hpack_decoder *d,
+                                                             const uint8_t *in, size_t len,
+                                                             loom_hpack_on_field cb, void *user,
+                                                             loom_hpack_error *e, list_ctx *lx)
 {
+    /* of the field being reported, for list_add */
+    field_info *fi = lx ? &lx->fi : NULL;
     cursor c = {in, len, 0, e};
     size_t list = 0;
     int over = 0, fields = 0, rc;
@@ -529,20 +546,51 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
                 return derr(&c, LOOM_ERR_COMPRESSION, "index 0 (RFC 7541 §6.1)");
             }
             if (idx <= LOOM_HPACK_STATIC_ENTRIES) {
-                f = loom__hpack_static[idx];
-                if (fi) *fi = (field_info){1, 1, 1}; /* the static table is valid HTTP/2 */
-            } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
-                entry *en = (entry *)table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
-                size_t cost = (size_t)en->nlen + en->vlen + ENTRY_OVERHEAD;
-                if (over || list + cost > d->max_list) {
-                    over = 1; /* never expanded: the bomb costs nothing */
+                if (lx) {
+                    /* the list limit (RFC 9113 §6.5.2; a field costs its
+                     * octets plus 32, RFC 7541 §4.1), then the entry by
+                     * pointer: the static table is valid HTTP/2 */
+                    const loom_hpack_field *sf = &loom__hpack_static[idx];
+                    size_t cost = (size_t)sf->name_len + sf->value_len + ENTRY_OVERHEAD;
+                    if (over || list + cost > d->max_list) {
+                        over = 1;
+                        continue;
+                    }
+                    list += cost;
+                    if ((rc = list_add_static(lx, idx)) != 0) return rc;
                     continue;
                 }
+                f = loom__hpack_static[idx];
+            } else if (idx - LOOM_HPACK_STATIC_ENTRIES <= d->t.count) {
+                entry *en = (entry *)table_get(&d->t, idx - LOOM_HPACK_STATIC_ENTRIES);
+                /* the list limit (RFC 9113 §6.5.2, costs as RFC 7541
+                 * §4.1), checked once: past it, never expanded (the bomb
+                 * costs nothing) */
+                size_t cost = (size_t)en->nlen + en->vlen + ENTRY_OVERHEAD;
+                if (over || list + cost > d->max_list) {
+                    over = 1;
+                    continue;
+                }
+                list += cost;
                 /* scratch is needed only by an entry that wraps around
                  * the ring's end (its name, then its value, else lie in
                  * one piece) */
+                int wraps = (size_t)en->off + en->nlen + en->vlen > d->t.bcap;
+                if (lx && !wraps) {
+                    /* the usual case: pointed to in the ring, not copied,
+                     * until the table changes later in the block (list_pin:
+                     * a later insertion may evict it, RFC 7541 §4.4).
+                     * Checked once, on first use (RFC 9113 §8.2.1): later
+                     * references are free. */
+                    const uint8_t *p = d->t.buf + en->off;
+                    if (!en->ok)
+                        en->ok = loom__field_octets_ok(p, en->nlen, p + en->nlen, en->vlen) ? 1 : 2;
+                    if ((rc = list_add_ring(lx, p, en->nlen, en->vlen, en->ok == 1)) != 0)
+                        return rc;
+                    continue;
+                }
                 uint8_t *dst = NULL;
-                if ((size_t)en->off + en->nlen + en->vlen > d->t.bcap) {
+                if (wraps) {
                     if (scratch_reserve(d, (size_t)en->nlen + en->vlen) < 0)
                         return derr(&c, LOOM_ERR_NOMEM, "out of memory");
                     dst = d->scratch;
@@ -554,17 +602,15 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
                 f.value_len = en->vlen;
                 f.flags = 0;
                 if (fi) {
-                    /* checked once, on first use: later references are free */
                     if (!en->ok)
                         en->ok =
                             loom__field_octets_ok(f.name, f.name_len, f.value, f.value_len) ? 1 : 2;
-                    /* contiguous in the ring: pointed to, not copied,
-                     * unless the table changes later in the block */
-                    const uint8_t *lo = d->t.buf, *hi = d->t.buf + d->t.bcap;
-                    *fi =
-                        (field_info){f.name >= lo && f.name < hi ? STABLE_RING : 0,
-                                     f.value >= lo && f.value < hi ? STABLE_RING : 0, en->ok == 1};
+                    /* a wrapped entry: copied into the list (in part from
+                     * scratch) */
+                    *fi = (field_info){0, 0, en->ok == 1};
                 }
+                if (cb && (rc = cb(user, &f, LOOM_HPACK_REP_INDEXED)) != 0) return rc;
+                continue;
             } else {
                 c.pos = start;
                 return derr(&c, LOOM_ERR_COMPRESSION,
@@ -652,7 +698,7 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
                 *fi = (field_info){static_name || (!idx && !nl.huff), !vl.huff, (uint8_t)ok};
             }
             if (incremental) {
-                if (pin && (rc = pin(user)) != 0) return rc;
+                if (lx && (rc = list_pin(lx)) != 0) return rc;
                 if (table_reserve(&d->t, d->t.max, d->mem) < 0)
                     return derr(&c, LOOM_ERR_NOMEM, "out of memory");
             }
@@ -671,13 +717,14 @@ decode_core(loom_hpack_decoder *d, const uint8_t *in, size_t len, loom_hpack_on_
              * it. */
             over = 1;
             if (incremental) {
-                if (pin && (rc = pin(user)) != 0) return rc;
+                if (lx && (rc = list_pin(lx)) != 0) return rc;
                 table_evict_to(&d->t, 0);
             }
             if ((rc = check_lits(&c, idx ? NULL : &nl, &vl)) < 0) return rc;
             continue;
         }
 
+        /* the only field left here: a static-table entry for loom_hpack_decode */
         size_t cost = f.name_len + f.value_len + ENTRY_OVERHEAD;
         if (over || list + cost > d->max_list) {
             over = 1;
@@ -716,94 +763,135 @@ void loom_hpack_list_free(loom_hpack_list *l)
     l->n = l->cap = l->used = l->bcap = 0;
 }
 
-typedef struct {
-    loom_hpack_list *l;
-    size_t max_fields, max_bytes;
-    field_info fi; /* of the field being added */
-    size_t nring;  /* fields whose name or value points into the ring */
-} list_ctx;
-
-/* Internal bits of reps[] while a block is decoded: the name, the value
- * is an offset into the list's octets (copied), not a pointer. */
-#define NAME_COPIED  0x40
-#define VALUE_COPIED 0x20
-#define NAME_RING    0x10 /* points into the decoder's dynamic table */
-#define VALUE_RING   0x08
-
-/* One string of a field: itself when stable, else its offset in the
- * list's octets after copying it there (marking *r with copied). */
-static const uint8_t *list_str(loom_hpack_list *l, const uint8_t *p, size_t n, int stable,
-                               uint8_t *r, uint8_t copied)
+/* The list's strings are pointers from the start (no offsets to fix up
+ * when the block ends): when the list's octets move as they grow, what
+ * pointed into them follows. A string elsewhere lies in another live object
+ * (the static table, the block, the ring), so it is not in the old octets;
+ * an empty one just past them may be moved along, harmlessly. */
+static __attribute__((noinline)) int list_reserve(list_ctx *x, size_t need)
 {
-    if (stable == STABLE_RING) *r |= copied == NAME_COPIED ? NAME_RING : VALUE_RING;
-    if (stable) return p;
-    *r |= copied;
-    size_t at = l->used;
-    if (n) memcpy(l->buf + at, p, n);
+    loom_hpack_list *l = x->l;
+    uintptr_t old = (uintptr_t)l->buf;
+    size_t used = l->used;
+    int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+    if (rc < 0 || !old || (uintptr_t)l->buf == old) return rc;
+    for (size_t i = 0; i < l->n; i++) {
+        loom_hpack_field *f = &l->fields[i];
+        uintptr_t no = (uintptr_t)f->name - old, vo = (uintptr_t)f->value - old;
+        if (no < used || (no == used && !f->name_len)) f->name = l->buf + no;
+        if (vo < used || (vo == used && !f->value_len)) f->value = l->buf + vo;
+    }
+    return 0;
+}
+
+static __attribute__((noinline)) int list_grow_fields(list_ctx *x)
+{
+    loom_hpack_list *l = x->l;
+    size_t cap = l->cap;
+    int rc =
+        loom__grow(l->mem, (void **)&l->fields, &cap, l->n + 1, sizeof(*l->fields), x->max_fields);
+    if (rc < 0) return rc;
+    size_t rcap = l->cap;
+    rc = loom__grow(l->mem, (void **)&l->reps, &rcap, cap, 1, cap);
+    if (rc < 0) return rc;
+    l->cap = cap;
+    return 0;
+}
+
+/* Appends a field whose strings stay where they are. */
+static inline __attribute__((always_inline)) int list_put(list_ctx *x, const uint8_t *name,
+                                                          size_t nlen, const uint8_t *value,
+                                                          size_t vlen, uint8_t flags, uint8_t r)
+{
+    loom_hpack_list *l = x->l;
+    if (l->n == l->cap) {
+        int rc = list_grow_fields(x);
+        if (rc < 0) return rc;
+    }
+    loom_hpack_field *d = &l->fields[l->n];
+    d->name = name;
+    d->name_len = nlen;
+    d->value = value;
+    d->value_len = vlen;
+    d->flags = flags;
+    l->reps[l->n++] = r;
+    return 0;
+}
+
+/* Copies n octets into the list's (reserved) octets. */
+static inline const uint8_t *list_copy(loom_hpack_list *l, const uint8_t *p, size_t n)
+{
+    uint8_t *at = l->buf + l->used;
+    if (n) memcpy(at, p, n);
     l->used += n;
-    return (const uint8_t *)(uintptr_t)at;
+    return at;
 }
 
 /* Adds a decoded field to the list: strings that stay valid for the block
- * (the static table, raw octets of the block) by pointer, others copied
- * into the list's octets (kept as offsets until the block ends, since
- * the octets may move as they grow). */
+ * (the static table, raw octets of the block; x->fi says which) by pointer,
+ * others copied into the list's octets. */
 static inline __attribute__((always_inline)) int list_add(void *user, const loom_hpack_field *f,
                                                           loom_hpack_rep rep)
 {
     list_ctx *x = user;
     loom_hpack_list *l = x->l;
-    size_t cap = l->cap;
-    if (l->n == l->cap) {
-        int rc = loom__grow(l->mem, (void **)&l->fields, &cap, l->n + 1, sizeof(*l->fields),
-                            x->max_fields);
-        if (rc < 0) return rc;
-        size_t rcap = l->cap;
-        rc = loom__grow(l->mem, (void **)&l->reps, &rcap, cap, 1, cap);
-        if (rc < 0) return rc;
-        l->cap = cap;
-    }
     size_t need =
         l->used + (x->fi.name_stable ? 0 : f->name_len) + (x->fi.value_stable ? 0 : f->value_len);
     if (need > l->bcap || !l->buf) { /* the arena grows while warming up only */
-        int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+        int rc = list_reserve(x, need);
         if (rc < 0) return rc;
     }
-    loom_hpack_field *d = &l->fields[l->n];
-    uint8_t r = (uint8_t)rep | (x->fi.checked ? LOOM_HPACK_CHECKED : 0);
-    d->name = list_str(l, f->name, f->name_len, x->fi.name_stable, &r, NAME_COPIED);
-    d->value = list_str(l, f->value, f->value_len, x->fi.value_stable, &r, VALUE_COPIED);
-    l->reps[l->n++] = r;
-    d->name_len = f->name_len;
-    d->value_len = f->value_len;
-    d->flags = f->flags;
-    if (r & (NAME_RING | VALUE_RING)) x->nring++;
-    x->fi = (field_info){0, 0, 0};
-    return 0;
+    const uint8_t *name = x->fi.name_stable ? f->name : list_copy(l, f->name, f->name_len);
+    const uint8_t *value = x->fi.value_stable ? f->value : list_copy(l, f->value, f->value_len);
+    return list_put(x, name, f->name_len, value, f->value_len, f->flags,
+                    (uint8_t)rep | (x->fi.checked ? LOOM_HPACK_CHECKED : 0));
 }
 
-/* The table is about to change: the fields that point into its ring are
- * copied into the list's arena. */
-static int list_pin(void *user)
+/* An indexed static-table entry (RFC 7541 §6.1), valid HTTP/2. */
+static inline __attribute__((always_inline)) int list_add_static(list_ctx *x, uint32_t idx)
 {
-    list_ctx *x = user;
-    if (!x->nring) return 0;
+    const loom_hpack_field *f = &loom__hpack_static[idx];
+    return list_put(x, f->name, f->name_len, f->value, f->value_len, f->flags,
+                    LOOM_HPACK_REP_INDEXED | LOOM_HPACK_CHECKED);
+}
+
+/* An indexed dynamic-table entry lying in one piece in the ring at p: its
+ * name, then its value. Pointed to until list_pin. */
+static inline __attribute__((always_inline)) int
+list_add_ring(list_ctx *x, const uint8_t *p, uint32_t nlen, uint32_t vlen, int checked)
+{
+    if (x->ring_from == RING_NONE) x->ring_from = x->l->n;
+    return list_put(x, p, nlen, p + nlen, vlen, 0,
+                    LOOM_HPACK_REP_INDEXED | (checked ? LOOM_HPACK_CHECKED : 0));
+}
+
+/* The table is about to change (an insertion, a reservation that may move
+ * the ring, an eviction: RFC 7541 §4.4): the fields that point into its
+ * ring are copied into the list's octets first, so a field evicted later in
+ * the block keeps the value it was decoded with. Only fields from
+ * ring_from on can; a string is in the ring when its address is. */
+static int list_pin(list_ctx *x)
+{
+    if (x->ring_from == RING_NONE) return 0;
     loom_hpack_list *l = x->l;
-    for (size_t i = 0; i < l->n; i++) {
-        uint8_t r = l->reps[i];
-        if (!(r & (NAME_RING | VALUE_RING))) continue;
+    uintptr_t lo = (uintptr_t)x->t->buf;
+    size_t bcap = x->t->bcap;
+    for (size_t i = x->ring_from; i < l->n; i++) {
         loom_hpack_field *f = &l->fields[i];
-        size_t need =
-            l->used + (r & NAME_RING ? f->name_len : 0) + (r & VALUE_RING ? f->value_len : 0);
-        if (need > l->bcap) {
-            int rc = loom__grow(l->mem, (void **)&l->buf, &l->bcap, need, 1, x->max_bytes);
+        /* (an empty value may point just past the ring's end) */
+        uintptr_t no = (uintptr_t)f->name - lo, vo = (uintptr_t)f->value - lo;
+        int rn = no < bcap || (no == bcap && !f->name_len);
+        int rv = vo < bcap || (vo == bcap && !f->value_len);
+        if (!rn && !rv) continue;
+        size_t need = l->used + (rn ? f->name_len : 0) + (rv ? f->value_len : 0);
+        if (need > l->bcap || !l->buf) {
+            int rc = list_reserve(x, need);
             if (rc < 0) return rc;
         }
-        if (r & NAME_RING) f->name = list_str(l, f->name, f->name_len, 0, &r, NAME_COPIED);
-        if (r & VALUE_RING) f->value = list_str(l, f->value, f->value_len, 0, &r, VALUE_COPIED);
-        l->reps[i] = r & (uint8_t) ~(NAME_RING | VALUE_RING);
+        if (rn) f->name = list_copy(l, f->name, f->name_len);
+        if (rv) f->value = list_copy(l, f->value, f->value_len);
     }
-    x->nring = 0;
+    x->ring_from = RING_NONE;
     return 0;
 }
 
@@ -818,8 +906,8 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
     e->reason = NULL;
     /* The list limit bounds what is reported (RFC 7541 §4.1: each field
      * costs its octets plus 32), so it bounds the list too. */
-    list_ctx x = {l, d->max_list / ENTRY_OVERHEAD + 1, d->max_list, {0, 0, 0}, 0};
-    int rc = decode_core(d, in, len, list_add, &x, e, &x.fi, list_pin);
+    list_ctx x = {l, &d->t, d->max_list / ENTRY_OVERHEAD + 1, d->max_list, {0, 0, 0}, RING_NONE};
+    int rc = decode_core(d, in, len, list_add, &x, e, &x);
     if (rc == LOOM_ERR_NOMEM || rc == LOOM_ERR_LIMIT) {
         /* from list_add: report it as the decoder reports its own */
         if (!e->reason) {
@@ -829,12 +917,6 @@ int loom_hpack_decode_block(loom_hpack_decoder *d, const uint8_t *in, size_t len
                             ? "out of memory"
                             : "header list larger than its limit (RFC 9113 §6.5.2)";
         }
-    }
-    for (size_t i = 0; i < l->n; i++) {
-        uint8_t r = l->reps[i];
-        if (r & NAME_COPIED) l->fields[i].name = l->buf + (uintptr_t)l->fields[i].name;
-        if (r & VALUE_COPIED) l->fields[i].value = l->buf + (uintptr_t)l->fields[i].value;
-        l->reps[i] = r & (uint8_t) ~(NAME_COPIED | VALUE_COPIED | NAME_RING | VALUE_RING);
     }
     return rc;
 }

@@ -616,6 +616,166 @@ static void test_dynamic_name_evicted_by_its_own_insert(void **state)
     loom_hpack_decoder_free(d);
 }
 
+/* An indexed dynamic field is reported by pointer into the table, so a
+ * literal with incremental indexing later in the same block that evicts it
+ * (RFC 7541 §4.4) must not change what was decoded; nor must one that moves
+ * the table's memory as it grows after a size update (§6.3). ASan sees a
+ * use after free if the field was not copied first. */
+static void test_indexed_then_evicted_in_block(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    wbuf w = {0};
+    char *v30 = filled('v', 30), *w30 = filled('w', 30), *u30 = filled('u', 30);
+    wb_int(&w, 5, 0x20, 100);
+    wb_lit_inc(&w, "x-a", v30, 30); /* 3 + 30 + 32 = 65: one entry fits in 100 */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    w.n = 0;
+    wb_byte(&w, 0xbe); /* 62: x-a */
+    wb_byte(&w, 0x82);
+    wb_lit_inc(&w, "x-b", w30, 30); /* evicts x-a */
+    wb_byte(&w, 0xbe);              /* 62: now x-b */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    const char *want[][2] = {{"x-a", v30}, {":method", "GET"}, {"x-b", w30}, {"x-b", w30}};
+    assert_hlist(&l, want, 4);
+    assert_int_equal(l.reps[0], LOOM_HPACK_REP_INDEXED | LOOM_HPACK_CHECKED);
+    assert_int_equal(l.reps[2] & LOOM_HPACK_REP_MASK, LOOM_HPACK_REP_INCREMENTAL);
+    assert_int_equal(l.reps[3], LOOM_HPACK_REP_INDEXED | LOOM_HPACK_CHECKED);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 1);
+    /* the table grows back to 4096: its memory moves at the insertion */
+    w.n = 0;
+    wb_int(&w, 5, 0x20, 4096);
+    wb_byte(&w, 0xbe); /* x-b, in the old memory */
+    wb_lit_inc(&w, "x-c", u30, 30);
+    wb_byte(&w, 0xbf); /* x-b again, in the new */
+    wb_byte(&w, 0xbe); /* x-c */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    const char *want2[][2] = {{"x-b", w30}, {"x-c", u30}, {"x-b", w30}, {"x-c", u30}};
+    assert_hlist(&l, want2, 4);
+    assert_int_equal(loom_hpack_decoder_table_len(d), 2);
+    free(v30);
+    free(w30);
+    free(u30);
+    free(w.b);
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* An entry that wraps around the end of the table's memory, and one whose
+ * empty value ends exactly there, indexed, then evicted in the block. */
+static void test_indexed_wrapped_and_at_end(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    hlist l = {0};
+    loom_hpack_error e;
+    wbuf w = {0};
+    /* 11 octets each in a table of 100: the tenth lies at 99..110, wrapping */
+    wb_int(&w, 5, 0x20, 100);
+    for (int i = 0; i < 10; i++) {
+        char v[9];
+        snprintf(v, sizeof(v), "value-%02d", i);
+        wb_lit_inc(&w, "x-n", v, 8);
+    }
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    w.n = 0;
+    wb_byte(&w, 0xbe); /* value-09, wrapped */
+    wb_byte(&w, 0xbf); /* value-08 */
+    wb_lit_inc(&w, "x-m", "new", 3);
+    wb_byte(&w, 0xbf); /* value-09 */
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    const char *want[][2] = {
+        {"x-n", "value-09"}, {"x-n", "value-08"}, {"x-m", "new"}, {"x-n", "value-09"}};
+    assert_hlist(&l, want, 4);
+    for (size_t i = 0; i < 4; i++) /* (a new name's literal is checked later) */
+        assert_int_equal(!!(l.reps[i] & LOOM_HPACK_CHECKED), i != 2);
+    /* empty values with 10-octet names in a fresh table of 100: the tenth
+     * name ends, and its value points, at the very end */
+    loom_hpack_decoder_free(d);
+    d = loom_hpack_decoder_new(4096, 0, NULL);
+    w.n = 0;
+    wb_int(&w, 5, 0x20, 100);
+    for (int i = 0; i < 10; i++) {
+        char n[11];
+        snprintf(n, sizeof(n), "x-name-%03d", i);
+        wb_lit_inc(&w, n, "", 0);
+    }
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    w.n = 0;
+    wb_byte(&w, 0xbe); /* x-name-009 */
+    wb_lit_inc(&w, "x-other-00", "", 0);
+    wb_lit_inc(&w, "x-other-01", "", 0); /* x-name-009 is gone */
+    wb_byte(&w, 0xbe);
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    const char *want2[][2] = {
+        {"x-name-009", ""}, {"x-other-00", ""}, {"x-other-01", ""}, {"x-other-01", ""}};
+    assert_hlist(&l, want2, 4);
+    free(w.b);
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
+/* The list's octets grow during a block (a fresh list, many copied strings:
+ * Huffman literals, and indexed fields copied when the table changes):
+ * every string copied earlier follows them. */
+static void test_list_octets_grow_in_block(void **state)
+{
+    (void)state;
+    loom_hpack_decoder *d = loom_hpack_decoder_new(4096, 0, NULL);
+    loom_hpack_error e;
+    wbuf w = {0};
+    /* the table as a model, newest first (no eviction: 24 entries of 68) */
+    char vals[40][40];
+    const char *model[40];
+    size_t nmodel = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(vals[i], sizeof(vals[i]), "entry-%02d-abcdefghijklmnopqrstuvw", i);
+        wb_lit_inc(&w, "x-e", vals[i], strlen(vals[i]));
+        memmove(model + 1, model, nmodel++ * sizeof(*model));
+        model[0] = vals[i];
+    }
+    hlist l = {0};
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    loom_hpack_list_free(&l); /* fresh again: its octets start small */
+    w.n = 0;
+    uint8_t hname[8];
+    int hnl = loom_huffman_encode((const uint8_t *)"x-e", 3, hname, sizeof(hname));
+    assert_true(hnl > 0);
+    const char *want[60][2];
+    size_t k = 0;
+    for (int i = 20; i < 40; i++) {
+        snprintf(vals[i], sizeof(vals[i]), "huff-%02d-zyxwvutsrqponmlkjihgfedcba", i);
+        if (i % 2) { /* indexed, in the ring */
+            size_t idx = (size_t)(i % 7);
+            wb_byte(&w, (uint8_t)(0x80 | (62 + idx)));
+            want[k][0] = "x-e";
+            want[k++][1] = model[idx];
+        }
+        int inc = i % 5 == 0; /* the ring fields are copied before it */
+        wb_byte(&w, inc ? 0x40 : 0x00);
+        wb_int(&w, 7, 0x80, (uint64_t)hnl);
+        wb_bytes(&w, hname, (size_t)hnl);
+        uint8_t h[64];
+        int hn = loom_huffman_encode((const uint8_t *)vals[i], strlen(vals[i]), h, sizeof(h));
+        assert_true(hn > 0);
+        wb_int(&w, 7, 0x80, (uint64_t)hn);
+        wb_bytes(&w, h, (size_t)hn);
+        want[k][0] = "x-e";
+        want[k++][1] = vals[i];
+        if (inc) {
+            memmove(model + 1, model, nmodel++ * sizeof(*model));
+            model[0] = vals[i];
+        }
+    }
+    assert_int_equal(decode(d, &w, &l, &e), 0);
+    assert_hlist(&l, want, k);
+    free(w.b);
+    loom_hpack_list_free(&l);
+    loom_hpack_decoder_free(d);
+}
+
 static void test_size_update_rules(void **state)
 {
     (void)state;
@@ -1804,6 +1964,9 @@ int main(void)
         cmocka_unit_test(test_static_table_out_of_range),
         cmocka_unit_test(test_dynamic_table_accounting),
         cmocka_unit_test(test_dynamic_name_evicted_by_its_own_insert),
+        cmocka_unit_test(test_indexed_then_evicted_in_block),
+        cmocka_unit_test(test_indexed_wrapped_and_at_end),
+        cmocka_unit_test(test_list_octets_grow_in_block),
         cmocka_unit_test(test_size_update_rules),
         cmocka_unit_test(test_decoder_created_small),
         cmocka_unit_test(test_never_indexed_reported),

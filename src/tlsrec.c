@@ -151,8 +151,15 @@ static void ctx_free(void *ctx)
     EVP_CIPHER_CTX_free(ctx);
 }
 
+/* RFC 8446 §5.5: AES-GCM may protect 2^24.5 full records under one key;
+ * after 2^24 a KeyUpdate moves to the next (LOOM_TLSREC_UPDATE_AFTER
+ * lowers it, for tests) */
+static uint64_t update_after = 1ull << 24;
+
 static void fetch(void)
 {
+    const char *env = getenv("LOOM_TLSREC_UPDATE_AFTER");
+    if (env && atoll(env) > 0) update_after = (uint64_t)atoll(env);
     if (pthread_key_create(&ctx_key, ctx_free) != 0) return; /* then no cipher: OpenSSL's records */
     /* fetched once: a cipher named at every init is looked up in the
      * providers every time (OpenSSL 3) */
@@ -327,6 +334,16 @@ int tlsrec_start(tlsrec *r, SSL *ssl)
     r->counting = 0;
     r->on = 1;
     return 0;
+}
+
+int tlsrec_wants_update(const tlsrec *r)
+{
+    return r->seq >= update_after;
+}
+
+uint64_t tlsrec_seq(const tlsrec *r)
+{
+    return r->seq;
 }
 
 int tlsrec_on(const tlsrec *r)

@@ -45,6 +45,14 @@ int tlsrec_count(tlsrec *r, const uint8_t *p, size_t n);
 int tlsrec_start(tlsrec *r, SSL *ssl);
 int tlsrec_on(const tlsrec *r);
 
+/* Whether the key has sealed enough records (RFC 8446 §5.5: 2^24 here)
+ * that the caller should have OpenSSL send a KeyUpdate (SSL_key_update,
+ * then SSL_do_handshake): its record passes through tlsrec_translate,
+ * which moves us to the next secret too. */
+int tlsrec_wants_update(const tlsrec *r);
+/* Our next record's sequence number (for tests). */
+uint64_t tlsrec_seq(const tlsrec *r);
+
 /* The largest plaintext of one record (16,384, or less when the peer
  * asked for a maximum fragment length). */
 size_t tlsrec_max(const tlsrec *r);

@@ -436,6 +436,19 @@ static int tls_put(transport *t, const uint8_t *p, size_t n)
             t->small_left--;
         }
         if (t->rec) { /* sealed here, straight into the batch */
+            if (tlsrec_wants_update(t->rec)) {
+                /* a KeyUpdate of OpenSSL's, sealed again in our sequence
+                 * (bio_out_write), and both move to the next key */
+                ERR_clear_error();
+                if (SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
+                    SSL_do_handshake(t->ssl) != 1 || cipher.overflow ||
+                    tlsrec_wants_update(t->rec)) {
+                    cipher.len = 0;
+                    cipher.overflow = 0;
+                    set_err(t, "TLS key update");
+                    return TP_ERROR;
+                }
+            }
             if (len > tlsrec_max(t->rec)) len = tlsrec_max(t->rec);
             size_t w = TP_CIPHER_CAP - cipher.len < len + TLSREC_OVERHEAD
                            ? 0

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../../src/tls.h"
+#include "../../src/tlsrec.h"
 #include "../../src/transport.h"
 
 static SSL_CTX *sctx;
@@ -194,6 +195,30 @@ static void one_suite(const char *name)
     pair_close(&p);
 }
 
+/* Our own KeyUpdate after LOOM_TLSREC_UPDATE_AFTER records (RFC 8446
+ * §5.5; 2^24 unless the environment lowers it, as the test's second run
+ * does): the client reads on across the new keys. */
+static void test_own_key_update(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, NULL);
+    if (openssl_records) {
+        pair_close(&p);
+        return; /* OpenSSL's records: no updates of ours */
+    }
+    send_and_check(&p, 7); /* about 30 records */
+    const char *env = getenv("LOOM_TLSREC_UPDATE_AFTER");
+    if (env)
+        assert_true(tlsrec_seq(p.t.rec) <= (uint64_t)atoll(env));
+    else
+        assert_true(tlsrec_seq(p.t.rec) > 20);
+    key_update(&p, 1);
+    send_and_check(&p, 8);
+    clean_close(&p);
+    pair_close(&p);
+}
+
 static void test_aes128(void **state)
 {
     (void)state;
@@ -297,9 +322,10 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aes128),       cmocka_unit_test(test_aes256),
-        cmocka_unit_test(test_chacha),       cmocka_unit_test(test_file),
-        cmocka_unit_test(test_max_fragment), cmocka_unit_test(test_tls12),
+        cmocka_unit_test(test_aes128),         cmocka_unit_test(test_aes256),
+        cmocka_unit_test(test_chacha),         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_max_fragment),   cmocka_unit_test(test_tls12),
+        cmocka_unit_test(test_own_key_update),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     SSL_CTX_free(sctx);

@@ -88,14 +88,25 @@ def root_user(kind):
     return "user: root\n" if kind == "h2o" else "user root;\n"
 
 
+def h2o_conf(tmp, tls, clear, cert, key, root, access_log=None, head=""):
+    """Writes tmp/h2o.conf for h2o serving root on the two ports (one
+    thread), `head` before it; returns its path. No OCSP fetcher: a child
+    process per certificate that only fails on a self-signed one."""
+    conf = os.path.join(tmp, "h2o.conf")
+    access = "access-log: %s\n" % access_log if access_log else ""
+    text = H2O.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key, root=root,
+                      user=root_user("h2o"), access=access)
+    text = text.replace("    key-file: %s\n" % key,
+                        "    key-file: %s\n    ocsp-update-interval: 0\n" % key)
+    with open(conf, "w") as f:
+        f.write(head + text)
+    return conf
+
+
 def start_h2o(tmp, root, cert, key, core, access_log=None):
     """h2o with one thread, pinned to `core`. Returns (proc, tls, clear)."""
     tls, clear = free_port(), free_port()
-    conf = os.path.join(tmp, "h2o.conf")
-    access = "access-log: %s\n" % access_log if access_log else ""
-    with open(conf, "w") as f:
-        f.write(H2O.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key, root=root,
-                           user=root_user("h2o"), access=access))
+    conf = h2o_conf(tmp, tls, clear, cert, key, root, access_log)
     p = subprocess.Popen(["taskset", "-c", str(core), "h2o", "-c", conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(tls, p)

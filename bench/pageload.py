@@ -93,7 +93,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import H2O, NGINX, free_port, make_site, root_user, stop, wait_port  # noqa: E402
+from common import (NGINX, free_port, h2o_conf, make_site, root_user, stop,  # noqa: E402
+                    wait_port)
 import pagegen  # noqa: E402
 
 MODES = ("h2", "h1x6", "h1x1")
@@ -149,16 +150,7 @@ def start_server(kind, loom, tmp, root, cert, key, env=None):
         cmd = [loom, "serve"] + ([root] if root else []) + [
             "--workers", "1", "--https", "127.0.0.1:%d" % tls, "--cert", cert, "--key", key]
     elif kind == "h2o":
-        conf = os.path.join(tmp, "h2o.conf")
-        text = H2O.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key, root=root,
-                          access="", user=root_user("h2o"))
-        # no OCSP fetcher (a child process that only fails on a self-signed
-        # certificate); as in bench/serve.py
-        text = text.replace("    key-file: %s\n" % key,
-                            "    key-file: %s\n    ocsp-update-interval: 0\n" % key)
-        with open(conf, "w") as f:
-            f.write(text)
-        cmd = ["h2o", "-c", conf]
+        cmd = ["h2o", "-c", h2o_conf(tmp, tls, clear, cert, key, root)]
     else:
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:

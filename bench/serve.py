@@ -97,7 +97,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (H2O, free_port, make_site, root_user, stop, wait_port,  # noqa: E402
+from common import (free_port, h2o_conf, make_site, root_user, stop, wait_port,  # noqa: E402
                     wait_quiet)
 
 SERVER_CORE, CLIENT_CORE = 1, 0
@@ -377,19 +377,11 @@ def server_spec(name, loom, tmp, root, cert, key, nofile, idle):
                 ["nghttpd", "-n", "1", "-d", root, "-a", "127.0.0.1", "--no-tls", str(clear)]], \
             tls, clear
     if name == "h2o":
-        conf = os.path.join(tmp, "h2o.conf")
-        text = H2O.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key, root=root,
-                          access="", user=root_user("h2o"))
-        # no OCSP fetcher (a child process per certificate that only fails on
-        # a self-signed one), the idle timeout of loom's (h2o's is 10 s, less
-        # than opening the idle connections may take), and room for --idle
-        # connections (h2o stops accepting at max-connections, 1024)
-        text = text.replace("    key-file: %s\n" % key,
-                            "    key-file: %s\n    ocsp-update-interval: 0\n" % key)
-        text = "http2-idle-timeout: 60\nmax-connections: %d\n" % (2 * idle + 1024) + text
-        with open(conf, "w") as f:
-            f.write(text)
-        return [["h2o", "-c", conf]], tls, clear
+        # the idle timeout of loom's (h2o's is 10 s, less than opening the
+        # idle connections may take), and room for --idle connections (h2o
+        # stops accepting at max-connections, 1024)
+        head = "http2-idle-timeout: 60\nmax-connections: %d\n" % (2 * idle + 1024)
+        return [["h2o", "-c", h2o_conf(tmp, tls, clear, cert, key, root, head=head)]], tls, clear
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX.format(tmp=tmp, tls=tls, clear=clear, cert=cert, key=key, root=root,

@@ -1266,28 +1266,24 @@ static int32_t respond_h2(hconn *c, int32_t sid, const req_view *v, int allow_pu
     if (gen && gen < (1ull << 31) && r.status == 200 && !(pe && pe->n))
         key = gen << 32 | (uint32_t)files_date_sec();
     status_counters *st = &c->w->st;
-    if (!c->w->rl->o->status_path) { /* HPACK's savings are counted for --status only */
-        if (!key || loom_respond_by_key(c->h2, sid, key, bp) == 1) {
-            loom_hpack_field f[16];
-            char len[24], status[24], lbuf[2048];
-            size_t n = reply_fields(&r, date, f, len, status, pe, lbuf, sizeof(lbuf));
-            loom_respond_keyed(c->h2, sid, f, n, key, bp);
-        }
-    } else {
+    int counting = c->w->rl->o->status_path != NULL; /* HPACK's savings: for --status only */
+    if (counting || !key || loom_respond_by_key(c->h2, sid, key, bp) == 1) {
         loom_hpack_field f[16];
         char len[24], status[24], lbuf[2048];
         size_t n = reply_fields(&r, date, f, len, status, pe, lbuf, sizeof(lbuf));
         loom_conn_stats before, after;
-        loom_conn_get_stats(c->h2, &before);
+        if (counting) loom_conn_get_stats(c->h2, &before);
         loom_respond_keyed(c->h2, sid, f, n, key, bp);
-        loom_conn_get_stats(c->h2, &after);
-        /* the fields as HTTP/1.1 text ("name: value\r\n") against the
-         * octets HPACK encoded */
-        size_t text = 0;
-        for (size_t i = 0; i < n; i++)
-            text += f[i].name_len + f[i].value_len + 4;
-        STATUS_ADD(st, hdr_raw, text);
-        STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
+        if (counting) {
+            loom_conn_get_stats(c->h2, &after);
+            /* the fields as HTTP/1.1 text ("name: value\r\n") against the
+             * octets HPACK encoded */
+            size_t text = 0;
+            for (size_t i = 0; i < n; i++)
+                text += f[i].name_len + f[i].value_len + 4;
+            STATUS_ADD(st, hdr_raw, text);
+            STATUS_ADD(st, hdr_wire, after.header_bytes_out - before.header_bytes_out);
+        }
     }
     if (has_body && b.fd >= 0) STATUS_ADD(st, body_bytes, b.length);
     if (has_body && b.fd < 0) STATUS_ADD(st, body_bytes, b.len);

@@ -1316,10 +1316,17 @@ static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
 static int encode_block(loom_hpack_encoder *enc, const loom_hpack_field *fields, size_t n,
                         uint8_t *out);
 
+/* The remembered block is the one for key (never key 0), and the table is
+ * as it was when it was encoded. */
+static int memo_keyed(const loom_hpack_encoder *enc, uint64_t key)
+{
+    return key && key == enc->memo_key && memo_table_same(enc);
+}
+
 static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_field *fields,
                        size_t n, uint8_t *out)
 {
-    if ((key && key == enc->memo_key && memo_table_same(enc)) || memo_hit(enc, fields, n)) {
+    if (memo_keyed(enc, key) || memo_hit(enc, fields, n)) {
         memcpy(out, enc->memo + enc->memo_fields, enc->memo_out);
         enc->memo_key = key;
         return (int)enc->memo_out;
@@ -1339,7 +1346,7 @@ static int encode_memo(loom_hpack_encoder *enc, uint64_t key, const loom_hpack_f
 const uint8_t *loom__hpack_keyed_block(const loom_hpack_encoder *enc, uint64_t key, size_t *len,
                                        int *informational)
 {
-    if (!key || key != enc->memo_key || !memo_table_same(enc)) return NULL;
+    if (!memo_keyed(enc, key)) return NULL;
     *informational = enc->memo_informational;
     *len = enc->memo_out;
     return enc->memo + enc->memo_fields;

@@ -29,8 +29,8 @@ void aesgcm_init(aesgcm_key *k, const uint8_t *key, size_t keylen)
     abort(); /* never called: aesgcm_available() says no */
 }
 
-void aesgcm_seal(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
-                 const uint8_t *in, size_t n, uint8_t last, uint8_t *out)
+void aesgcm_sealv(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                  const struct iovec *in, size_t n, uint8_t last, uint8_t *out)
 {
     (void)k, (void)iv, (void)aad, (void)aadlen, (void)in, (void)n, (void)last, (void)out;
     abort();
@@ -209,9 +209,43 @@ TGT static inline __m128i lanes_xor(__m512i z)
         _mm_xor_si128(_mm512_extracti32x4_epi32(z, 2), _mm512_extracti32x4_epi32(z, 3)));
 }
 
-TGT void aesgcm_seal(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
-                     const uint8_t *in, size_t n, uint8_t last, uint8_t *out)
+/* The plaintext's pieces, read in order: a run that lies in one piece is
+ * read in place, one that spans pieces is gathered into tmp first (at
+ * most 256 octets at a piece's end). */
+typedef struct {
+    const struct iovec *v;
+    const uint8_t *p;
+    size_t avail;
+} reader;
+
+static inline const uint8_t *take(reader *r, size_t len, uint8_t *tmp)
 {
+    if (r->avail >= len) {
+        const uint8_t *q = r->p;
+        r->p += len;
+        r->avail -= len;
+        return q;
+    }
+    for (size_t got = 0; got < len;) {
+        while (!r->avail) { /* the caller asks for no more than the pieces hold */
+            r->v++;
+            r->p = r->v->iov_base;
+            r->avail = r->v->iov_len;
+        }
+        size_t k = len - got < r->avail ? len - got : r->avail;
+        memcpy(tmp + got, r->p, k);
+        got += k;
+        r->p += k;
+        r->avail -= k;
+    }
+    return tmp;
+}
+
+TGT void aesgcm_sealv(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                      const struct iovec *in, size_t n, uint8_t last, uint8_t *out)
+{
+    reader rd = {in, in->iov_base, in->iov_len};
+    _Alignas(64) uint8_t tmp[256];
     const __m128i h1 = _mm_loadu_si128((const __m128i *)k->hpow[15]);
     __m128i x = _mm_setzero_si128();
     if (aadlen) {
@@ -258,7 +292,7 @@ TGT void aesgcm_seal(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *a
             a1 = _mm512_aesenclast_epi128(a1, rkz[k->rounds]);
             a2 = _mm512_aesenclast_epi128(a2, rkz[k->rounds]);
             a3 = _mm512_aesenclast_epi128(a3, rkz[k->rounds]);
-            const uint8_t *ip = in + done;
+            const uint8_t *ip = take(&rd, 256, tmp);
             uint8_t *op = out + done;
             a0 = _mm512_xor_si512(a0, _mm512_loadu_si512(ip));
             a1 = _mm512_xor_si512(a1, _mm512_loadu_si512(ip + 64));
@@ -298,8 +332,8 @@ TGT void aesgcm_seal(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *a
     }
     const __m128i one = _mm_setr_epi32(1, 0, 0, 0);
     for (; n - done >= 16; done += 16) {
-        __m128i c =
-            _mm_xor_si128(aes_block(k, bswap(ctr)), _mm_loadu_si128((const __m128i *)(in + done)));
+        __m128i c = _mm_xor_si128(aes_block(k, bswap(ctr)),
+                                  _mm_loadu_si128((const __m128i *)take(&rd, 16, tmp)));
         ctr = _mm_add_epi32(ctr, one);
         _mm_storeu_si128((__m128i *)(out + done), c);
         x = gfmul(_mm_xor_si128(x, bswap(c)), h1);
@@ -307,7 +341,7 @@ TGT void aesgcm_seal(const aesgcm_key *k, const uint8_t iv[12], const uint8_t *a
     /* the rest of in and `last`: 1 to 16 octets */
     size_t r = n - done;
     uint8_t b[16] = {0};
-    memcpy(b, in + done, r);
+    if (r) memcpy(b, take(&rd, r, tmp), r);
     b[r] = last;
     __m128i c = _mm_xor_si128(aes_block(k, bswap(ctr)), _mm_loadu_si128((const __m128i *)b));
     _mm_storeu_si128((__m128i *)b, c);

@@ -1,6 +1,7 @@
 /* src/aesgcm.c against published answers (McGrew and Viega's GCM test
  * cases 2 and 3) and against OpenSSL for every length to 2,100 octets and
- * the record sizes, both key sizes, additional data of 0 to 16 octets.
+ * the record sizes, both key sizes, additional data of 0 to 16 octets, and
+ * with the plaintext cut into pieces (aesgcm_sealv) in many ways.
  * Exits 77 (skipped) on a CPU without VAES and VPCLMULQDQ. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "../../src/aesgcm.h"
 
@@ -88,6 +90,66 @@ static void against_openssl(size_t kl, size_t n, size_t al, unsigned seed)
     free(ref);
 }
 
+/* The plaintext (n octets, then `last`) cut into pieces of at most `most`
+ * octets (some empty), or like DATA frames (9 octets, then 16,384): sealed
+ * from the pieces, it must read as OpenSSL's seal of the whole. */
+static void pieces_against_openssl(size_t n, size_t most, unsigned seed)
+{
+    uint8_t key[16], iv[12], aad[5] = {23, 3, 3, 0, 0};
+    uint8_t *in = malloc(n + 1), *out = malloc(n + 17), *ref = malloc(n + 17);
+    srand(seed);
+    for (size_t i = 0; i < 16; i++)
+        key[i] = (uint8_t)rand();
+    for (size_t i = 0; i < 12; i++)
+        iv[i] = (uint8_t)rand();
+    for (size_t i = 0; i <= n; i++)
+        in[i] = (uint8_t)rand();
+    size_t cap = 2 * n + 8, nv = 0, at = 0;
+    struct iovec *v = malloc(cap * sizeof(*v));
+    while (at < n && nv < cap - 2) {
+        size_t len = most ? (size_t)rand() % (most + 1) : (nv % 2 ? 16384 : 9);
+        if (len > n - at) len = n - at;
+        v[nv].iov_base = in + at;
+        v[nv++].iov_len = len;
+        at += len;
+    }
+    v[nv].iov_base = in + at; /* the rest, and an empty piece after it */
+    v[nv++].iov_len = n - at;
+    v[nv].iov_base = in + n;
+    v[nv++].iov_len = 0;
+    aesgcm_key k;
+    aesgcm_init(&k, key, 16);
+    memset(out, 0xee, n + 17);
+    aesgcm_sealv(&k, iv, aad, 5, v, n, in[n], out);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int ol = 0, fl = 0;
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, iv), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, NULL, &ol, aad, 5), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, ref, &ol, in, (int)n + 1), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, ref + ol, &fl), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ref + n + 1), 1);
+    EVP_CIPHER_CTX_free(c);
+    if (memcmp(out, ref, n + 17))
+        fail_msg("%zu octets in %zu pieces of at most %zu: %s differs", n, nv, most,
+                 memcmp(out, ref, n + 1) ? "the ciphertext" : "the tag");
+    free(v);
+    free(in);
+    free(out);
+    free(ref);
+}
+
+static void test_pieces(void **state)
+{
+    (void)state;
+    static const size_t most[] = {0, 1, 7, 16, 40, 255, 300, 5000};
+    for (size_t m = 0; m < sizeof(most) / sizeof(most[0]); m++) {
+        for (size_t n = 0; n <= 1100; n += 13)
+            pieces_against_openssl(n, most[m], (unsigned)(n + 7 * m));
+        pieces_against_openssl(16384, most[m], (unsigned)m);
+        pieces_against_openssl(16375, most[m], (unsigned)m + 100);
+    }
+}
+
 static void test_lengths(void **state)
 {
     (void)state;
@@ -112,10 +174,9 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_case2),
-        cmocka_unit_test(test_case3),
-        cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_record_sizes),
+        cmocka_unit_test(test_case2),   cmocka_unit_test(test_case3),
+        cmocka_unit_test(test_lengths), cmocka_unit_test(test_record_sizes),
+        cmocka_unit_test(test_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

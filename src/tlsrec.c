@@ -211,7 +211,8 @@ static void nonce(const tlsrec *r, uint64_t seq, uint8_t *out)
 
 /* One record of content type `type` (§5.2: TLSInnerPlaintext, no
  * padding) at out. */
-static size_t seal(tlsrec *r, uint8_t type, const uint8_t *p, size_t n, uint8_t *out)
+static size_t seal(tlsrec *r, uint8_t type, const struct iovec *v, size_t nv, size_t n,
+                   uint8_t *out)
 {
     if (n > r->max) return 0;
     size_t len = n + 1 + 16;
@@ -227,7 +228,7 @@ static size_t seal(tlsrec *r, uint8_t type, const uint8_t *p, size_t n, uint8_t 
             aesgcm_init(&tk.k, r->key, r->suite == SUITE_AES128 ? 16 : 32);
             tk.id = r->id;
         }
-        aesgcm_seal(&tk.k, iv, out, 5, p, n, type, out + 5);
+        aesgcm_sealv(&tk.k, iv, out, 5, v, n, type, out + 5);
         r->seq++;
         return 5 + len;
     }
@@ -235,21 +236,37 @@ static size_t seal(tlsrec *r, uint8_t type, const uint8_t *p, size_t n, uint8_t 
     if (!ctx) return 0;
     int a = 0, b = 0, c = 0, d = 0;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, 1) != 1 ||
-        EVP_EncryptUpdate(ctx, NULL, &a, out, 5) != 1 ||
-        (n && EVP_EncryptUpdate(ctx, out + 5, &b, p, (int)n) != 1) ||
-        EVP_EncryptUpdate(ctx, out + 5 + b, &c, &type, 1) != 1 ||
-        EVP_EncryptFinal_ex(ctx, out + 5 + b + c, &d) != 1 || (size_t)(b + c + d) != n + 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + 5 + n + 1) != 1) {
-        tc.id = 0;
-        return 0;
+        EVP_EncryptUpdate(ctx, NULL, &a, out, 5) != 1)
+        goto fail;
+    for (size_t i = 0, left = n; i < nv && left; i++) { /* the pieces, n octets of them */
+        int take = (int)(v[i].iov_len < left ? v[i].iov_len : left), w = 0;
+        if (take && EVP_EncryptUpdate(ctx, out + 5 + b, &w, v[i].iov_base, take) != 1) goto fail;
+        b += w;
+        left -= (size_t)take;
     }
+    if (EVP_EncryptUpdate(ctx, out + 5 + b, &c, &type, 1) != 1 ||
+        EVP_EncryptFinal_ex(ctx, out + 5 + b + c, &d) != 1 || (size_t)(b + c + d) != n + 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + 5 + n + 1) != 1)
+        goto fail;
     r->seq++;
     return 5 + len;
+fail:
+    tc.id = 0;
+    return 0;
+}
+
+size_t tlsrec_sealv(tlsrec *r, const struct iovec *v, size_t nv, size_t n, uint8_t *out)
+{
+    size_t have = 0;
+    for (size_t i = 0; i < nv && have < n; i++)
+        have += v[i].iov_len;
+    return have < n ? 0 : seal(r, 23, v, nv, n, out);
 }
 
 size_t tlsrec_seal(tlsrec *r, const uint8_t *p, size_t n, uint8_t *out)
 {
-    return seal(r, 23, p, n, out);
+    struct iovec v = {(void *)(uintptr_t)p, n};
+    return seal(r, 23, &v, 1, n, out);
 }
 
 /* Opens OpenSSL's record `in` (header included, whole) at its sequence
@@ -302,7 +319,8 @@ long tlsrec_translate(tlsrec *r, const uint8_t *p, size_t n, uint8_t *out, size_
             }
             i += m;
         }
-        size_t w = seal(r, type, plain, (size_t)k, out + o);
+        struct iovec v = {plain, (size_t)k};
+        size_t w = seal(r, type, &v, 1, (size_t)k, out + o);
         if (!w) return -1;
         o += w;
         if (update && next_secret(r) < 0) return -1;

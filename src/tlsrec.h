@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct tlsrec tlsrec;
 
@@ -61,6 +62,9 @@ size_t tlsrec_max(const tlsrec *r);
  * at out, which has room for n + TLSREC_OVERHEAD: the octets written, or
  * 0 when the cipher failed. */
 size_t tlsrec_seal(tlsrec *r, const uint8_t *p, size_t n, uint8_t *out);
+/* The same from n octets in the pieces v[0..nv) (read in place, in order;
+ * 0 when they hold fewer). */
+size_t tlsrec_sealv(tlsrec *r, const struct iovec *v, size_t nv, size_t n, uint8_t *out);
 
 /* Whole records OpenSSL wrote after we took over, opened with its keys
  * and sequence and sealed again with ours into out (cap octets): the

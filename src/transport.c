@@ -422,44 +422,70 @@ int tp_flush(transport *t)
 #define TP_SMALL_RECORDS 40
 #define TP_QUIET_MS      1000
 
-/* Encrypts n octets (at most TP_STAGE_MAX) into this thread's record
- * buffer; out_push() sends them. */
-static int tls_put(transport *t, const uint8_t *p, size_t n)
+/* Marks the start of a run of records: after a quiet spell, the next
+ * ones are small again. */
+static void records_begin(transport *t)
 {
     uint32_t now = (uint32_t)loop_now_ms();
     if (now - t->last_out_ms > TP_QUIET_MS) t->small_left = TP_SMALL_RECORDS;
     t->last_out_ms = now;
-    while (n) { /* a record at a time with SSL_MODE_ENABLE_PARTIAL_WRITE */
-        size_t len = n;
-        if (t->small_left && len > TP_SMALL_RECORD) {
-            len = TP_SMALL_RECORD;
-            t->small_left--;
+}
+
+/* The plaintext length of the next record when n octets wait: a small
+ * record while they last, and no more than our records take. With our
+ * records, first a KeyUpdate when the key has sealed its share (RFC 8446
+ * §5.5). 0 when that failed (t->err says why). */
+static size_t record_len(transport *t, size_t n)
+{
+    size_t len = n;
+    if (t->small_left && len > TP_SMALL_RECORD) {
+        len = TP_SMALL_RECORD;
+        t->small_left--;
+    }
+    if (!t->rec) return len;
+    if (tlsrec_wants_update(t->rec)) {
+        /* a KeyUpdate of OpenSSL's, sealed again in our sequence
+         * (bio_out_write), and both move to the next key */
+        ERR_clear_error();
+        if (SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
+            SSL_do_handshake(t->ssl) != 1 || cipher.overflow || tlsrec_wants_update(t->rec)) {
+            cipher.len = 0;
+            cipher.overflow = 0;
+            set_err(t, "TLS key update");
+            return 0;
         }
+    }
+    return len > tlsrec_max(t->rec) ? tlsrec_max(t->rec) : len;
+}
+
+/* One record of ours from the pieces v[0..nv) (len octets) into this
+ * thread's record buffer. */
+static int record_seal(transport *t, const struct iovec *v, size_t nv, size_t len)
+{
+    size_t w = TP_CIPHER_CAP - cipher.len < len + TLSREC_OVERHEAD
+                   ? 0
+                   : tlsrec_sealv(t->rec, v, nv, len, cipher.buf + cipher.len);
+    if (!w) {
+        cipher.len = 0;
+        snprintf(t->err, TP_ERR_MAX, "TLS write: cannot seal a record");
+        return TP_ERROR;
+    }
+    cipher.len += w;
+    t->bytes_out += (uint64_t)len;
+    return 0;
+}
+
+/* Encrypts n octets (at most TP_STAGE_MAX) into this thread's record
+ * buffer; out_push() sends them. */
+static int tls_put(transport *t, const uint8_t *p, size_t n)
+{
+    records_begin(t);
+    while (n) { /* a record at a time with SSL_MODE_ENABLE_PARTIAL_WRITE */
+        size_t len = record_len(t, n);
+        if (!len) return TP_ERROR;
         if (t->rec) { /* sealed here, straight into the batch */
-            if (tlsrec_wants_update(t->rec)) {
-                /* a KeyUpdate of OpenSSL's, sealed again in our sequence
-                 * (bio_out_write), and both move to the next key */
-                ERR_clear_error();
-                if (SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
-                    SSL_do_handshake(t->ssl) != 1 || cipher.overflow ||
-                    tlsrec_wants_update(t->rec)) {
-                    cipher.len = 0;
-                    cipher.overflow = 0;
-                    set_err(t, "TLS key update");
-                    return TP_ERROR;
-                }
-            }
-            if (len > tlsrec_max(t->rec)) len = tlsrec_max(t->rec);
-            size_t w = TP_CIPHER_CAP - cipher.len < len + TLSREC_OVERHEAD
-                           ? 0
-                           : tlsrec_seal(t->rec, p, len, cipher.buf + cipher.len);
-            if (!w) {
-                cipher.len = 0;
-                snprintf(t->err, TP_ERR_MAX, "TLS write: cannot seal a record");
-                return TP_ERROR;
-            }
-            cipher.len += w;
-            t->bytes_out += (uint64_t)len;
+            struct iovec v = {(void *)(uintptr_t)p, len};
+            if (record_seal(t, &v, 1, len) < 0) return TP_ERROR;
             p += len;
             n -= len;
             continue;
@@ -476,6 +502,52 @@ static int tls_put(transport *t, const uint8_t *p, size_t n)
         t->bytes_out += (uint64_t)k;
         p += k;
         n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Our records straight from the engine's pieces out[0..k), until they are
+ * all sealed or a batch is full: a piece in memory (a frame's header, a
+ * cached file) is read in place by the cipher, a file's octets are read
+ * into `plain` first. What is sealed is told to the engine as sent; the
+ * rest it gives again. Each piece is clipped to *limit already. */
+static int seal_pieces(transport *t, loom_conn *c, const loom_out *out, size_t k, size_t *limit)
+{
+    records_begin(t);
+    size_t i = 0, off = 0, rest = 0; /* the next octet: piece i, off octets in */
+    for (size_t j = 0; j < k; j++)
+        rest += out[j].len;
+    while (i < k && cipher.len < TP_BATCH) {
+        size_t max = record_len(t, rest);
+        if (!max) return TP_ERROR;
+        struct iovec v[64];
+        size_t nv = 0, len = 0, staged = 0;
+        while (i < k && len < max && nv < 64) {
+            size_t take = out[i].len - off < max - len ? out[i].len - off : max - len;
+            const uint8_t *p = out[i].base + off;
+            if (out[i].fd >= 0) { /* max is at most a record: plain has room */
+                ssize_t n = pread(out[i].fd, plain + staged, take, (off_t)(out[i].off + off));
+                if (n <= 0) {
+                    snprintf(t->err, TP_ERR_MAX, "a file shrank while being sent");
+                    return TP_ERROR;
+                }
+                take = (size_t)n;
+                p = plain + staged;
+                staged += take;
+            }
+            v[nv].iov_base = (void *)(uintptr_t)p;
+            v[nv++].iov_len = take;
+            len += take;
+            off += take;
+            if (off == out[i].len) {
+                i++;
+                off = 0;
+            }
+        }
+        if (record_seal(t, v, nv, len) < 0) return TP_ERROR;
+        rest -= len;
+        loom_conn_sent(c, len);
+        if (*limit != SIZE_MAX) *limit -= len;
     }
     return 0;
 }
@@ -611,6 +683,18 @@ int tp_send_file(transport *t, int fd, uint64_t *off, uint64_t *left)
     return TP_DONE;
 }
 
+/* The pieces clipped to at most limit octets in all (the pieces, not the
+ * engine's view: it is told only what was written): how many are left. */
+static size_t clip(loom_out *out, size_t k, size_t limit)
+{
+    size_t i;
+    for (i = 0; i < k && limit; i++) {
+        if (out[i].len > limit) out[i].len = limit;
+        limit -= out[i].len;
+    }
+    return i;
+}
+
 int tp_send_conn(transport *t, loom_conn *c, size_t limit)
 {
     for (;;) {
@@ -620,14 +704,8 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
         loom_out out[64];
         size_t k = loom_conn_send(c, out, 64);
         if (k == 0) return TP_DONE;
-        /* never past the limit (the pieces are clipped, not the engine's
-         * view: it is told only what was written) */
-        size_t left = limit, i;
-        for (i = 0; i < k && left; i++) {
-            if (out[i].len > left) out[i].len = left;
-            left -= out[i].len;
-        }
-        k = i;
+        k = clip(out, k, limit);
+        size_t i;
         if (!t->ssl) {
             if (out[0].fd >= 0) {
                 off_t off = (off_t)out[0].off;
@@ -693,6 +771,17 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
          * made (or the engine has no more) */
         int more = 1;
         for (;;) {
+            if (t->rec && t->batched) {
+                if (seal_pieces(t, c, out, k, &limit) < 0) return TP_ERROR;
+                if (cipher.len >= TP_BATCH || limit == 0) break;
+                k = loom_conn_send(c, out, 64);
+                if (k == 0) {
+                    more = 0;
+                    break;
+                }
+                k = clip(out, k, limit);
+                continue;
+            }
             size_t len = 0;
             for (i = 0; i < k && len < TP_STAGE_MAX; i++) {
                 size_t take = out[i].len < TP_STAGE_MAX - len ? out[i].len : TP_STAGE_MAX - len;
@@ -724,11 +813,7 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
                 more = 0;
                 break;
             }
-            for (i = 0, left = limit; i < k && left; i++) {
-                if (out[i].len > left) out[i].len = left;
-                left -= out[i].len;
-            }
-            k = i;
+            k = clip(out, k, limit);
         }
         if (t->batched) {
             rc = out_push(t);

@@ -112,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       FIELD(6),
                       FIELD(7),
                       FIELD(8),
-                      (int)(size % 3)};
+                      (int)(size % 3),
+                      size % 4 < 2 ? 0 : FILES_MEM_MAX_TLS}; /* as over TLS: more from memory */
     /* half the inputs through the worker's cache (HTTP/2), half not */
     static file_reply r;
     files_serve(fconf, root_fd, root_real, &q, &r, size % 2 ? cache : NULL);

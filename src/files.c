@@ -641,14 +641,13 @@ static void multipart(file_reply *r, const range_set *rs, const uint8_t *mem, in
 }
 
 /* ---- the small-file cache ----
- * Per worker (no lock): files up to CACHE_FILE_MAX are read once and
+ * Per worker (no lock): files up to the request's mem_max are read once and
  * served from memory for CACHE_TTL_MS, so a small response costs no open,
  * stat, readlink or read. An entry in use by a response stays alive after
  * it expires (reference count) and is freed when the last one ends. */
 
-#define CACHE_FILE_MAX (64u * 1024)
-#define CACHE_TTL_MS   1000u
-#define CACHE_BUCKETS  512u
+#define CACHE_TTL_MS  1000u
+#define CACHE_BUCKETS 512u
 
 struct file_entry {
     struct file_entry *next;
@@ -847,10 +846,10 @@ static uint8_t *read_all(int fd, size_t size)
 
 /* Reads a small regular file into a new entry (fd stays open). */
 static file_entry *cache_add(file_cache *c, const char *key, int fd, const struct stat *st,
-                             const file_reply *r)
+                             const file_reply *r, uint64_t mem_max)
 {
     size_t size = (size_t)st->st_size;
-    if (size > CACHE_FILE_MAX || c->bytes + size > c->max) return NULL;
+    if (size > (mem_max ? mem_max : FILES_MEM_MAX) || c->bytes + size > c->max) return NULL;
     uint8_t *data = read_all(fd, size);
     return data ? cache_insert(c, key, st, r, data, size) : NULL;
 }
@@ -1232,7 +1231,7 @@ void files_serve(const files_conf *fc, int root_fd, const char *root_real, const
              r->encoding ? r->encoding : "");
     http_date(st.st_mtime, r->last_modified, sizeof(r->last_modified));
 
-    file_entry *e = cache ? cache_add(cache, key, fd, &st, r) : NULL;
+    file_entry *e = cache ? cache_add(cache, key, fd, &st, r, q->mem_max) : NULL;
     if (e) {
         memo_set(cache, q, acc, e);
         close(fd);

@@ -48,7 +48,17 @@ typedef struct {
     const char *if_range;
     size_t ir_len;
     int site; /* the virtual host (0: the default root): part of the cache's key */
+    /* files up to this size are read into the worker's cache and served
+     * from memory (0: FILES_MEM_MAX); larger ones from their descriptor */
+    uint64_t mem_max;
 } file_request;
+
+/* Served from memory by default: above this, sendfile() (cleartext) costs
+ * less than a copy. Over TLS, where every octet is read by the cipher
+ * anyway, reading it from memory saves the read() into a buffer:
+ * FILES_MEM_MAX_TLS. */
+#define FILES_MEM_MAX     (64u * 1024)
+#define FILES_MEM_MAX_TLS (1024u * 1024)
 
 /* How files are served (a files_conf made of it per configuration in
  * force). */

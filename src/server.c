@@ -462,10 +462,12 @@ static void serve_file(hconn *c, const req_view *v, file_reply *r)
         return;
     }
     if (status_reply(c, v, r)) return;
-    file_request q = {v->method,  v->method_len, v->path,    v->path_len, v->inm,
-                      v->inm_len, v->ims,        v->ims_len, v->range,    v->range_len,
-                      v->ae,      v->ae_len,     v->im,      v->im_len,   v->ius,
-                      v->ius_len, v->ir,         v->ir_len,  v->site};
+    file_request q = {
+        v->method, v->method_len, v->path, v->path_len,
+        v->inm,    v->inm_len,    v->ims,  v->ims_len,
+        v->range,  v->range_len,  v->ae,   v->ae_len,
+        v->im,     v->im_len,     v->ius,  v->ius_len,
+        v->ir,     v->ir_len,     v->site, c->tp.ssl ? FILES_MEM_MAX_TLS : FILES_MEM_MAX};
     files_serve(rl->files, rl->site_fd[v->site], rl->site_real[v->site], &q, r, c->w->fc);
 }
 

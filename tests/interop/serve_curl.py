@@ -135,6 +135,28 @@ def cache_checks(s, site, tmp):
     time.sleep(1.3)
     expect(curl(h2c, url, tmp), 404, "cache: removed")
 
+    # Over TLS files up to 1 MiB are served from memory too (records sealed
+    # straight from it): the same rules, and ranges cut from memory
+    path = os.path.join(site, "cached.bin")
+    one, two = os.urandom(300 * 1024), os.urandom(300 * 1024)
+    with open(path, "wb") as f:
+        f.write(one)
+    for label, args in (("h2", ["--http2", "-k"]), ("http/1.1", ["--http1.1", "-k"])):
+        url = s.https + "/cached.bin"
+        expect(curl(args, url, tmp), 200, "TLS cache %s: first" % label, one)
+        expect(curl(args, url, tmp), 200, "TLS cache %s: again" % label, one)
+        r = curl(args + ["-r", "70000-200000"], url, tmp)
+        expect(r, 206, "TLS cache %s: a range" % label, one[70000:200001])
+        r = curl(args + ["-r", "5-9,100000-100009"], url, tmp)
+        expect(r, 206, "TLS cache %s: two ranges" % label)
+        check(one[5:10] in r.body and one[100000:100010] in r.body,
+              "TLS cache %s: two ranges: the parts are not in the body" % label)
+        with open(path, "r+b") as f:  # in place, the same size
+            f.write(two)
+        time.sleep(1.3)
+        expect(curl(args, url, tmp), 200, "TLS cache %s: changed in place" % label, two)
+        one, two = two, one
+
 
 def run_checks(s, files, tmp):
     tls = ["--http2", "-k"]

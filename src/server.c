@@ -2030,6 +2030,8 @@ static void on_accept(loop *l, int fd, uint32_t events, void *user)
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        int lowat = (int)w->rl->o->notsent_lowat;
+        if (lowat) setsockopt(cfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
         hconn *c = calloc(1, sizeof(*c));
         if (!c) {
             close(cfd);

@@ -51,6 +51,13 @@ struct server_opts {
      * its end: a deadline trickled octets do not move. */
     int header_timeout_ms;
     uint64_t max_request_body; /* octets; a larger request gets 413 */
+    /* TCP_NOTSENT_LOWAT on every accepted connection (0: none, the
+     * kernel's default): the socket takes more only when fewer octets
+     * than this wait unsent in it. Without it a connection may queue
+     * megabytes in the kernel (a client that stops reading pins them),
+     * which are cold in the cache by the time they go, and which a
+     * higher-priority response waits behind. */
+    uint64_t notsent_lowat;
     int no_early_hints;
     files_config files;        /* --autoindex, --deny, --allow-dotfiles, --mime-type */
     const char *user;          /* --user: run as this user once bound */

@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,9 @@ static const char usage[] =
     "                       octet), however they trickle in (default 10)\n"
     "  --max-request-body SIZE  larger request bodies get 413 (suffix k, m or g;\n"
     "                       default 1m)\n"
+    "  --tcp-notsent-lowat SIZE  the socket takes more of a response only when fewer\n"
+    "                       octets than SIZE wait unsent in it (TCP_NOTSENT_LOWAT;\n"
+    "                       suffix k or m; default 16k; 0: the kernel's, no limit)\n"
     "  --grace SEC          on SIGTERM/SIGINT, time for streams in flight (default 10)\n"
     "  --config FILE        read directives from FILE (YAML; every flag is one, plus\n"
     "                       root and hosts: virtual hosts by name, SNI certificates)\n"
@@ -378,6 +382,7 @@ static int read_options(int argc, char **argv, options *p, int reloading)
     o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int idle = 60, hs = 10, grace = 10, st = 10, ht = 10;
     o.max_request_body = 1u << 20;
+    o.notsent_lowat = 16u << 10;
     o.log_level = SERVE_LOG_WARN;
 
     /* --config FILE (--check-config FILE: read it, check it, stop): its
@@ -467,6 +472,13 @@ static int read_options(int argc, char **argv, options *p, int reloading)
             i++;
         } else if (!strcmp(a, "--max-request-body")) {
             if (size_arg(a, v, &o.max_request_body) < 0) return SERVE_USAGE;
+            i++;
+        } else if (!strcmp(a, "--tcp-notsent-lowat")) {
+            if (size_arg(a, v, &o.notsent_lowat) < 0) return SERVE_USAGE;
+            if (o.notsent_lowat > INT_MAX) {
+                say("--tcp-notsent-lowat takes at most %d octets\n", INT_MAX);
+                return SERVE_USAGE;
+            }
             i++;
         } else if (!strcmp(a, "--grace")) {
             if (num_arg(a, v, 0, 86400, &grace) < 0) return SERVE_USAGE;

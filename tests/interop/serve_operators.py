@@ -39,6 +39,8 @@ def numbers(loom, site):
         (["--handshake-timeout", "10s"], "--handshake-timeout"),
         (["--grace", "abc"], "--grace"),
         (["--max-request-body", "1x"], "--max-request-body"),
+        (["--tcp-notsent-lowat", "-1"], "--tcp-notsent-lowat"),
+        (["--tcp-notsent-lowat", "2g"], "--tcp-notsent-lowat"),
     ]
     for args, flag in cases:
         start_refused(loom, [site] + args, 2, needles=(flag,))

@@ -506,9 +506,14 @@ static int tls_put(transport *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Pieces in memory this long or longer are read in place by the cipher;
+ * shorter ones (frame headers, header blocks, small bodies) are copied
+ * together first: a copy costs less than a seam between pieces. */
+#define SEAL_IN_PLACE 4096
+
 /* Our records straight from the engine's pieces out[0..k), until they are
- * all sealed or a batch is full: a piece in memory (a frame's header, a
- * cached file) is read in place by the cipher, a file's octets are read
+ * all sealed or a batch is full: a long piece in memory (a cached file) is
+ * read in place by the cipher; short pieces, and a file's octets, are read
  * into `plain` first. What is sealed is told to the engine as sent; the
  * rest it gives again. Each piece is clipped to *limit already. */
 static int seal_pieces(transport *t, loom_conn *c, const loom_out *out, size_t k, size_t *limit)
@@ -534,9 +539,17 @@ static int seal_pieces(transport *t, loom_conn *c, const loom_out *out, size_t k
                 take = (size_t)n;
                 p = plain + staged;
                 staged += take;
+            } else if (take < SEAL_IN_PLACE) {
+                memcpy(plain + staged, p, take);
+                p = plain + staged;
+                staged += take;
             }
-            v[nv].iov_base = (void *)(uintptr_t)p;
-            v[nv++].iov_len = take;
+            if (nv && (const uint8_t *)v[nv - 1].iov_base + v[nv - 1].iov_len == p) {
+                v[nv - 1].iov_len += take; /* after the last: one piece */
+            } else {
+                v[nv].iov_base = (void *)(uintptr_t)p;
+                v[nv++].iov_len = take;
+            }
             len += take;
             off += take;
             if (off == out[i].len) {

@@ -779,47 +779,41 @@ int tp_send_conn(transport *t, loom_conn *c, size_t limit)
             if (limit != SIZE_MAX) limit -= (size_t)n;
             continue;
         }
-        /* TLS: the pieces gathered into plaintext batches of up to
-         * TP_STAGE_MAX, encrypted, and sent once TP_BATCH of records are
-         * made (or the engine has no more) */
+        /* TLS: our records sealed straight from the pieces (seal_pieces);
+         * OpenSSL's made from the pieces gathered into plaintext of up to
+         * TP_STAGE_MAX. Sent once TP_BATCH of records are made (or the
+         * engine has no more). */
         int more = 1;
         for (;;) {
             if (t->rec && t->batched) {
                 if (seal_pieces(t, c, out, k, &limit) < 0) return TP_ERROR;
-                if (cipher.len >= TP_BATCH || limit == 0) break;
-                k = loom_conn_send(c, out, 64);
-                if (k == 0) {
-                    more = 0;
+            } else {
+                size_t len = 0;
+                for (i = 0; i < k && len < TP_STAGE_MAX; i++) {
+                    size_t take = out[i].len < TP_STAGE_MAX - len ? out[i].len : TP_STAGE_MAX - len;
+                    if (out[i].fd >= 0) {
+                        ssize_t n = pread(out[i].fd, plain + len, take, (off_t)out[i].off);
+                        if (n <= 0) {
+                            snprintf(t->err, TP_ERR_MAX, "a file shrank while being sent");
+                            return TP_ERROR;
+                        }
+                        take = (size_t)n;
+                    } else {
+                        memcpy(plain + len, out[i].base, take);
+                    }
+                    len += take;
+                    loom_conn_sent(c, take);
+                    if (limit != SIZE_MAX) limit -= take;
+                    if (take < out[i].len) break;
+                    if (t->ktls && i + 1 < k && out[i + 1].fd >= 0) break;
+                }
+                if (!t->batched) {
+                    rc = tp_write(t, plain, len);
+                    if (rc != TP_DONE) return rc;
                     break;
                 }
-                k = clip(out, k, limit);
-                continue;
+                if (tls_put(t, plain, len) < 0) return TP_ERROR;
             }
-            size_t len = 0;
-            for (i = 0; i < k && len < TP_STAGE_MAX; i++) {
-                size_t take = out[i].len < TP_STAGE_MAX - len ? out[i].len : TP_STAGE_MAX - len;
-                if (out[i].fd >= 0) {
-                    ssize_t n = pread(out[i].fd, plain + len, take, (off_t)out[i].off);
-                    if (n <= 0) {
-                        snprintf(t->err, TP_ERR_MAX, "a file shrank while being sent");
-                        return TP_ERROR;
-                    }
-                    take = (size_t)n;
-                } else {
-                    memcpy(plain + len, out[i].base, take);
-                }
-                len += take;
-                loom_conn_sent(c, take);
-                if (limit != SIZE_MAX) limit -= take;
-                if (take < out[i].len) break;
-                if (t->ktls && i + 1 < k && out[i + 1].fd >= 0) break;
-            }
-            if (!t->batched) {
-                rc = tp_write(t, plain, len);
-                if (rc != TP_DONE) return rc;
-                break;
-            }
-            if (tls_put(t, plain, len) < 0) return TP_ERROR;
             if (cipher.len >= TP_BATCH || limit == 0) break;
             k = loom_conn_send(c, out, 64);
             if (k == 0) {

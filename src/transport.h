@@ -91,8 +91,9 @@ size_t tp_unsent(const transport *t);
 
 /* Moves what the engine has to send to the socket: cleartext as gathered
  * writes straight from the engine's pieces and sendfile for file pieces;
- * TLS gathered into SSL_writes of up to TP_STAGE_MAX whose records go out
- * together, one send() a batch (or SSL_sendfile with kernel TLS). At most `limit` octets (SIZE_MAX:
+ * TLS as records sealed straight from the pieces (ours, TLS 1.3) or made
+ * by SSL_write from them gathered (up to TP_STAGE_MAX), a batch of records
+ * a send() (or SSL_sendfile with kernel TLS). At most `limit` octets (SIZE_MAX:
  * no limit). TP_DONE when the engine has nothing more, TP_AGAIN when the socket is full (or the
  * limit reached), TP_ERROR. */
 int tp_send_conn(transport *t, loom_conn *c, size_t limit);

@@ -96,10 +96,9 @@ void *pool_alloc(size_t n)
     return malloc(class_usable(c));
 }
 
-void pool_free(void *ptr)
+/* A block of u usable octets back to its list (or to malloc). */
+static void pool_put(void *ptr, size_t u)
 {
-    if (!ptr) return;
-    size_t u = malloc_usable_size(ptr);
     int c = class_of_block(u);
     if (pool_ready && c >= 0 && tpool.n[c] < POOL_KEEP &&
         tpool.bytes + class_usable(c) <= POOL_BYTES) {
@@ -114,6 +113,11 @@ void pool_free(void *ptr)
         return;
     }
     free(ptr);
+}
+
+void pool_free(void *ptr)
+{
+    if (ptr) pool_put(ptr, malloc_usable_size(ptr));
 }
 
 void *pool_realloc(void *ptr, size_t n)
@@ -144,10 +148,12 @@ static void ssl_free(void *p, const char *file, int line)
 {
     (void)file;
     (void)line;
-    if (p && malloc_usable_size(p) > SMALL_MAX)
+    if (!p) return;
+    size_t u = malloc_usable_size(p); /* once: the handshake frees thousands */
+    if (u > SMALL_MAX)
         free(p);
     else
-        pool_free(p);
+        pool_put(p, u);
 }
 
 static void *ssl_realloc(void *p, size_t n, const char *file, int line)

@@ -48,7 +48,7 @@ nghttp2-server       nghttpd: an independent server with push (-p) and a frame l
 h2o                  an independent HTTP/2 server (TLS, h2c, Upgrade, push by Link preload) for loom get
 nginx                an independent HTTP/2 server (http2_push, a connection-id access log, a TLS server without h2) for loom get
 apache2-bin          Apache httpd with mod_http2 and mod_ssl, run from a temporary config (no service) for loom get
-iproute2             ss: the unsent octets in loom serve's sockets (tests/interop/serve_lowat.py)
+iproute2             ss: the state of loom serve's sockets (unsent octets in serve_lowat.py, connections in serve_proxy_peers.py)
 openssl              the openssl CLI: certificates made at test time, s_server for loom get's TLS and ALPN failures
 libclang-rt-14-dev   clang 14's sanitizer and libFuzzer runtimes: the fuzz_smoke_* tests build and run fuzz/ (so does make fuzz)
 "

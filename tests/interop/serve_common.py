@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,18 @@ def read_to_end(sock):
         pass
     sock.close()
     return data
+
+
+def tls_h2(raw):
+    """raw (a connected socket) in TLS with ALPN h2, which the server must
+    choose; its certificate is not checked (the tests' are self-signed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    check(s.selected_alpn_protocol() == "h2", "ALPN chose %r" % s.selected_alpn_protocol())
+    return s
 
 
 def make_site(tmp, files=(("a.txt", "hello\n"),)):

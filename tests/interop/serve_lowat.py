@@ -11,25 +11,19 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import time
 
 import h2.config
 import h2.connection
 
-from serve_common import Server, check, main, make_tmp
+from serve_common import Server, check, main, make_tmp, tls_h2
 
 
 def unsent(port, s, tls):
     """notsent of the server's end of s, after the server stopped writing."""
     if tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.set_alpn_protocols(["h2"])
-        s = ctx.wrap_socket(s, server_hostname="localhost")
-        check(s.selected_alpn_protocol() == "h2", "TLS: ALPN %r" % s.selected_alpn_protocol())
+        s = tls_h2(s)
     c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     c.initiate_connection()
     c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})

@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -442,7 +441,8 @@ if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "closer":
 # ---------------------------------------------------------------------------
 # the test
 
-from serve_common import Server, TestFailure, check, free_port, main, make_tmp, run  # noqa: E402
+from serve_common import (Server, TestFailure, check, free_port, main, make_tmp, run,  # noqa: E402
+                          tls_h2)
 from get_common import make_cert  # noqa: E402
 
 REQUEST_TIMEOUT = 60
@@ -563,16 +563,7 @@ def h2_batch(port, reqs, tls=True, timeout=60):
     import h2.events
     import h2.settings
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    if tls:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.set_alpn_protocols(["h2"])
-        sock = ctx.wrap_socket(raw, server_hostname="localhost")
-        check(sock.selected_alpn_protocol() == "h2", "python h2: ALPN %r" %
-              sock.selected_alpn_protocol())
-    else:
-        sock = raw
+    sock = tls_h2(raw) if tls else raw
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
                                                                 header_encoding="utf-8"))
     conn.initiate_connection()

@@ -21,7 +21,7 @@ import h2.config
 import h2.connection
 import h2.events
 
-from serve_common import Server, check, main, make_tmp
+from serve_common import Server, check, main, make_tmp, tls_h2
 
 TIMEOUT = 20.0
 
@@ -132,15 +132,7 @@ class Client:
 def connect(url, tls):
     host, port = url.split("//")[1].rsplit(":", 1)
     raw = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-    if not tls:
-        return raw
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["h2"])
-    s = ctx.wrap_socket(raw, server_hostname="localhost")
-    check(s.selected_alpn_protocol() == "h2", "ALPN chose %r" % s.selected_alpn_protocol())
-    return s
+    return tls_h2(raw) if tls else raw
 
 
 def run_client(url, tls, demo, label):

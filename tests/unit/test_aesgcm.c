@@ -57,6 +57,22 @@ static void test_case3(void **state)
     assert_memory_equal(out, want, 80);
 }
 
+/* OpenSSL's AES-GCM of in[0..n) with aad (al octets): the ciphertext at
+ * ref, the tag after it. */
+static void openssl_seal(const uint8_t *key, size_t kl, const uint8_t *iv, const uint8_t *aad,
+                         size_t al, const uint8_t *in, size_t n, uint8_t *ref)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int ol = 0, fl = 0;
+    assert_int_equal(
+        EVP_EncryptInit_ex(c, kl == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, key, iv), 1);
+    if (al) assert_int_equal(EVP_EncryptUpdate(c, NULL, &ol, aad, (int)al), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, ref, &ol, in, (int)n), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, ref + ol, &fl), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ref + n), 1);
+    EVP_CIPHER_CTX_free(c);
+}
+
 static void against_openssl(size_t kl, size_t n, size_t al, unsigned seed)
 {
     uint8_t key[32], iv[12], aad[16];
@@ -73,15 +89,7 @@ static void against_openssl(size_t kl, size_t n, size_t al, unsigned seed)
     aesgcm_key k;
     aesgcm_init(&k, key, kl);
     aesgcm_seal(&k, iv, aad, al, in, n, in[n], out);
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int ol = 0, fl = 0;
-    assert_int_equal(
-        EVP_EncryptInit_ex(c, kl == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, key, iv), 1);
-    if (al) assert_int_equal(EVP_EncryptUpdate(c, NULL, &ol, aad, (int)al), 1);
-    assert_int_equal(EVP_EncryptUpdate(c, ref, &ol, in, (int)n + 1), 1);
-    assert_int_equal(EVP_EncryptFinal_ex(c, ref + ol, &fl), 1);
-    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ref + n + 1), 1);
-    EVP_CIPHER_CTX_free(c);
+    openssl_seal(key, kl, iv, aad, al, in, n + 1, ref);
     if (memcmp(out, ref, n + 17))
         fail_msg("key %zu, %zu octets, aad %zu: %s differs", kl, n, al,
                  memcmp(out, ref, n + 1) ? "the ciphertext" : "the tag");
@@ -121,14 +129,7 @@ static void pieces_against_openssl(size_t n, size_t most, unsigned seed)
     aesgcm_init(&k, key, 16);
     memset(out, 0xee, n + 17);
     aesgcm_sealv(&k, iv, aad, 5, v, n, in[n], out);
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int ol = 0, fl = 0;
-    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, iv), 1);
-    assert_int_equal(EVP_EncryptUpdate(c, NULL, &ol, aad, 5), 1);
-    assert_int_equal(EVP_EncryptUpdate(c, ref, &ol, in, (int)n + 1), 1);
-    assert_int_equal(EVP_EncryptFinal_ex(c, ref + ol, &fl), 1);
-    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ref + n + 1), 1);
-    EVP_CIPHER_CTX_free(c);
+    openssl_seal(key, 16, iv, aad, 5, in, n + 1, ref);
     if (memcmp(out, ref, n + 17))
         fail_msg("%zu octets in %zu pieces of at most %zu: %s differs", n, nv, most,
                  memcmp(out, ref, n + 1) ? "the ciphertext" : "the tag");

@@ -263,12 +263,6 @@ size_t tlsrec_sealv(tlsrec *r, const struct iovec *v, size_t nv, size_t n, uint8
     return have < n ? 0 : seal(r, 23, v, nv, n, out);
 }
 
-size_t tlsrec_seal(tlsrec *r, const uint8_t *p, size_t n, uint8_t *out)
-{
-    struct iovec v = {(void *)(uintptr_t)p, n};
-    return seal(r, 23, &v, 1, n, out);
-}
-
 /* Opens OpenSSL's record `in` (header included, whole) at its sequence
  * number into out: the content's length and type, or -1. */
 static long open_rec(tlsrec *r, const uint8_t *in, size_t n, uint8_t *out, uint8_t *type)

@@ -58,12 +58,10 @@ uint64_t tlsrec_seq(const tlsrec *r);
  * asked for a maximum fragment length). */
 size_t tlsrec_max(const tlsrec *r);
 
-/* Seals n octets (at most tlsrec_max()) of application data as one record
- * at out, which has room for n + TLSREC_OVERHEAD: the octets written, or
- * 0 when the cipher failed. */
-size_t tlsrec_seal(tlsrec *r, const uint8_t *p, size_t n, uint8_t *out);
-/* The same from n octets in the pieces v[0..nv) (read in place, in order;
- * 0 when they hold fewer). */
+/* Seals n octets (at most tlsrec_max()) of application data, read in
+ * place and in order from the pieces v[0..nv), as one record at out, which
+ * has room for n + TLSREC_OVERHEAD: the octets written, or 0 when the
+ * pieces hold fewer or the cipher failed. */
 size_t tlsrec_sealv(tlsrec *r, const struct iovec *v, size_t nv, size_t n, uint8_t *out);
 
 /* Whole records OpenSSL wrote after we took over, opened with its keys

@@ -133,12 +133,12 @@ static int cert_fresh(const char *cert)
     return ok;
 }
 
-/* Records are read from the socket in large reads (one syscall for many
- * records), not a header then a body each; the transport drains what was
- * read ahead (SSL_has_pending) before it waits on the socket again. */
-/* What server and client contexts share: records read ahead 64 KiB at a
- * time, and our own records after the handshake (transport.h). */
-static void read_ahead(SSL_CTX *ctx)
+/* What server and client contexts share. Records are read from the
+ * socket in large reads of 64 KiB (one syscall for many records), not a
+ * header then a body each; the transport drains what was read ahead
+ * (SSL_has_pending) before it waits on the socket again. After the
+ * handshake, the records sent are our own (tp_prepare_ctx, transport.h). */
+static void records_setup(SSL_CTX *ctx)
 {
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
@@ -367,7 +367,7 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, const tls_server_opts
      * (tp_keep_buffers): idle connections hold none */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    read_ahead(ctx);
+    records_setup(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         char what[4400];
         snprintf(what, sizeof(what), "cannot read certificate %s", cert);
@@ -430,7 +430,7 @@ SSL_CTX *tls_client_ctx(int verify, const char *cafile, int h1, char *err, size_
     else
         SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2) - 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    read_ahead(ctx);
+    records_setup(ctx);
     if (verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1

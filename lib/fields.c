@@ -221,6 +221,12 @@ int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *
     return understood;
 }
 
+int loom__fields_informational(const loom_hpack_field *f, size_t n)
+{
+    return n && f[0].name_len == 7 && !memcmp(f[0].name, ":status", 7) && f[0].value_len == 3 &&
+           f[0].value[0] == '1';
+}
+
 int loom__field_value_ok(const uint8_t *value, size_t vlen)
 {
     return value_ok(value, vlen);

@@ -37,6 +37,10 @@ int loom__field_octets_ok(const uint8_t *name, size_t nlen, const uint8_t *value
  * valid, as the static table's are). */
 int loom__field_value_ok(const uint8_t *value, size_t vlen);
 
+/* Whether a response's fields start with a 1xx :status (RFC 9110 §15.2:
+ * an interim response; RFC 9113 §8.1: the final one is still to come). */
+int loom__fields_informational(const loom_hpack_field *f, size_t n);
+
 /* Parses an RFC 9218 §4 Priority Field Value ("u=1, i"). Returns 1 when a
  * parameter was understood; unknown members are ignored (§4). */
 int loom__priority_parse(const uint8_t *v, size_t n, uint8_t *urgency, uint8_t *incremental);

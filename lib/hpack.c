@@ -1307,9 +1307,7 @@ static int memo_store(loom_hpack_encoder *enc, const loom_hpack_field *fields, s
     enc->memo_count = enc->t.count;
     enc->memo_max_table = enc->t.max;
     enc->memo_huffman = enc->huffman;
-    enc->memo_informational = n && fields[0].name_len == 7 &&
-                              !memcmp(fields[0].name, ":status", 7) && fields[0].value_len == 3 &&
-                              fields[0].value[0] == '1';
+    enc->memo_informational = loom__fields_informational(fields, n);
     return 1;
 }
 

@@ -371,12 +371,14 @@ int loom_respond(loom_conn *c, int32_t sid, const loom_hpack_field *f, size_t n,
     return loom_respond_keyed(c, sid, f, n, 0, body);
 }
 
-/* The stream a response may be sent on, or NULL. */
+/* The stream a response may be sent on (no final response sent yet), or
+ * NULL. */
 static stream *respondable(loom_conn *c, int32_t sid)
 {
     stream *s = loom__streams_find(&c->streams, sid);
     if (!s || c->role != LOOM_SERVER) return NULL;
     if (loom__stream_transition(s->state, EV_S_HEADERS).verdict != V_OK) return NULL;
+    if (s->has_body) return NULL; /* a final response was sent */
     return s;
 }
 
@@ -400,9 +402,7 @@ int loom_respond_keyed(loom_conn *c, int32_t sid, const loom_hpack_field *f, siz
 {
     stream *s = respondable(c, sid);
     if (!s) return LOOM_ERR_STATE;
-    int informational = n && f[0].name_len == 7 && !memcmp(f[0].name, ":status", 7) &&
-                        f[0].value_len == 3 && f[0].value[0] == '1';
-    if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
+    int informational = loom__fields_informational(f, n);
     int end = !informational && body_empty(body);
     int rc = put_block(c, &c->queue.stage, LOOM_FRAME_HEADERS, sid, 0,
                        end ? LOOM_FLAG_END_STREAM : 0, f, n, 1, key);
@@ -414,7 +414,6 @@ int loom_respond_by_key(loom_conn *c, int32_t sid, uint64_t key, const loom_body
 {
     stream *s = respondable(c, sid);
     if (!s) return LOOM_ERR_STATE;
-    if (s->has_body) return LOOM_ERR_STATE; /* a final response was sent */
     size_t len;
     int informational;
     /* the block loom__hpack_encode_keyed would copy for key: the encoder
